@@ -1,0 +1,182 @@
+"""``condiag analyze``: everything computed about a problem, in one immutable record."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from .bounds import LearningRateBounds, LearningRateCheck, check_learning_rate, learning_rate_bounds, quadratic_model
+from .causes import Causes, diagnose_causes
+from .errors import InputError
+from .findings import Finding, diagnose
+from .problem import Problem
+from .reference import Reference, floor_is_zero, reference_from
+from .spectrum import Decomposition, Spectrum, decompose, spectrum_from
+
+
+@dataclass(frozen=True)
+class RidgeSuggestion:
+    """A ridge penalty lambda ||x||^2 that brings cond(H) down to ``target_condition``.
+
+    With H0 eigenvalues L0 >= mu0: (L0 + 2 lambda)/(mu0 + 2 lambda) = target gives
+    lambda = (L0 - target mu0) / (2 (target - 1)).
+    """
+
+    ridge: float
+    target_condition: float
+    x_relative_change: float | None
+    """||x_ridge - x*|| / ||x*||: how much the answer moves (bias)."""
+    loss_increase: float | None
+    """Data loss at x_ridge minus the floor."""
+    weight_decay: float
+    """The equivalent PyTorch ``weight_decay`` (gradient of lambda ||x||^2 is 2 lambda x)."""
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """The result of :func:`analyze`."""
+
+    problem: Problem
+    spectrum: Spectrum
+    bounds: LearningRateBounds
+    checks: tuple[LearningRateCheck, ...]
+    reference: Reference
+    causes: Causes
+    ridge_suggestion: RidgeSuggestion | None
+    findings: tuple[Finding, ...]
+    steps: int
+    tol: float
+    x0_source: str
+    start_loss: float
+    convex: bool
+    bounded: bool
+    floor_is_zero: bool
+    """f(x*) is zero up to rounding (at most 1e-12 of the start loss or of c||b||²)."""
+    seconds: float
+
+
+RIDGE_TARGET = 1e3
+
+
+def suggest_ridge(problem: Problem, decomposition: Decomposition, spectrum: Spectrum, reference: Reference) -> RidgeSuggestion | None:
+    """The ridge that brings cond(H) to :data:`RIDGE_TARGET`, and what it costs."""
+    if problem.is_quadratic or spectrum.hessian_condition_number <= 10 * RIDGE_TARGET:
+        return None
+    L0 = spectrum.lambda_max - 2 * problem.ridge
+    mu0 = max(spectrum.lambda_min - 2 * problem.ridge, 0.0)
+    added = (L0 - RIDGE_TARGET * mu0) / (2.0 * (RIDGE_TARGET - 1.0))
+    if added <= 0:
+        return None
+    ridge = problem.ridge + added
+    shifted = problem.with_options(ridge=ridge)
+    coefficients = decomposition.b_coefficients
+    s = decomposition.singular_values
+    scale = problem.hessian_scale
+    x_coef = np.zeros(problem.n_cols)
+    x_coef[: s.size] = scale * s * coefficients / (scale * s**2 + 2.0 * ridge)
+    x_ridge = decomposition.V @ x_coef
+    norm_star = float(np.linalg.norm(reference.x))
+    change = float(np.linalg.norm(x_ridge - reference.x)) / norm_star if norm_star > 0 and problem.has_rhs else None
+    data_loss = shifted.with_options(ridge=0.0).value(x_ridge)
+    return RidgeSuggestion(
+        ridge=ridge,
+        target_condition=RIDGE_TARGET,
+        x_relative_change=change,
+        loss_increase=(data_loss - problem.with_options(ridge=0.0).value(reference.x)) if problem.has_rhs else None,
+        weight_decay=2.0 * ridge,
+    )
+
+
+def _check_x0(x0, problem: Problem) -> np.ndarray:
+    if x0 is None:
+        return np.zeros(problem.n_cols)
+    x0 = np.asarray(x0, dtype=float).reshape(-1)
+    if x0.shape[0] != problem.n_cols:
+        raise InputError("--x0", f"has {x0.shape[0]} entries but the problem has {problem.n_cols} unknowns")
+    if not np.all(np.isfinite(x0)):
+        raise InputError("--x0", "has NaN or Inf entries")
+    return x0
+
+
+def analyze(
+    problem: Problem,
+    lrs=(),
+    *,
+    steps: int = 1000,
+    tol: float = 1e-6,
+    x0=None,
+    x0_source: str = "zeros",
+) -> Analysis:
+    """Analyse a problem: spectrum, bounds, exact predictions at each lr, causes, findings.
+
+    Parameters
+    ----------
+    problem : Problem
+    lrs : sequence of float
+        Learning rates to check (exact GD predictions after ``steps`` steps).
+    steps : int
+        T for the closed-form prediction of f(x_T).
+    tol : float
+        Relative target: error reduction for the iteration counts, and gap reduction
+        f(x_T) - f* <= tol (f(x0) - f*) for each lr's steps_to_tol.
+    x0 : array, optional
+        Starting point (zeros by default).
+    """
+    started = time.perf_counter()
+    x0 = _check_x0(x0, problem)
+    decomposition = decompose(problem)
+    spectrum = spectrum_from(problem, decomposition)
+    convex = spectrum.lambda_min >= -decomposition.rank_tol
+    reference = reference_from(problem, decomposition)
+    bounded = True
+    if problem.is_quadratic and problem.ridge == 0:
+        outside = np.abs(decomposition.b_coefficients[np.abs(decomposition.singular_values) <= decomposition.rank_tol])
+        bounded = not np.any(outside > 1e-10 * max(float(np.linalg.norm(problem.b)), 1e-300))
+    bounds = learning_rate_bounds(problem, spectrum, tol)
+    start_loss = problem.value(x0)
+    reason = None
+    model = None
+    if not convex:
+        reason = "the quadratic is not convex (a negative eigenvalue): f is unbounded below"
+    elif not bounded:
+        reason = "b has a component along a zero-curvature direction of Q: f is unbounded below"
+    elif not problem.has_rhs and not np.any(x0):
+        reason = "no right-hand side b was given and x0 = 0 is already optimal (pass --rhs or --x0)"
+    else:
+        model = quadratic_model(problem, decomposition, reference.x, x0, reference.loss)
+    checks = tuple(check_learning_rate(float(lr), spectrum, model, steps, tol, reason) for lr in lrs)
+    causes = diagnose_causes(problem, decomposition, spectrum.condition_number, spectrum.hessian_condition_number)
+    ridge = suggest_ridge(problem, decomposition, spectrum, reference) if convex else None
+    findings = diagnose(
+        problem=problem,
+        spectrum=spectrum,
+        bounds=bounds,
+        checks=checks,
+        reference=reference,
+        causes=causes,
+        ridge=ridge,
+        start_loss=start_loss,
+        convex=convex,
+        bounded=bounded,
+        x0=x0,
+    )
+    return Analysis(
+        problem=problem,
+        spectrum=spectrum,
+        bounds=bounds,
+        checks=checks,
+        reference=reference,
+        causes=causes,
+        ridge_suggestion=ridge,
+        findings=tuple(findings),
+        steps=steps,
+        tol=tol,
+        x0_source=x0_source,
+        start_loss=start_loss,
+        convex=bool(convex),
+        bounded=bool(bounded),
+        floor_is_zero=floor_is_zero(problem, reference.loss, start_loss),
+        seconds=time.perf_counter() - started,
+    )

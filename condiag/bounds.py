@@ -1,0 +1,245 @@
+"""Learning-rate bounds, convergence rates and exact predictions for gradient descent.
+
+For f with Hessian H (eigenvalues mu = lambda_min <= ... <= lambda_max = L) gradient
+descent x <- x - lr ∇f(x) changes the error along eigenvector i by the factor
+(1 - lr lambda_i) per step, so (Nesterov, *Introductory Lectures on Convex
+Optimization*, 2004, §2.1.5; Polyak, *Introduction to Optimization*, 1987, §1.4):
+
+* it diverges for lr > 2/L (the *divergence threshold*); at lr = 2/L it oscillates forever;
+* the best fixed lr is 2/(L + mu), with contraction (kappa - 1)/(kappa + 1), kappa = L/mu;
+* heavy-ball momentum with lr = 4/(sqrt L + sqrt mu)^2 and beta = ((sqrt kappa - 1)/(sqrt kappa + 1))^2
+  contracts by (sqrt kappa - 1)/(sqrt kappa + 1) per step (Polyak 1964);
+* Nesterov's method with lr = 1/L, beta = (sqrt kappa - 1)/(sqrt kappa + 1) contracts by at
+  most 1 - 1/sqrt kappa per step (Nesterov 2004, §2.2).
+
+On a singular H, mu is replaced by the smallest eigenvalue the data determines
+(directions with lambda = 0 do not change the loss and are never learned).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .problem import LOSS_CONVENTIONS, Problem, loss_scale
+from .spectrum import Spectrum
+from .trajectories import LOG_1E300, LinearMethod, QuadraticModel, first_step_above, first_step_below, growth_factor, log_gap
+
+CONVENTION_USERS = {
+    "sum": "a hand-written ((A @ x - b) ** 2).sum() or .pow(2).sum()",
+    "mean": "PyTorch nn.MSELoss() (reduction='mean'), Keras 'mse'",
+    "half": "½||Ax - b||², classical least-squares texts",
+    "half-mean": "1/(2n)||Ax - b||², textbooks and scikit-learn's SGDRegressor",
+}
+MAX_STEPS_SEARCH = 10**18
+
+
+def iterations_for(rate: float | None, tol: float) -> int | None:
+    """Steps k with rate**k <= tol: ceil(ln tol / ln rate); None when rate >= 1."""
+    if rate is None or not np.isfinite(rate) or rate >= 1.0:
+        return None
+    if rate <= 0.0:
+        return 1
+    return max(1, math.ceil(math.log(tol) / math.log(rate)))
+
+
+@dataclass(frozen=True)
+class MomentumParameters:
+    """A (lr, beta) pair with its worst-case per-step contraction."""
+
+    lr: float
+    beta: float
+    rate: float
+    iterations_to_tol: int | None
+
+
+@dataclass(frozen=True)
+class ConventionThreshold:
+    """The divergence threshold 2/L under one loss convention."""
+
+    loss: str
+    threshold: float
+    used_by: str
+    current: bool
+
+
+@dataclass(frozen=True)
+class LearningRateBounds:
+    """Step-size limits and rates for the problem's own loss convention."""
+
+    L: float
+    mu: float | None
+    """The mu the rates use: lambda_min, or the smallest non-zero eigenvalue on a singular H."""
+    mu_is_restricted: bool
+    """True when H is singular and mu is restricted to the directions the data determines."""
+    divergence_threshold: float | None
+    """2/L: gradient descent diverges for any larger lr (None when L = 0)."""
+    optimal: float | None
+    """2/(L + mu), the best fixed lr."""
+    optimal_rate: float | None
+    """(kappa - 1)/(kappa + 1), the error's contraction per step at the optimal lr."""
+    iterations_to_tol: int | None
+    """Steps at the optimal lr for the error to shrink by ``tol`` (worst case over x0)."""
+    tol: float
+    heavy_ball: MomentumParameters | None
+    nesterov: MomentumParameters | None
+    by_convention: tuple[ConventionThreshold, ...]
+    speedup_momentum: float | None
+    """iterations_to_tol(GD at optimal lr) / iterations_to_tol(heavy ball)."""
+
+
+def learning_rate_bounds(problem: Problem, spectrum: Spectrum, tol: float) -> LearningRateBounds:
+    """Compute :class:`LearningRateBounds` from the spectrum (formulas in the module docstring)."""
+    L = spectrum.lambda_max
+    mu = spectrum.lambda_min_nonzero
+    restricted = mu is not None and spectrum.lambda_min < mu
+    if L <= 0:
+        return LearningRateBounds(L, mu, restricted, None, None, None, None, tol, None, None, (), None)
+    threshold = 2.0 / L
+    if mu is None or mu <= 0:
+        optimal = optimal_rate = iterations = None
+        heavy = nesterov = None
+        speedup = None
+    else:
+        kappa = L / mu
+        optimal = 2.0 / (L + mu)
+        optimal_rate = (kappa - 1.0) / (kappa + 1.0)
+        iterations = iterations_for(optimal_rate, tol)
+        root = math.sqrt(kappa)
+        q = (root - 1.0) / (root + 1.0)
+        heavy = MomentumParameters(4.0 / (math.sqrt(L) + math.sqrt(mu)) ** 2, q * q, q, iterations_for(q, tol))
+        nesterov_rate = 1.0 - 1.0 / root
+        nesterov = MomentumParameters(1.0 / L, q, nesterov_rate, iterations_for(nesterov_rate, tol))
+        speedup = None
+        if iterations and heavy.iterations_to_tol:
+            speedup = iterations / heavy.iterations_to_tol
+    conventions = []
+    if not problem.is_quadratic:
+        for loss in LOSS_CONVENTIONS:
+            L_conv = 2.0 * loss_scale(loss, problem.n_rows) * spectrum.sigma_max**2 + 2.0 * problem.ridge
+            conventions.append(
+                ConventionThreshold(loss, 2.0 / L_conv if L_conv > 0 else float("inf"), CONVENTION_USERS[loss], loss == problem.loss)
+            )
+    return LearningRateBounds(
+        L=L,
+        mu=mu,
+        mu_is_restricted=restricted,
+        divergence_threshold=threshold,
+        optimal=optimal,
+        optimal_rate=optimal_rate,
+        iterations_to_tol=iterations,
+        tol=tol,
+        heavy_ball=heavy,
+        nesterov=nesterov,
+        by_convention=tuple(conventions),
+        speedup_momentum=speedup,
+    )
+
+
+@dataclass(frozen=True)
+class LearningRateCheck:
+    """What gradient descent does at one learning rate, exactly."""
+
+    lr: float
+    stable: bool
+    """lr < 2/L: the loss converges to its floor (for every x0)."""
+    ratio_to_threshold: float | None
+    """lr / (2/L)."""
+    contraction_steepest: float
+    """|1 - lr L|: per-step factor on the error along the steepest direction."""
+    contraction_flattest: float
+    """|1 - lr lambda| along the flattest direction the loss sees."""
+    oscillating: bool
+    """lr L > 1: the steepest component flips sign every step."""
+    growth_factor: float
+    """Largest per-step factor on the error among directions the loss sees (> 1: divergence)."""
+    steps: int
+    start_loss: float | None
+    predicted_loss: float | None
+    """f(x_T) in closed form; None when it exceeds the float64 range (see ``predicted_loss_log10``)."""
+    predicted_loss_log10: float | None
+    predicted_gap: float | None
+    """f(x_T) - f*."""
+    steps_to_tol: int | None
+    """Smallest T with f(x_T) - f* <= tol (f(x0) - f*); None when never (unstable) or no gap."""
+    overflow_step: int | None
+    """Unstable lr: the step at which the loss passes 1e300."""
+    loss_floor: float | None
+    reason: str | None = None
+    """Why a prediction is missing (e.g. no b given)."""
+
+
+def quadratic_model(problem: Problem, decomposition, x_star: np.ndarray, x0: np.ndarray, floor: float) -> QuadraticModel:
+    """The problem around x*, in the Hessian's eigenbasis: e0 = Vᵀ(x0 - x*)."""
+    return QuadraticModel(
+        eigenvalues=decomposition.hessian_eigenvalues,
+        initial_error=decomposition.V.T @ (x0 - x_star),
+        floor=floor,
+    )
+
+
+def check_learning_rate(
+    lr: float,
+    spectrum: Spectrum,
+    model: QuadraticModel | None,
+    steps: int,
+    tol: float,
+    reason: str | None = None,
+) -> LearningRateCheck:
+    """Exact behaviour of GD at ``lr`` for ``steps`` steps (see :mod:`condiag.trajectories`)."""
+    L = spectrum.lambda_max
+    flat = spectrum.lambda_min_nonzero if spectrum.lambda_min_nonzero is not None else spectrum.lambda_min
+    threshold = 2.0 / L if L > 0 else None
+    stable = threshold is None or lr < threshold
+    method = LinearMethod("gd", lr)
+    if model is None:
+        lam = np.array([L, flat])
+        growth = float(np.max(np.abs(1.0 - lr * lam)))
+        steps_to_tol = None
+        if stable:
+            steps_to_tol = iterations_for(abs(1.0 - lr * flat) ** 2, tol)
+        return LearningRateCheck(
+            lr, stable, None if threshold is None else lr / threshold, abs(1 - lr * L), abs(1 - lr * flat),
+            lr * L > 1, growth, steps, None, None, None, None, steps_to_tol, None, None, reason,
+        )
+    growth = growth_factor(model, method)
+    log_start = log_gap(model, method, 0)
+    log_T = log_gap(model, method, steps)
+    floor = model.floor
+    start_loss = floor + math.exp(log_start) if log_start > -np.inf else floor
+    if log_T == -np.inf:
+        predicted_gap, predicted_loss, loss_log10 = 0.0, floor, (math.log10(floor) if floor > 0 else None)
+    elif log_T < 700:
+        predicted_gap = math.exp(log_T)
+        predicted_loss = floor + predicted_gap
+        loss_log10 = math.log10(predicted_loss) if predicted_loss > 0 else None
+    else:
+        predicted_gap = predicted_loss = None
+        loss_log10 = log_T / math.log(10.0)
+    steps_to_tol = overflow_step = None
+    if log_start == -np.inf:
+        steps_to_tol = 0
+    elif stable and growth < 1.0:
+        steps_to_tol = first_step_below(model, method, log_start + math.log(tol), MAX_STEPS_SEARCH)
+    elif growth > 1.0:
+        overflow_step = first_step_above(model, method, LOG_1E300, MAX_STEPS_SEARCH)
+    return LearningRateCheck(
+        lr=lr,
+        stable=stable,
+        ratio_to_threshold=None if threshold is None else lr / threshold,
+        contraction_steepest=abs(1.0 - lr * L),
+        contraction_flattest=abs(1.0 - lr * flat),
+        oscillating=lr * L > 1.0,
+        growth_factor=growth,
+        steps=steps,
+        start_loss=start_loss,
+        predicted_loss=predicted_loss,
+        predicted_loss_log10=loss_log10,
+        predicted_gap=predicted_gap,
+        steps_to_tol=steps_to_tol,
+        overflow_step=overflow_step,
+        loss_floor=floor,
+        reason=reason,
+    )

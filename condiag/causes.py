@@ -1,0 +1,171 @@
+"""Why the problem is ill-conditioned: column scaling, collinearity, precision.
+
+* Scaling: cond(A D⁻¹) with D the column norms (equilibration). Van der Sluis (1969)
+  showed this is within a factor sqrt(d) of the best cond over all column scalings, so
+  when it is much smaller than cond(A), scaling — not the data — is the cause.
+  With an intercept column the design is also standardised (each other column centred and
+  divided by its standard deviation).
+* Collinearity: Belsley, Kuh & Welsch, *Regression Diagnostics* (1980), ch. 3: condition
+  indices eta_k = mu_max / mu_k of the unit-length-column design and variance-decomposition
+  proportions pi_jk = (v_jk² / mu_k²) / Σ_l (v_jl² / mu_l²); an index >= 30 with two or more
+  proportions >= 0.5 marks a harmful near-dependency among those columns.
+* Precision: float32 rounds at u = 2⁻²⁴ ≈ 6e-8, so the relative accuracy reachable in
+  float32 is about cond · u (Higham 2002, §7.2).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .problem import Problem
+from .spectrum import EPS64, Decomposition
+
+FLOAT32_UNIT_ROUNDOFF = 2.0**-24
+BELSLEY_INDEX = 30.0
+BELSLEY_PROPORTION = 0.5
+MAX_BELSLEY_COLS = 3000
+
+
+@dataclass(frozen=True)
+class Scaling:
+    """How much of the conditioning comes from the scale of the columns."""
+
+    column_norm_min: float
+    column_norm_max: float
+    column_norm_ratio: float
+    condition_number: float
+    cond_equilibrated: float
+    """cond(A D⁻¹), columns scaled to unit norm."""
+    cond_standardised: float | None
+    """cond of the standardised design (intercept problems only)."""
+    improvement: float
+    """condition_number / best of the two scaled condition numbers."""
+    smallest_column: str
+    largest_column: str
+
+
+@dataclass(frozen=True)
+class CollinearSet:
+    """One near-dependency found by Belsley's diagnostics."""
+
+    condition_index: float
+    columns: tuple[tuple[str, float], ...]
+    """(column, variance-decomposition proportion) for proportions >= 0.5."""
+
+
+@dataclass(frozen=True)
+class Collinearity:
+    condition_indices: np.ndarray
+    sets: tuple[CollinearSet, ...]
+
+
+@dataclass(frozen=True)
+class PrecisionRisk:
+    """Best relative accuracy reachable in float32 (and float64) for this conditioning."""
+
+    cond_a_float32: float
+    """cond(A) · 2⁻²⁴."""
+    cond_h_float32: float
+    """cond(H) · 2⁻²⁴."""
+    cond_a_float64: float
+    input_dtype: str
+
+
+@dataclass(frozen=True)
+class Causes:
+    scaling: Scaling | None
+    collinearity: Collinearity | None
+    precision: PrecisionRisk
+    intercept_column: str | None
+
+
+def _cond(matrix: np.ndarray) -> float:
+    s = np.linalg.svd(matrix, compute_uv=False)
+    return float(s[0] / s[-1]) if s[-1] > 0 else float("inf")
+
+
+def _constant_column(A: np.ndarray) -> int | None:
+    for j in range(A.shape[1]):
+        column = A[:, j]
+        if column[0] != 0 and np.all(column == column[0]):
+            return j
+    return None
+
+
+def scaling(problem: Problem, decomposition: Decomposition, condition_number: float) -> Scaling | None:
+    """Condition numbers after equilibration (and standardisation with an intercept)."""
+    R = decomposition.reduced_matrix
+    norms = np.sqrt(np.sum(R * R, axis=0))
+    if np.any(norms == 0):
+        return None
+    cond_eq = _cond(R / norms)
+    cond_std = None
+    A = problem.dense_matrix()
+    j = _constant_column(A) if A.shape[0] > 2 else None
+    if j is not None and A.shape[1] > 1:
+        others = [i for i in range(A.shape[1]) if i != j]
+        Z = A[:, others] - A[:, others].mean(axis=0)
+        sd = np.sqrt(np.sum(Z * Z, axis=0))
+        if np.all(sd > 0):
+            standardised = np.column_stack([Z / sd, np.full(A.shape[0], 1.0 / np.sqrt(A.shape[0]))])
+            cond_std = _cond(standardised)
+    best = min(cond_eq, cond_std) if cond_std is not None else cond_eq
+    names = problem.column_names
+    return Scaling(
+        column_norm_min=float(norms.min()),
+        column_norm_max=float(norms.max()),
+        column_norm_ratio=float(norms.max() / norms.min()),
+        condition_number=condition_number,
+        cond_equilibrated=cond_eq,
+        cond_standardised=cond_std,
+        improvement=(condition_number / best) if best > 0 and np.isfinite(best) else float("nan"),
+        smallest_column=names[int(np.argmin(norms))],
+        largest_column=names[int(np.argmax(norms))],
+    )
+
+
+def collinearity(problem: Problem, decomposition: Decomposition) -> Collinearity | None:
+    """Belsley–Kuh–Welsch condition indices and variance-decomposition proportions."""
+    R = decomposition.reduced_matrix
+    if R.shape[1] > MAX_BELSLEY_COLS:
+        return None
+    norms = np.sqrt(np.sum(R * R, axis=0))
+    if np.any(norms == 0):
+        return None
+    _, mu, Vt = np.linalg.svd(R / norms, full_matrices=False)
+    floor = mu[0] * EPS64
+    mu_safe = np.maximum(mu, floor)
+    indices = mu[0] / mu_safe
+    phi = (Vt.T**2) / mu_safe**2  # phi[j, k]
+    proportions = phi / phi.sum(axis=1, keepdims=True)  # pi[j, k]
+    names = problem.column_names
+    sets = []
+    for k in np.argsort(indices)[::-1]:
+        if indices[k] < BELSLEY_INDEX:
+            break
+        involved = [(names[j], float(proportions[j, k])) for j in np.argsort(proportions[:, k])[::-1] if proportions[j, k] >= BELSLEY_PROPORTION]
+        if len(involved) >= 2:
+            sets.append(CollinearSet(float(indices[k]), tuple(involved)))
+    return Collinearity(condition_indices=indices, sets=tuple(sets))
+
+
+def diagnose_causes(problem: Problem, decomposition: Decomposition, condition_number: float, hessian_condition: float) -> Causes:
+    """Scaling, collinearity and precision diagnostics (least squares; precision only for quadratics)."""
+    precision = PrecisionRisk(
+        cond_a_float32=condition_number * FLOAT32_UNIT_ROUNDOFF,
+        cond_h_float32=hessian_condition * FLOAT32_UNIT_ROUNDOFF,
+        cond_a_float64=condition_number * EPS64 / 2,
+        input_dtype=problem.input_dtype,
+    )
+    if problem.is_quadratic or problem.n_cols < 2:
+        return Causes(None, None, precision, None)
+    A = problem.dense_matrix()
+    j = _constant_column(A) if A.shape[0] > 2 else None
+    return Causes(
+        scaling=scaling(problem, decomposition, condition_number),
+        collinearity=collinearity(problem, decomposition),
+        precision=precision,
+        intercept_column=problem.column_names[j] if j is not None else None,
+    )

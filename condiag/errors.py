@@ -1,0 +1,54 @@
+"""Error hierarchy and process exit codes.
+
+Every failure the user can cause or meet is a :class:`CondiagError` carrying its own
+exit code; the CLI prints its one-line message on stderr and exits with that code.
+Anything else that escapes is a bug and exits with :attr:`ExitCode.INTERNAL`.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """Process exit codes, documented in the README."""
+
+    OK = 0
+    """The command ran and no threshold the user set was crossed."""
+    THRESHOLD = 1
+    """A threshold the user set (``--fail-on``, ``--max-condition``, ``--require-converged``) failed."""
+    USAGE = 2
+    """The command line itself is wrong (unknown option, bad value)."""
+    BAD_INPUT = 3
+    """An input file is missing, unreadable, malformed, hostile or inconsistent."""
+    INTERNAL = 70
+    """A bug in condiag (EX_SOFTWARE); please report it with ``--traceback``."""
+    INTERRUPTED = 130
+    """Interrupted by the user (Ctrl-C)."""
+
+
+class CondiagError(Exception):
+    """Base class of every error condiag reports to the user as one line."""
+
+    exit_code: ExitCode = ExitCode.INTERNAL
+
+
+class InputError(CondiagError):
+    """A problem with the input data; the message names the file and what to do."""
+
+    exit_code = ExitCode.BAD_INPUT
+
+    def __init__(self, source: str, what: str, hint: str | None = None):
+        self.source = source
+        self.what = what
+        self.hint = hint
+        message = f"{source}: {what}" if source else what
+        if hint:
+            message += f" ({hint})"
+        super().__init__(message)
+
+
+class UsageError(CondiagError):
+    """A command-line option value that cannot be used."""
+
+    exit_code = ExitCode.USAGE

@@ -1,0 +1,437 @@
+"""Findings: pure rules from computed numbers to plain-words explanations with remedies.
+
+Every finding has a stable code (listed in the README) that CI can grep, a severity
+(info < warning < error), a one-line title, a detail paragraph carrying the numbers,
+and ranked remedies. Nothing here computes a new number about the problem except the
+simple arithmetic that turns a rate into words.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .numbers import count, factor, loadings_text, sig
+
+SEVERITIES = ("info", "warning", "error")
+
+
+@dataclass(frozen=True)
+class Remedy:
+    """One thing to do, best first."""
+
+    title: str
+    detail: str
+    snippet: str | None = None
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A diagnosis with a stable code."""
+
+    code: str
+    severity: str
+    title: str
+    detail: str
+    remedies: tuple[Remedy, ...] = ()
+    data: dict = field(default_factory=dict)
+
+
+def severity_rank(severity: str) -> int:
+    return SEVERITIES.index(severity)
+
+
+# ---------------------------------------------------------------------------- remedies
+def _remedy_direct(problem) -> Remedy:
+    if problem.is_quadratic:
+        return Remedy(
+            "Solve directly",
+            "A quadratic's minimiser solves Q x = b: one linear solve, no learning rate.",
+            "x = np.linalg.solve(Q, b)            # or scipy.linalg.cho_solve for SPD Q",
+        )
+    return Remedy(
+        "Solve it directly (least squares)",
+        "A linear least-squares problem needs no learning rate: an SVD/QR solver gives the answer in one call.",
+        "x, *_ = np.linalg.lstsq(A, b, rcond=None)     # PyTorch: torch.linalg.lstsq(A, b).solution",
+    )
+
+
+def _remedy_krylov(spectrum) -> Remedy:
+    kappa = spectrum.effective_condition_number or spectrum.condition_number
+    return Remedy(
+        "Use a Krylov solver (CG on the normal equations / LSQR)",
+        f"LSQR and CG converge in about sqrt(cond(H)) = cond(A) ≈ {sig(kappa, 3)} iterations at most, "
+        "and exactly in at most d (rounding aside); they need only products with A and Aᵀ.",
+        "from scipy.sparse.linalg import lsqr\nx = lsqr(A, b, atol=1e-12, btol=1e-12)[0]",
+    )
+
+
+def _remedy_lbfgs() -> Remedy:
+    return Remedy(
+        "Use L-BFGS",
+        "A quasi-Newton method learns the curvature from gradients and follows the valley floor.",
+        "opt = torch.optim.LBFGS([x], lr=1, max_iter=500, line_search_fn='strong_wolfe')",
+    )
+
+
+def _remedy_momentum(bounds) -> Remedy | None:
+    hb = bounds.heavy_ball
+    if hb is None:
+        return None
+    gd_steps = bounds.iterations_to_tol
+    speed = f" — {count(hb.iterations_to_tol)} steps instead of {count(gd_steps)}" if gd_steps and hb.iterations_to_tol else ""
+    return Remedy(
+        "Add momentum with the optimal parameters",
+        f"Heavy-ball momentum with lr = {sig(hb.lr)} and beta = {sig(hb.beta, 6)} shrinks the error by "
+        f"{factor(hb.rate)} per step{speed} to reduce it by {sig(bounds.tol, 2)}.",
+        f"opt = torch.optim.SGD([x], lr={sig(hb.lr)}, momentum={sig(hb.beta, 6)})",
+    )
+
+
+def _remedy_scaling(scaling) -> Remedy:
+    best = scaling.cond_equilibrated
+    how = "scaling every column to unit norm"
+    snippet = "d = np.linalg.norm(A, axis=0); z = train(A / d, b); x = z / d   # change of variables x = z / d"
+    if scaling.cond_standardised is not None and scaling.cond_standardised < best:
+        best = scaling.cond_standardised
+        how = "standardising the columns (mean 0, standard deviation 1)"
+        snippet = "mu, sd = X.mean(0), X.std(0); Z = (X - mu) / sd   # fit on Z, then map the weights back"
+    return Remedy(
+        "Standardise or precondition the columns",
+        f"{how[0].upper() + how[1:]} brings cond(A) from {sig(scaling.condition_number, 3)} to {sig(best, 3)}; "
+        "this is a change of variables, so the answer maps back exactly.",
+        snippet,
+    )
+
+
+def _remedy_ridge(ridge) -> Remedy | None:
+    if ridge is None or (ridge.x_relative_change is not None and ridge.x_relative_change > 0.5):
+        return None  # a ridge that changes the answer beyond recognition is no remedy
+    cost = ""
+    if ridge.x_relative_change is not None:
+        cost = f"; it moves the answer by {sig(100 * ridge.x_relative_change, 2)}% (bias) and raises the data loss by {sig(ridge.loss_increase, 3)}"
+    return Remedy(
+        "Regularise (ridge)",
+        f"Adding {sig(ridge.ridge, 3)}·||x||² to the loss brings cond(H) down to {sig(ridge.target_condition, 2)}{cost}. "
+        "It changes the problem: use it when any of the near-equivalent answers will do.",
+        f"opt = torch.optim.SGD([x], lr=..., weight_decay={sig(ridge.weight_decay, 3)})   # = 2·lambda",
+    )
+
+
+def _remedy_float64() -> Remedy:
+    return Remedy(
+        "Compute in float64",
+        "Double precision resolves about 1e-16 instead of 6e-8 relative.",
+        "torch.set_default_dtype(torch.float64)   # or model.double(); A = A.double()",
+    )
+
+
+def _remedies(*items) -> tuple[Remedy, ...]:
+    return tuple(item for item in items if item is not None)
+
+
+# ---------------------------------------------------------------------------- rules
+def _valley(problem, spectrum, bounds, ridge, causes) -> Finding | None:
+    kappa = spectrum.effective_hessian_condition_number
+    if kappa is None or kappa < 1e3:
+        return None
+    severity = "error" if kappa >= 1e6 else "warning"
+    slow = spectrum.slowest_learned or spectrum.flattest
+    steep = spectrum.steepest
+    iterations = bounds.iterations_to_tol
+    lr_opt = bounds.optimal
+    per_step = 1.0 - (lr_opt or 0) * slow.eigenvalue
+    singular_note = " (among the directions the data determines)" if bounds.mu_is_restricted else ""
+    detail = (
+        f"The Hessian has condition number {sig(kappa, 3)}{singular_note}: the loss is a long, narrow valley. "
+        f"Its steep walls run along {loadings_text(steep.loadings)} with curvature L = {sig(steep.eigenvalue)}, "
+        f"its flat floor along {loadings_text(slow.loadings)} with curvature {sig(slow.eigenvalue)}. "
+        f"The walls cap the learning rate: above 2/L = {sig(bounds.divergence_threshold, 5)} gradient descent "
+        "overshoots across the valley further every step and diverges. "
+        f"Even at the best fixed rate 2/(L+mu) = {sig(lr_opt, 5)} the error along the floor shrinks only by "
+        f"{factor(per_step)} per step, so reducing it by {sig(bounds.tol, 2)} takes {count(iterations)} steps."
+    )
+    scaling_remedy = None
+    if causes.scaling is not None and causes.scaling.improvement >= 10:
+        scaling_remedy = _remedy_scaling(causes.scaling)
+    return Finding(
+        "CD101",
+        severity,
+        f"Narrow valley: cond(H) = {sig(kappa, 3)}, gradient descent needs {count(iterations)} steps",
+        detail,
+        _remedies(
+            _remedy_direct(problem),
+            None if problem.is_quadratic else _remedy_krylov(spectrum),
+            _remedy_lbfgs(),
+            _remedy_momentum(bounds),
+            scaling_remedy,
+            _remedy_ridge(ridge),
+        ),
+        {"hessian_condition_number": kappa, "iterations_to_tol": iterations},
+    )
+
+
+def _well_conditioned(spectrum, bounds) -> Finding | None:
+    kappa = spectrum.effective_hessian_condition_number
+    if kappa is None or kappa >= 1e3:
+        return None
+    return Finding(
+        "CD100",
+        "info",
+        f"Well conditioned: cond(H) = {sig(kappa, 3)}",
+        f"Gradient descent at lr = {sig(bounds.optimal)} reduces the error by {sig(bounds.tol, 2)} in "
+        f"{count(bounds.iterations_to_tol)} steps; any lr below {sig(bounds.divergence_threshold)} converges.",
+        (),
+        {"hessian_condition_number": kappa},
+    )
+
+
+def _rank_deficient(problem, spectrum, reference) -> Finding | None:
+    if spectrum.null_dim == 0:
+        return None
+    near = spectrum.rank < min(problem.n_rows, problem.n_cols)
+    if problem.is_quadratic:
+        words = f"Q is singular: {spectrum.null_dim} of its {problem.n_cols} eigenvalues are zero (≤ {sig(spectrum.rank_tol, 2)})."
+    else:
+        why = "numerically singular" if near else "wider than tall"
+        words = (
+            f"A is {why}: rank {spectrum.rank} of {problem.n_cols} columns (singular values ≤ {sig(spectrum.rank_tol, 2)} count as zero; "
+            f"cond(A) = {sig(spectrum.condition_number, 3)}). "
+            f"In {spectrum.null_dim} direction{'s' if spectrum.null_dim > 1 else ''} x can change without changing A x, so infinitely "
+            "many weight vectors give the same lowest loss; distances between solutions in x mean little. "
+            "Gradient descent from x0 = 0 converges to the minimum-norm solution (the one lstsq and the pseudo-inverse "
+            "return); any component of x0 in the null space never moves. Different solvers or starting points therefore "
+            "land on different weights with the same loss."
+        )
+    data = {"rank": spectrum.rank, "null_dim": spectrum.null_dim}
+    flat = spectrum.flattest
+    if problem.ridge == 0:
+        words += f" A null direction: {loadings_text(flat.loadings)}."
+    remedies = _remedies(
+        Remedy(
+            "Add a small ridge penalty to pick one answer",
+            "Ridge makes the minimiser unique and stable; compare models by loss on held-out data, not by weights.",
+            "x = np.linalg.solve(A.T @ A + lam * np.eye(A.shape[1]), A.T @ b)",
+        ),
+        Remedy("Remove redundant columns", "Drop or merge the columns that the null direction mixes.", None),
+        _remedy_direct(problem),
+    )
+    return Finding(
+        "CD102",
+        "warning",
+        f"Rank deficient: rank {spectrum.rank} of {problem.n_cols}, {spectrum.null_dim}-dimensional null space",
+        words,
+        remedies,
+        data,
+    )
+
+
+def _scaling(causes) -> Finding | None:
+    s = causes.scaling
+    if s is None or not np.isfinite(s.improvement) or s.improvement < 10 or s.condition_number < 100:
+        return None
+    best = s.cond_standardised if s.cond_standardised is not None and s.cond_standardised < s.cond_equilibrated else s.cond_equilibrated
+    cause = "the cause" if best < 30 else "a large part of the cause"
+    std = f", standardised {sig(s.cond_standardised, 3)}" if s.cond_standardised is not None else ""
+    return Finding(
+        "CD103",
+        "warning",
+        f"Column scaling is {cause}: cond(A) {sig(s.condition_number, 3)} → {sig(best, 3)} after scaling",
+        f"Column norms range from {sig(s.column_norm_min, 3)} ({s.smallest_column}) to {sig(s.column_norm_max, 3)} "
+        f"({s.largest_column}), a factor {sig(s.column_norm_ratio, 3)}. With every column scaled to unit norm "
+        f"cond(A) is {sig(s.cond_equilibrated, 3)}{std}, {sig(s.improvement, 3)} times smaller: the variables' units, "
+        "not their relationships, make the valley narrow.",
+        (_remedy_scaling(s),),
+        {"cond_equilibrated": s.cond_equilibrated, "cond_standardised": s.cond_standardised, "improvement": s.improvement},
+    )
+
+
+def _collinearity(causes) -> Finding | None:
+    c = causes.collinearity
+    if c is None or not c.sets:
+        return None
+    parts = []
+    for item in c.sets[:4]:
+        cols = ", ".join(f"{name} ({sig(100 * p, 2)}%)" for name, p in item.columns)
+        parts.append(f"condition index {sig(item.condition_index, 3)}: {cols}")
+    return Finding(
+        "CD104",
+        "warning",
+        f"Collinear columns: {len(c.sets)} near-dependenc{'y' if len(c.sets) == 1 else 'ies'} (Belsley index ≥ 30)",
+        "After scaling every column to unit length, these groups of columns are nearly linearly dependent "
+        "(the share of each coefficient's variance tied to the small singular value is in brackets): "
+        + "; ".join(parts)
+        + ". Their coefficients are poorly determined by the data.",
+        (
+            Remedy("Drop, combine or centre the collinear columns", "Centring polynomial terms and removing duplicates usually helps.", None),
+            Remedy("Regularise (ridge)", "Ridge shrinks the poorly determined combinations.", None),
+        ),
+        {"sets": [{"condition_index": s.condition_index, "columns": [n for n, _ in s.columns]} for s in c.sets]},
+    )
+
+
+def _precision(causes, spectrum) -> Finding | None:
+    p = causes.precision
+    risk = p.cond_h_float32
+    if not np.isfinite(risk):
+        risk = float("inf")
+    if risk < 1e-3:
+        return None
+    severity = "error" if risk >= 1 else "warning"
+    digits = max(0.0, -math.log10(risk)) if np.isfinite(risk) and risk > 0 else 0.0
+    stored = f" The input is stored as {p.input_dtype}." if p.input_dtype not in ("float64", "int64") else ""
+    return Finding(
+        "CD105",
+        severity,
+        f"float32 cannot resolve this problem well: cond(H) × 2⁻²⁴ = {sig(risk, 2)}",
+        f"float32 rounds at about 6e-8 relative. Gradient-based training works with the Hessian, so its best relative "
+        f"accuracy is about cond(H) × 2⁻²⁴ = {sig(risk, 2)} ({sig(digits, 2)} correct digits at best); "
+        f"solvers that work with A directly reach cond(A) × 2⁻²⁴ = {sig(p.cond_a_float32, 2)}. "
+        "Rounding also moves the observed divergence threshold slightly." + stored,
+        (_remedy_float64(),),
+        {"cond_h_float32": p.cond_h_float32, "cond_a_float32": p.cond_a_float32},
+    )
+
+
+def _floor(problem, reference, start_loss) -> Finding | None:
+    from .reference import floor_is_zero
+
+    if problem.is_quadratic or not problem.has_rhs or floor_is_zero(problem, reference.loss, start_loss):
+        return None
+    return Finding(
+        "CD106",
+        "info",
+        f"The loss cannot go below {sig(reference.loss, 5)} (no x fits b exactly)",
+        f"b is not in the range of A: the least-squares residual ||A x* - b|| = {sig(reference.residual_norm, 5)} "
+        f"is the floor, a loss of {sig(reference.loss, 5)}. A run 'stuck' near this value has already converged; judge "
+        "solvers by the gap f(x) - f*, not by the loss.",
+        (),
+        {"loss_floor": reference.loss},
+    )
+
+
+def _no_rhs(problem) -> Finding | None:
+    if problem.has_rhs or problem.is_quadratic:
+        return None
+    return Finding(
+        "CD107",
+        "info",
+        "No right-hand side b: curvature only",
+        "Only A was given, so the spectrum and the learning-rate bounds are reported, but not the solution, the loss "
+        "floor or the loss after T steps.",
+        (Remedy("Give b", "Pass --rhs FILE[:KEY], a key b/y in the archive, or --target for a CSV column.", None),),
+    )
+
+
+def _not_convex(spectrum, convex, bounded) -> Finding | None:
+    if convex and bounded:
+        return None
+    if not convex:
+        return Finding(
+            "CD120",
+            "error",
+            f"Not convex: Q has a negative eigenvalue ({sig(spectrum.lambda_min)})",
+            "f(x) = ½xᵀQx - bᵀx decreases without bound along the eigenvector of the negative eigenvalue "
+            f"({loadings_text(spectrum.flattest.loadings)}); gradient descent diverges from almost every start, at any lr.",
+            (Remedy("Check the matrix", "A Hessian of a convex loss is positive semi-definite; a negative eigenvalue means a sign or data error.", None),),
+        )
+    return Finding(
+        "CD121",
+        "error",
+        "Unbounded: b has a component along a flat direction of Q",
+        "Q is singular and b is not in its range, so f decreases linearly forever along the null direction.",
+        (Remedy("Make b consistent or add a ridge", "Project b onto the range of Q or add --ridge.", None),),
+    )
+
+
+def _lr_check(check, bounds, problem) -> Finding:
+    lr = check.lr
+    threshold = bounds.divergence_threshold
+    others = [c for c in bounds.by_convention if not c.current]
+    elsewhere = [c.loss for c in others if lr < c.threshold]
+    if not check.stable:
+        overflow = f"; the loss passes 1e300 at step {count(check.overflow_step)}" if check.overflow_step is not None else ""
+        hint = ""
+        if elsewhere:
+            hint = f" It would be stable under the {' / '.join(elsewhere)} convention{'s' if len(elsewhere) > 1 else ''}: check which loss your code minimises."
+        remedies = _remedies(
+            Remedy(
+                "Lower the learning rate",
+                f"Use lr < {sig(threshold, 5)}; the fastest fixed choice is {sig(bounds.optimal, 5)}.",
+                None,
+            ),
+            _remedy_momentum(bounds),
+        )
+        return Finding(
+            "CD110",
+            "error",
+            f"lr = {sig(lr, 5)} diverges: it is {sig(check.ratio_to_threshold, 4)} × the threshold 2/L = {sig(threshold, 5)}",
+            f"Along the steepest direction each step multiplies the error by 1 - lr·L = {sig(1 - lr * bounds.L, 4)}, "
+            f"so it grows by a factor {factor(check.growth_factor)} per step{overflow}.{hint}",
+            remedies,
+            {"lr": lr, "threshold": threshold},
+        )
+    osc = " (oscillating across the valley: lr·L > 1)" if check.oscillating else ""
+    if check.steps_to_tol is not None and check.steps_to_tol > check.steps:
+        predicted = ""
+        if check.predicted_loss is not None and check.start_loss is not None:
+            predicted = f"After {count(check.steps)} steps the loss is {sig(check.predicted_loss, 4)} of a starting {sig(check.start_loss, 4)}"
+            if check.loss_floor and check.loss_floor > 1e-12 * max(check.start_loss, 1e-300):
+                predicted += f" (floor {sig(check.loss_floor, 4)})"
+            predicted += "; "
+        return Finding(
+            "CD111",
+            "warning",
+            f"lr = {sig(lr, 5)} is stable but slow: {count(check.steps_to_tol)} steps to reach the floor",
+            f"{predicted}at this lr it needs {count(check.steps_to_tol)} steps to shrink the gap to the floor by "
+            f"{sig(bounds.tol, 2)}. Per step the error shrinks by {factor(check.contraction_flattest)} along the flattest direction "
+            f"and by {factor(check.contraction_steepest)} along the steepest{osc}.",
+            _remedies(_remedy_momentum(bounds)),
+            {"lr": lr, "steps_to_tol": check.steps_to_tol},
+        )
+    reached = f"reaches the tolerance in {count(check.steps_to_tol)} steps" if check.steps_to_tol is not None else "is stable"
+    return Finding(
+        "CD112",
+        "info",
+        f"lr = {sig(lr, 5)} converges: it {reached}",
+        f"Per step the error shrinks by {factor(check.contraction_flattest)} along the flattest direction and by "
+        f"{factor(check.contraction_steepest)} along the steepest{osc}.",
+        (),
+        {"lr": lr, "steps_to_tol": check.steps_to_tol},
+    )
+
+
+def diagnose(*, problem, spectrum, bounds, checks, reference, causes, ridge, start_loss, convex, bounded, x0) -> list[Finding]:
+    """All findings, most severe first (stable order within a severity)."""
+    candidates = [
+        _not_convex(spectrum, convex, bounded),
+        *(_lr_check(check, bounds, problem) for check in checks if convex and bounded),
+        _valley(problem, spectrum, bounds, ridge, causes) if convex else None,
+        _well_conditioned(spectrum, bounds) if convex else None,
+        _rank_deficient(problem, spectrum, reference),
+        _scaling(causes),
+        _collinearity(causes),
+        _precision(causes, spectrum),
+        _floor(problem, reference, start_loss),
+        _no_rhs(problem),
+        _accuracy(reference),
+    ]
+    found = [f for f in candidates if f is not None]
+    return sorted(found, key=lambda f: -severity_rank(f.severity))
+
+
+def _accuracy(reference) -> Finding | None:
+    digits = reference.accuracy.get("correct_digits")
+    if digits is None or digits >= 3:
+        return None
+    return Finding(
+        "CD140",
+        "warning",
+        f"Even the exact answer has only about {sig(digits, 2)} correct digits in float64",
+        f"The stated forward-error bound of the reference solution is {sig(reference.accuracy.get('forward_error_bound'), 2)} "
+        "relative: the problem itself cannot be answered accurately in double precision, whatever the solver.",
+        (Remedy("Reformulate", "Rescale, centre or drop near-dependent columns; or add a ridge penalty.", None),),
+        {"correct_digits": digits},
+    )

@@ -1,0 +1,230 @@
+"""Reading problems from files: one entry point, :func:`load_problem`, one reader per format.
+
+A problem spec is ``PATH[:KEY]``; when the whole string names an existing file it is a
+path (so paths containing ``:`` work). ``-`` reads standard input, with ``fmt`` set.
+"""
+
+from __future__ import annotations
+
+import io as _io
+import os
+import sys
+from dataclasses import dataclass, field
+
+from ..errors import InputError
+from ..problem import Problem
+
+FORMATS = ("npy", "npz", "csv", "tsv", "h5", "mtx", "mat")
+EXTENSIONS = {
+    ".npy": "npy",
+    ".npz": "npz",
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".txt": "csv",
+    ".h5": "h5",
+    ".hdf5": "h5",
+    ".hdf": "h5",
+    ".mtx": "mtx",
+    ".mm": "mtx",
+    ".mat": "mat",
+}
+STDIN_FORMATS = ("npy", "npz", "csv", "tsv")
+
+
+@dataclass
+class ReadOptions:
+    """Format options every reader may consult."""
+
+    a_key: str | None = None
+    b_key: str | None = None
+    target: str | None = None
+    header: bool | None = None  # None: detect
+    allow_external: bool = False
+
+
+@dataclass
+class RawData:
+    """What a reader found: a matrix, perhaps a vector, column names and notes."""
+
+    matrix: object
+    vector: object | None = None
+    column_names: list[str] | None = None
+    notes: list[str] = field(default_factory=list)
+    matrix_label: str = ""
+    vector_label: str | None = None
+
+
+def split_spec(spec: str) -> tuple[str, str | None]:
+    """Split ``PATH[:KEY]``; a spec naming an existing file is all path."""
+    if spec == "-" or os.path.exists(spec):
+        return spec, None
+    if ":" in spec:
+        path, key = spec.rsplit(":", 1)
+        if path and (os.path.exists(path) or not os.path.splitext(key)[1]):
+            return path, key or None
+    return spec, None
+
+
+def detect_format(path: str, fmt: str | None) -> str:
+    """The reader for a path: ``fmt`` if given, else the file extension."""
+    if fmt is not None:
+        fmt = fmt.lower().lstrip(".")
+        if fmt == "hdf5":
+            fmt = "h5"
+        if fmt not in FORMATS:
+            raise InputError(path, f"unknown format {fmt!r}", f"use one of {', '.join(FORMATS)}")
+        return fmt
+    if path == "-":
+        raise InputError("<stdin>", "reading standard input needs --format", f"one of {', '.join(STDIN_FORMATS)}")
+    ext = os.path.splitext(path)[1].lower()
+    if ext not in EXTENSIONS:
+        raise InputError(
+            path,
+            f"unknown file extension {ext or '(none)'!r}",
+            "supported: .npy .npz .csv .tsv .h5 .hdf5 .mtx .mat, or pass --format",
+        )
+    return EXTENSIONS[ext]
+
+
+def _open_source(path: str, fmt: str, stdin=None):
+    """A path, or for ``-`` an in-memory copy of standard input; and the label for messages."""
+    if path == "-":
+        if fmt not in STDIN_FORMATS:
+            raise InputError("<stdin>", f"format {fmt} cannot be read from standard input", "save it to a file")
+        stream = stdin if stdin is not None else sys.stdin.buffer
+        data = stream.read()
+        if isinstance(data, str):
+            data = data.encode("utf-8")
+        return _io.BytesIO(data), "<stdin>"
+    if os.path.isdir(path):
+        raise InputError(path, "is a directory, not a file")
+    if not os.path.exists(path):
+        raise InputError(path, "no such file")
+    if not os.access(path, os.R_OK):
+        raise InputError(path, "is not readable (permission denied)")
+    return path, path
+
+
+def _reader(fmt: str):
+    if fmt in ("npy", "npz"):
+        from . import numpy_files as module
+    elif fmt in ("csv", "tsv"):
+        from . import delimited as module
+    elif fmt == "h5":
+        from . import hdf5 as module
+    elif fmt == "mtx":
+        from . import matrix_market as module
+    else:
+        from . import matlab as module
+    return module
+
+
+def read_matrix(spec: str, options: ReadOptions, fmt: str | None = None, stdin=None) -> RawData:
+    """Read A (and b, when the same file holds it) from a spec."""
+    path, key = split_spec(spec)
+    fmt = detect_format(path, fmt)
+    source, label = _open_source(path, fmt, stdin)
+    if key is not None and options.a_key is None:
+        options = ReadOptions(**{**options.__dict__, "a_key": key})
+    try:
+        raw = _reader(fmt).read_matrix(source, label, fmt, options)
+    except InputError:
+        raise
+    except MemoryError:
+        raise InputError(label, "does not fit in the available memory") from None
+    except (OSError, ValueError, EOFError, KeyError, IndexError, TypeError, OverflowError) as exc:
+        raise InputError(label, f"cannot be read as {fmt}: {_short(exc)}") from exc
+    if not raw.matrix_label:
+        raw.matrix_label = label
+    return raw
+
+
+def read_vector(spec: str, options: ReadOptions, fmt: str | None = None, stdin=None):
+    """Read the right-hand side b named by ``--rhs``; returns (vector, label, note)."""
+    path, key = split_spec(spec)
+    fmt = detect_format(path, fmt if path == "-" else None)
+    source, label = _open_source(path, fmt, stdin)
+    try:
+        return _reader(fmt).read_vector(source, label, fmt, key, options)
+    except InputError:
+        raise
+    except MemoryError:
+        raise InputError(label, "does not fit in the available memory") from None
+    except (OSError, ValueError, EOFError, KeyError, IndexError, TypeError, OverflowError) as exc:
+        raise InputError(label, f"cannot be read as {fmt}: {_short(exc)}") from exc
+
+
+def _short(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()
+    text = text[0] if text else type(exc).__name__
+    return text[:200]
+
+
+def load_problem(
+    spec: str,
+    rhs: str | None = None,
+    *,
+    loss: str = "sum",
+    objective: str = "least-squares",
+    intercept: bool = False,
+    ridge: float = 0.0,
+    a_key: str | None = None,
+    b_key: str | None = None,
+    target: str | int | None = None,
+    header: bool | None = None,
+    fmt: str | None = None,
+    allow_external: bool = False,
+    stdin=None,
+) -> Problem:
+    """Load and validate a problem.
+
+    Parameters
+    ----------
+    spec : str
+        ``PATH[:KEY]`` of A (or Q for the quadratic objective); ``-`` for stdin.
+    rhs : str, optional
+        ``PATH[:KEY]`` of b when it is not in the same file.
+    loss, objective, intercept, ridge
+        Stored on the :class:`~condiag.problem.Problem`; see its docstring.
+    a_key, b_key : str, optional
+        Names of A and b inside an npz, HDF5 or MAT file.
+    target : str or int, optional
+        CSV/TSV column (name or 0-based index, negative allowed) holding b.
+    header : bool, optional
+        CSV header: None detects it, False forces none.
+    fmt : str, optional
+        Format override (required for ``-``).
+    allow_external : bool
+        Allow HDF5 external links and virtual datasets that point to other files.
+
+    Raises
+    ------
+    InputError
+        For every malformed, hostile or inconsistent input (exit code 3).
+    """
+    options = ReadOptions(
+        a_key=a_key,
+        b_key=b_key,
+        target=None if target is None else str(target),
+        header=header,
+        allow_external=allow_external,
+    )
+    raw = read_matrix(spec, options, fmt=fmt, stdin=stdin)
+    notes = list(raw.notes)
+    vector, rhs_label = raw.vector, raw.vector_label
+    if rhs is not None:
+        vector, rhs_label, note = read_vector(rhs, options, fmt=fmt, stdin=stdin)
+        if note:
+            notes.append(note)
+    return Problem.create(
+        raw.matrix,
+        vector,
+        loss=loss,
+        objective=objective,
+        ridge=ridge,
+        intercept=intercept,
+        source=raw.matrix_label,
+        rhs_source=rhs_label,
+        column_names=raw.column_names,
+        notes=notes,
+    )

@@ -1,0 +1,114 @@
+"""Reader for MATLAB .mat files: v4/v5/v7 through scipy.io, v7.3 (HDF5) through h5py."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import InputError
+from ..memory import require_memory
+from .keys import pick_matrix, pick_vector
+
+NUMERIC_CLASSES = {
+    "double", "single", "logical", "sparse",
+    "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
+}
+
+
+def _is_v73(source) -> bool:
+    if isinstance(source, str):
+        with open(source, "rb") as fh:
+            head = fh.read(128)
+    else:
+        source.seek(0)
+        head = source.read(128)
+        source.seek(0)
+    return b"MATLAB 7.3" in head or head[:8] == b"\x89HDF\r\n\x1a\n"
+
+
+def _v5_variables(source, label: str) -> dict[str, tuple]:
+    import scipy.io
+
+    try:
+        found = scipy.io.whosmat(source)
+    except (ValueError, OSError, TypeError, NotImplementedError, IndexError, KeyError) as exc:
+        raise InputError(label, f"is not a readable MATLAB file ({str(exc)[:100]})") from exc
+    variables = {}
+    classes = {}
+    for name, shape, cls in found:
+        variables[name] = tuple(int(s) for s in shape)
+        classes[name] = cls
+    return variables, classes
+
+
+def _v5_load(source, label: str, name: str, cls: str, shape, role: str):
+    import scipy.io
+
+    where = f"{label}:{name}"
+    if cls not in NUMERIC_CLASSES:
+        raise InputError(where, f"is a MATLAB {cls}, not a numeric {role}")
+    require_memory(float(np.prod(shape, dtype=np.float64)) * 8, where, f"the {'x'.join(map(str, shape))} {role}")
+    try:
+        data = scipy.io.loadmat(source, variable_names=[name], squeeze_me=False)
+    except (ValueError, OSError, TypeError, NotImplementedError) as exc:
+        raise InputError(where, f"cannot be read ({str(exc)[:100]})") from exc
+    return data[name]
+
+
+def _v73_read(source, label: str, name: str | None, role: str, options, vector_key=None):
+    import h5py
+
+    from .hdf5 import _read_dataset, _walk
+
+    with h5py.File(source, "r") as f:
+        datasets, external = _walk(f, label, options.allow_external)
+        datasets = {k: v for k, v in datasets.items() if not k.startswith("#")}
+        groups = {k: (int(f[k].attrs.get("MATLAB_sparse", 0)), -1) for k in f if isinstance(f[k], h5py.Group) and "MATLAB_sparse" in f[k].attrs}
+        listing = {k: tuple(reversed(v)) for k, v in datasets.items() if "/" not in k}
+        listing.update(groups)
+        if role == "matrix":
+            key = pick_matrix(listing, name, label)
+        else:
+            key, _note = pick_vector(listing, name, label)
+        if key in groups:
+            import scipy.sparse as sp
+
+            grp = f[key]
+            data = grp["data"][()] if "data" in grp else np.ones(0)
+            ir, jc = grp["ir"][()], grp["jc"][()]
+            n_rows = int(grp.attrs["MATLAB_sparse"])
+            return sp.csc_matrix((data, ir, jc), shape=(n_rows, len(jc) - 1)).tocsr(), key
+        value = _read_dataset(f, key, label, role, options.allow_external, external)
+        return np.asarray(value).T, key  # MATLAB stores column-major
+
+
+def read_matrix(source, label: str, fmt: str, options):
+    from . import RawData
+
+    if _is_v73(source):
+        matrix, key = _v73_read(source, label, options.a_key, "matrix", options)
+        vector = vector_label = None
+        if options.b_key is not None:
+            vector, b_key = _v73_read(source, label, options.b_key, "vector b", options)
+            vector_label = f"{label}:{b_key}"
+        return RawData(matrix=matrix, vector=vector, matrix_label=f"{label}:{key}", vector_label=vector_label)
+    variables, classes = _v5_variables(source, label)
+    name = pick_matrix(variables, options.a_key, label)
+    b_name, note = pick_vector(variables, options.b_key, label, matrix_key=name)
+    matrix = _v5_load(source, label, name, classes[name], variables[name], "matrix")
+    vector = _v5_load(source, label, b_name, classes[b_name], variables[b_name], "vector b") if b_name else None
+    return RawData(
+        matrix=matrix,
+        vector=vector,
+        notes=[note] if note else [],
+        matrix_label=f"{label}:{name}",
+        vector_label=f"{label}:{b_name}" if b_name else None,
+    )
+
+
+def read_vector(source, label: str, fmt: str, key: str | None, options):
+    if _is_v73(source):
+        vector, name = _v73_read(source, label, key or options.b_key, "vector b", options)
+        return vector, f"{label}:{name}", None
+    variables, classes = _v5_variables(source, label)
+    name, note = pick_vector(variables, key or options.b_key, label)
+    return _v5_load(source, label, name, classes[name], variables[name], "vector b"), f"{label}:{name}", note

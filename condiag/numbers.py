@@ -1,0 +1,67 @@
+"""Number formatting shared by the findings' texts and the renderers (no computation)."""
+
+from __future__ import annotations
+
+import math
+
+
+def sig(value, digits: int = 4) -> str:
+    """A number with ``digits`` significant digits, exponent without padding: 1.6031e-5, 1803, 0.0384."""
+    if value is None:
+        return "n/a"
+    value = float(value)
+    if math.isnan(value):
+        return "nan"
+    if math.isinf(value):
+        return "∞" if value > 0 else "-∞"
+    if value == 0:
+        return "0"
+    exponent = math.floor(math.log10(abs(value)))
+    if -4 <= exponent < digits + 2:
+        text = f"{value:.{max(digits - 1 - exponent, 0)}f}"
+        if "." in text:
+            text = text.rstrip("0").rstrip(".")
+        if exponent >= 4:
+            whole, _, frac = text.partition(".")
+            text = f"{int(whole):,}" + (f".{frac}" if frac else "")
+        return text
+    mantissa = f"{value / 10**exponent:.{digits - 1}f}".rstrip("0").rstrip(".")
+    if mantissa in ("10", "-10"):
+        mantissa, exponent = mantissa[:-1], exponent + 1
+    return f"{mantissa}e{exponent}"
+
+
+def count(n) -> str:
+    """An iteration count: exact with thousands separators up to 10^9, else 3.6e12."""
+    if n is None:
+        return "n/a"
+    n = int(n)
+    if abs(n) < 10**9:
+        return f"{n:,}"
+    return sig(n, 3)
+
+
+def percent(share: float) -> str:
+    """A share in [0, 1] as a percentage with sensible digits: 99.97%."""
+    p = 100.0 * share
+    if p >= 99.995:
+        return "100%"
+    if p >= 99:
+        return f"{p:.2f}%"
+    return f"{p:.1f}%" if p >= 1 else f"{p:.2g}%"
+
+
+def loadings_text(loadings) -> str:
+    """'x[1] (99.97%)' or 'Area (61%), Price (38%)'."""
+    return ", ".join(f"{name} ({percent(share)})" for name, _value, share in loadings)
+
+
+def factor(value: float) -> str:
+    """A per-step factor near 1 shown by its distance from 1: 1 - 6.1e-7, 1 + 2.3e-3, 0.5."""
+    if value is None:
+        return "n/a"
+    if 0.999 < value < 1.0:
+        return f"1 - {sig(1.0 - value, 3)}"
+    if 1.0 < value < 1.001:
+        return f"1 + {sig(value - 1.0, 3)}"
+    return sig(value, 4)

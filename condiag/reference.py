@@ -1,0 +1,126 @@
+"""The exact answer every solver is judged against: x*, its loss (the floor) and its accuracy.
+
+x* minimises f; when several do (a rank-deficient A without ridge) it is the one of
+minimum norm, which is also where gradient descent from x0 = 0 converges. From the
+decomposition of :mod:`condiag.spectrum` (Golub & Van Loan, §5.5):
+
+    least squares  x* = Σ_i  s σ_i (u_iᵀ b) / (s σ_i² + 2 ridge) · v_i   over σ_i > rank_tol
+    quadratic      x* = Σ_i  (v_iᵀ b) / (λ_i + 2 ridge) · v_i           over |λ_i| > rank_tol
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .problem import Problem
+from .spectrum import Decomposition
+
+
+@dataclass(frozen=True)
+class Reference:
+    """The exact solution and how trustworthy it is."""
+
+    x: np.ndarray
+    loss: float
+    """f(x*): no method can go below this (the loss floor)."""
+    residual_norm: float | None
+    """||A x* - b|| (least squares)."""
+    method: str
+    minimum_norm: bool
+    """True when the minimiser is not unique and x* is the minimum-norm one."""
+    accuracy: dict
+    """Accuracy estimate: backward error and forward-error bound (see :func:`accuracy_estimate`)."""
+
+
+def minimiser_coefficients(problem: Problem, decomposition: Decomposition) -> np.ndarray:
+    """Coefficients of x* on the columns of V (zero along directions the data does not determine)."""
+    tol = decomposition.rank_tol
+    s = decomposition.singular_values
+    c = decomposition.b_coefficients
+    if problem.is_quadratic:
+        denominator = s + 2.0 * problem.ridge
+        keep = (np.abs(s) > tol) | (problem.ridge > 0)
+        out = np.zeros_like(s)
+        out[keep] = c[keep] / denominator[keep]
+        return out
+    scale = problem.hessian_scale
+    out = np.zeros(problem.n_cols)
+    keep = s > tol if problem.ridge == 0 else s > 0
+    k = s.size
+    out[:k][keep] = scale * s[keep] * c[keep] / (scale * s[keep] ** 2 + 2.0 * problem.ridge)
+    return out
+
+
+def accuracy_estimate(problem: Problem, x: np.ndarray, norm: float, condition_number: float) -> dict:
+    """Backward error of x and a first-order forward-error bound.
+
+    ``norm`` is ||A||_2 (or ||Q||_2) and ``condition_number`` the condition number of the
+    part of the problem the data determines. For least squares the normwise backward error
+    is estimated by ||Aᵀr + (ridge/c) x|| / (||A|| ||r|| + ||A||² ||x||) (the optimality
+    residual relative to its scale; Higham, *Accuracy and Stability of Numerical
+    Algorithms*, 2nd ed., §20.7), and the relative forward error is bounded to first order
+    by (cond + cond² ||r|| / (||A|| ||x||)) times it (Wedin 1973; Higham Thm 20.1).
+    For a quadratic: ||(Q + 2 ridge I)x - b|| / (||Q|| ||x|| + ||b||), times cond(Q).
+    The backward error is never reported below the unit roundoff.
+    """
+    from .spectrum import EPS64
+
+    xn = float(np.linalg.norm(x))
+    if problem.is_quadratic:
+        optimality = problem.gradient(x)
+        denominator = norm * xn + float(np.linalg.norm(problem.b))
+        factor = condition_number
+    else:
+        r = problem.residual(x)
+        optimality = problem.gradient(x) / problem.hessian_scale
+        rn = float(np.linalg.norm(r))
+        denominator = norm * rn + norm**2 * xn
+        factor = condition_number + condition_number**2 * rn / max(norm * xn, 1e-300)
+    backward = float(np.linalg.norm(optimality)) / denominator if denominator > 0 else 0.0
+    backward = max(backward, EPS64 / 2)
+    forward = backward * factor
+    forward = float(forward) if np.isfinite(forward) and forward < 1e300 else None
+    digits = None if forward is None else float(max(0.0, -np.log10(max(forward, 1e-17))))
+    return {
+        "backward_error": backward,
+        "forward_error_bound": forward,
+        "correct_digits": digits,
+    }
+
+
+def reference_from(problem: Problem, decomposition: Decomposition) -> Reference:
+    """x*, f(x*) and an accuracy estimate from the exact decomposition."""
+    coefficients = minimiser_coefficients(problem, decomposition)
+    x = decomposition.V @ coefficients
+    loss = problem.value(x)
+    residual = None if problem.is_quadratic else float(np.linalg.norm(problem.residual(x)))
+    minimum_norm = problem.ridge == 0 and decomposition.rank < problem.n_cols
+    decomposition_method = "eigendecomposition" if problem.is_quadratic else "SVD"
+    if decomposition.reduced_by_qr:
+        decomposition_method = "QR + SVD"
+    method = f"{decomposition_method} ({'minimum-norm ' if minimum_norm else ''}{'pseudo-inverse' if minimum_norm else 'solve'})"
+    s = np.abs(decomposition.singular_values)
+    kept = s[s > decomposition.rank_tol]
+    norm = float(s.max()) if s.size else 0.0
+    effective = float(kept.max() / kept.min()) if kept.size else 1.0
+    if problem.ridge > 0 and not problem.is_quadratic:
+        lam = decomposition.hessian_eigenvalues
+        effective = float(np.sqrt(lam.max() / lam.min()))
+    return Reference(
+        x=x,
+        loss=float(loss),
+        residual_norm=residual,
+        method=method,
+        minimum_norm=minimum_norm,
+        accuracy=accuracy_estimate(problem, x, norm, effective),
+    )
+
+
+def floor_is_zero(problem: Problem, floor: float, start_loss: float) -> bool:
+    """Whether the loss floor is zero up to rounding: f(x*) <= 1e-12 max(f(x0), c||b||²)."""
+    if problem.is_quadratic:
+        return False
+    scale = max(abs(start_loss), problem.data_scale * float(problem.b @ problem.b), 1e-300)
+    return floor <= 1e-12 * scale

@@ -1,0 +1,224 @@
+"""Versioned, strict JSON for every command (no NaN/Infinity: null plus a ``<key>_note``).
+
+Schema history (``schema_version``):
+
+* 1.0 — first release: analyze, compare and solve reports as documented in the README.
+
+The keys documented as a contract in the README are never renamed; new keys may be added.
+Only the ``timing`` object differs between two runs on the same input and options.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import fields, is_dataclass
+
+import numpy as np
+
+from .._version import __version__
+
+SCHEMA_VERSION = "1.0"
+
+
+def _note_for(value: float) -> str:
+    if math.isnan(value):
+        return "not a number (undefined)"
+    return "infinite" if value > 0 else "negative infinite"
+
+
+def strict(value):
+    """Convert numpy scalars/arrays and dataclasses to JSON types; non-finite floats to None.
+
+    In a dict, a non-finite float ``v`` under key ``k`` becomes ``k: null`` plus
+    ``k_note: "infinite"`` (or "not a number") so a reader knows why.
+    """
+    if is_dataclass(value) and not isinstance(value, type):
+        return strict({f.name: getattr(value, f.name) for f in fields(value)})
+    if isinstance(value, dict):
+        out = {}
+        for key, item in value.items():
+            if isinstance(item, (float, np.floating)) and not math.isfinite(float(item)):
+                out[key] = None
+                out.setdefault(f"{key}_note", _note_for(float(item)))
+            else:
+                out[key] = strict(item)
+        return out
+    if isinstance(value, (list, tuple)):
+        return [strict(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return strict(value.tolist())
+    if isinstance(value, (np.bool_, bool)):
+        return bool(value)
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        value = float(value)
+        return value if math.isfinite(value) else None
+    return value
+
+
+def envelope(command: str, body: dict, seconds: float | None = None) -> dict:
+    """The common top of every report: schema_version, condiag_version, command; timing last."""
+    out = {"schema_version": SCHEMA_VERSION, "condiag_version": __version__, "command": command}
+    out.update(body)
+    out["timing"] = {"seconds": seconds}
+    return strict(out)
+
+
+def dumps(report: dict) -> str:
+    """Serialise strictly (raises on NaN/Infinity), stable key order, trailing newline."""
+    return json.dumps(report, indent=2, allow_nan=False, ensure_ascii=False) + "\n"
+
+
+# ---------------------------------------------------------------------------- shared pieces
+def problem_json(problem) -> dict:
+    return {
+        "source": problem.source,
+        "rhs_source": problem.rhs_source,
+        "n_rows": problem.n_rows,
+        "n_cols": problem.n_cols,
+        "loss": problem.loss,
+        "objective": problem.objective,
+        "sparse": problem.sparse,
+        "nnz": problem.nnz,
+        "ridge": problem.ridge,
+        "intercept": problem.intercept,
+        "input_dtype": problem.input_dtype,
+        "has_rhs": problem.has_rhs,
+        "column_names": list(problem.column_names),
+        "notes": list(problem.notes),
+    }
+
+
+def _direction(direction) -> dict | None:
+    if direction is None:
+        return None
+    return {
+        "eigenvalue": direction.eigenvalue,
+        "loadings": [{"column": n, "component": v, "share": s} for n, v, s in direction.loadings],
+    }
+
+
+def spectrum_json(spectrum, max_values: int = 10_000) -> dict:
+    values = spectrum.singular_values
+    return {
+        "sigma_max": spectrum.sigma_max,
+        "sigma_min": spectrum.sigma_min,
+        "sigma_min_nonzero": spectrum.sigma_min_nonzero,
+        "condition_number": spectrum.condition_number,
+        "effective_condition_number": spectrum.effective_condition_number,
+        "hessian_condition_number": spectrum.hessian_condition_number,
+        "effective_hessian_condition_number": spectrum.effective_hessian_condition_number,
+        "rank": spectrum.rank,
+        "rank_tol": spectrum.rank_tol,
+        "null_dim": spectrum.null_dim,
+        "lambda_max": spectrum.lambda_max,
+        "lambda_min": spectrum.lambda_min,
+        "lambda_min_nonzero": spectrum.lambda_min_nonzero,
+        "steepest_direction": _direction(spectrum.steepest),
+        "flattest_direction": _direction(spectrum.flattest),
+        "slowest_learned_direction": _direction(spectrum.slowest_learned),
+        "singular_values": values[:max_values],
+        "singular_values_truncated": bool(values.size > max_values),
+        "method": spectrum.method,
+        "exact": spectrum.exact,
+    }
+
+
+def reference_json(reference) -> dict:
+    return {
+        "x": reference.x,
+        "loss": reference.loss,
+        "residual_norm": reference.residual_norm,
+        "method": reference.method,
+        "minimum_norm": reference.minimum_norm,
+        "accuracy": reference.accuracy,
+    }
+
+
+def findings_json(findings) -> list:
+    return [
+        {
+            "code": f.code,
+            "severity": f.severity,
+            "title": f.title,
+            "detail": f.detail,
+            "remedies": [{"title": r.title, "detail": r.detail, "snippet": r.snippet} for r in f.remedies],
+            "data": f.data,
+        }
+        for f in findings
+    ]
+
+
+# ---------------------------------------------------------------------------- analyze
+def analysis_json(analysis) -> dict:
+    bounds = analysis.bounds
+    body = {
+        "problem": problem_json(analysis.problem),
+        "spectrum": spectrum_json(analysis.spectrum),
+        "learning_rate": {
+            "max_stable": bounds.divergence_threshold,
+            "max_stable_note": "gradient descent diverges for any lr above this (2/L); it converges for every lr below",
+            "optimal": bounds.optimal,
+            "optimal_rate": bounds.optimal_rate,
+            "iterations_to_tol": bounds.iterations_to_tol,
+            "tol": bounds.tol,
+            "L": bounds.L,
+            "mu": bounds.mu,
+            "mu_restricted_to_row_space": bounds.mu_is_restricted,
+            "heavy_ball": bounds.heavy_ball,
+            "nesterov": bounds.nesterov,
+            "by_convention": [
+                {"loss": c.loss, "max_stable": c.threshold, "used_by": c.used_by, "current": c.current} for c in bounds.by_convention
+            ],
+        },
+        "lr_checks": [
+            {
+                "lr": c.lr,
+                "stable": c.stable,
+                "steps": c.steps,
+                "predicted_loss": c.predicted_loss,
+                "predicted_loss_log10": c.predicted_loss_log10,
+                "predicted_gap": c.predicted_gap,
+                "start_loss": c.start_loss,
+                "steps_to_tol": c.steps_to_tol,
+                "ratio_to_threshold": c.ratio_to_threshold,
+                "contraction_steepest": c.contraction_steepest,
+                "contraction_flattest": c.contraction_flattest,
+                "oscillating": c.oscillating,
+                "growth_factor": c.growth_factor,
+                "overflow_step": c.overflow_step,
+                "reason": c.reason,
+            }
+            for c in analysis.checks
+        ],
+        "loss_floor": analysis.reference.loss if analysis.convex and analysis.bounded else None,
+        "start_loss": analysis.start_loss,
+        "x0": analysis.x0_source,
+        "reference": reference_json(analysis.reference),
+        "causes": causes_json(analysis.causes),
+        "ridge_suggestion": analysis.ridge_suggestion,
+        "findings": findings_json(analysis.findings),
+    }
+    if body["loss_floor"] is None:
+        body["loss_floor_note"] = "f is unbounded below"
+    return envelope("analyze", body, analysis.seconds)
+
+
+def causes_json(causes) -> dict:
+    collinearity = None
+    if causes.collinearity is not None:
+        collinearity = {
+            "condition_indices": causes.collinearity.condition_indices,
+            "sets": [
+                {"condition_index": s.condition_index, "columns": [{"column": n, "proportion": p} for n, p in s.columns]}
+                for s in causes.collinearity.sets
+            ],
+        }
+    return {
+        "scaling": causes.scaling,
+        "collinearity": collinearity,
+        "precision": causes.precision,
+        "intercept_column": causes.intercept_column,
+    }

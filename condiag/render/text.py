@@ -1,0 +1,275 @@
+"""The terminal report (rich). Formats numbers; computes nothing about the problem.
+
+Works without colour or terminal: rich honours NO_COLOR and plain pipes, and every table
+uses plain-ASCII-safe box characters when the output is not a terminal.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from rich import box
+from rich.console import Console, Group
+from rich.padding import Padding
+from rich.table import Table
+from rich.text import Text
+
+from ..numbers import count, factor, loadings_text, sig
+
+SEVERITY_STYLE = {"error": "bold red", "warning": "bold yellow", "info": "bold cyan"}
+BARS = "▁▂▃▄▅▆▇█"
+
+
+def make_console(file=None, width: int | None = None, no_color: bool = False) -> Console:
+    """A console for the report; ``no_color`` forces plain output (NO_COLOR is honoured by rich)."""
+    return Console(file=file, width=width, no_color=no_color or None, highlight=False, soft_wrap=False, markup=False, emoji=False)
+
+
+def heading(title: str) -> Text:
+    return Text(f"\n{title}", style="bold underline")
+
+
+def key_values(rows) -> Table:
+    table = Table(box=None, show_header=False, pad_edge=False, padding=(0, 2, 0, 0))
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column(overflow="fold")
+    for key, value in rows:
+        if value is not None:
+            table.add_row(key, value if isinstance(value, Text) else str(value))
+    return table
+
+
+def sparkline(values: np.ndarray, width: int = 60) -> str:
+    """Unicode chart of log10 of positive values, binned to ``width`` columns (zeros shown as ' ')."""
+    values = np.asarray(values, dtype=float)
+    if values.size == 0:
+        return ""
+    if values.size > width:
+        edges = np.linspace(0, values.size, width + 1).astype(int)
+        values = np.array([values[a:b].min() for a, b in zip(edges[:-1], edges[1:])])
+    positive = values > 0
+    if not positive.any():
+        return " " * values.size
+    logs = np.where(positive, np.log10(np.where(positive, values, 1.0)), np.nan)
+    lo, hi = np.nanmin(logs), np.nanmax(logs)
+    span = hi - lo if hi > lo else 1.0
+    chars = []
+    for v in logs:
+        if np.isnan(v):
+            chars.append(" ")
+        else:
+            chars.append(BARS[min(len(BARS) - 1, int((v - lo) / span * (len(BARS) - 1) + 0.5))])
+    return "".join(chars)
+
+
+def problem_section(problem) -> list:
+    kind = "sparse" if problem.sparse else "dense"
+    shape = f"{problem.n_rows} × {problem.n_cols} ({kind}, {problem.nnz:,} non-zeros, stored as {problem.input_dtype})"
+    b = problem.rhs_source or ("(in the same file)" if problem.has_rhs else "none (curvature only)")
+    rows = [
+        ("matrix", f"{problem.source}: {shape}"),
+        ("b", b if problem.has_rhs or problem.is_quadratic else "none (curvature only)"),
+        ("objective", problem.describe_loss()),
+        ("loss convention", None if problem.is_quadratic else f"--loss {problem.loss}"),
+    ]
+    if problem.intercept:
+        rows.append(("intercept", "a column of ones was appended"))
+    for note in problem.notes:
+        rows.append(("note", note))
+    return [heading("Problem"), key_values(rows)]
+
+
+def spectrum_section(spectrum, problem) -> list:
+    matrix = "Q" if problem.is_quadratic else "A"
+    hessian = "Q" if problem.is_quadratic else f"{sig(problem.hessian_scale, 4)}·AᵀA"
+    if problem.ridge:
+        hessian += f" + {sig(2 * problem.ridge, 4)}·I"
+    rank = f"{spectrum.rank} of {problem.n_cols}  (tolerance {sig(spectrum.rank_tol, 3)} = σmax·max(n,d)·eps)"
+    if spectrum.null_dim:
+        rank += f", null space of dimension {spectrum.null_dim}"
+    rows = [
+        (f"σmax({matrix})", sig(spectrum.sigma_max, 5)),
+        (f"σmin({matrix})", sig(spectrum.sigma_min, 5)),
+        (f"cond({matrix})", sig(spectrum.condition_number, 5)),
+    ]
+    if spectrum.null_dim and spectrum.effective_condition_number is not None:
+        rows.append(("cond on the row space", sig(spectrum.effective_condition_number, 5)))
+    rows += [
+        ("rank", rank),
+        ("Hessian H", hessian),
+        ("L = λmax(H)", sig(spectrum.lambda_max, 5)),
+        ("μ = λmin(H)", sig(spectrum.lambda_min, 5)),
+    ]
+    if spectrum.lambda_min_nonzero is not None and spectrum.lambda_min_nonzero != spectrum.lambda_min:
+        rows.append(("smallest non-zero λ", sig(spectrum.lambda_min_nonzero, 5)))
+    rows.append(("cond(H)", sig(spectrum.hessian_condition_number, 5)))
+    if spectrum.null_dim and spectrum.effective_hessian_condition_number is not None:
+        rows.append(("cond(H) on the row space", sig(spectrum.effective_hessian_condition_number, 5)))
+    rows.append(("steepest direction", f"{loadings_text(spectrum.steepest.loadings)}  (λ = {sig(spectrum.steepest.eigenvalue)})"))
+    rows.append(("flattest direction", f"{loadings_text(spectrum.flattest.loadings)}  (λ = {sig(spectrum.flattest.eigenvalue)})"))
+    slow = spectrum.slowest_learned
+    if slow is not None and slow is not spectrum.flattest:
+        rows.append(("slowest learned", f"{loadings_text(slow.loadings)}  (λ = {sig(slow.eigenvalue)})"))
+    values = np.abs(spectrum.singular_values)
+    chart = sparkline(values)
+    if chart.strip() and values.size > 1:
+        positive = values[values > 0]
+        label = "eigenvalues" if problem.is_quadratic else "singular values"
+        rows.append(
+            (
+                f"log {label}",
+                f"{chart}  ({sig(positive.max(), 3)} … {sig(positive.min(), 3)}"
+                + (f", {int(np.sum(values == 0))} zero" if np.any(values == 0) else "")
+                + ")",
+            )
+        )
+    return [heading("Spectrum" + ("" if spectrum.exact else " (estimated)")), key_values(rows)]
+
+
+def bounds_section(bounds, problem) -> list:
+    if bounds.divergence_threshold is None:
+        return [heading("Learning-rate bounds"), Text("The Hessian is zero: every learning rate is stable.")]
+    rows = [
+        ("divergence threshold", f"2/L = {sig(bounds.divergence_threshold, 6)}: gradient descent diverges for any larger lr"),
+    ]
+    if bounds.optimal is not None:
+        restricted = " (μ on the row space)" if bounds.mu_is_restricted else ""
+        rows += [
+            ("best fixed lr", f"2/(L+μ) = {sig(bounds.optimal, 6)}{restricted}"),
+            ("  contraction", f"(κ-1)/(κ+1) = {factor(bounds.optimal_rate)} per step"),
+            ("  steps", f"{count(bounds.iterations_to_tol)} to shrink the error by {sig(bounds.tol, 2)}"),
+        ]
+    if bounds.heavy_ball is not None:
+        hb = bounds.heavy_ball
+        rows.append(("heavy-ball momentum", f"lr = {sig(hb.lr, 5)}, β = {sig(hb.beta, 6)}: {factor(hb.rate)} per step, {count(hb.iterations_to_tol)} steps"))
+    if bounds.nesterov is not None:
+        nv = bounds.nesterov
+        rows.append(("Nesterov", f"lr = 1/L = {sig(nv.lr, 5)}, β = {sig(nv.beta, 6)}: at most {factor(nv.rate)} per step, {count(nv.iterations_to_tol)} steps"))
+    parts = [heading("Learning-rate bounds"), key_values(rows)]
+    if bounds.by_convention:
+        table = Table(box=box.SIMPLE_HEAD, title_justify="left", pad_edge=False)
+        table.add_column("loss convention")
+        table.add_column("diverges above", justify="right")
+        table.add_column("who uses it", overflow="fold")
+        for c in bounds.by_convention:
+            marker = " ◀ yours" if c.current else ""
+            table.add_row(f"--loss {c.loss}{marker}", sig(c.threshold, 5), c.used_by)
+        parts.append(Padding(table, (1, 0, 0, 0)))
+    return parts
+
+
+def checks_section(checks, tol: float) -> list:
+    if not checks:
+        return []
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1))
+    for name, justify in (("lr", "right"), ("verdict", "left"), ("lr·L/2", "right"), ("steep ×", "right"),
+                          ("flat ×", "right"), ("loss at T", "right"), ("steps to tol", "right")):
+        table.add_column(name, justify=justify, no_wrap=name not in ("verdict", "steps to tol"))
+    steps = checks[0].steps
+    for c in checks:
+        if c.stable:
+            verdict = Text("stable" + (" (osc.)" if c.oscillating else ""), style="green")
+        else:
+            verdict = Text("DIVERGES", style="bold red")
+        if c.predicted_loss is not None:
+            loss = sig(c.predicted_loss, 5)
+        elif c.predicted_loss_log10 is not None:
+            loss = f"1e{c.predicted_loss_log10:.0f}" if c.predicted_loss_log10 > 300 else sig(10**c.predicted_loss_log10, 4)
+        else:
+            loss = "n/a"
+        if c.stable:
+            to_tol = count(c.steps_to_tol)
+        elif c.overflow_step is not None:
+            to_tol = f"never; 1e300 at {count(c.overflow_step)}"
+        else:
+            to_tol = "never"
+        table.add_row(
+            sig(c.lr, 5),
+            verdict,
+            sig(c.ratio_to_threshold, 4),
+            factor(c.contraction_steepest),
+            factor(c.contraction_flattest),
+            loss,
+            to_tol,
+        )
+    start = checks[0].start_loss
+    caption = f"T = {count(steps)} steps from a loss of {sig(start, 5)}" if start is not None else f"T = {count(steps)} steps"
+    floor = checks[0].loss_floor
+    if floor is not None and start is not None and floor > 1e-12 * max(start, 1e-300):
+        caption += f"; floor {sig(floor, 5)}"
+    caption += (f"; 'steep ×' and 'flat ×': factor on the error per step along the steepest and flattest directions; "
+                f"'steps to tol': until the gap to the floor is {sig(tol, 2)} of its start")
+    parts = [heading("Your learning rates (exact, closed form)"), table, Text(caption, style="dim")]
+    reasons = {c.reason for c in checks if c.reason}
+    parts += [Text(f"Loss not predicted: {r}", style="dim") for r in reasons]
+    return parts
+
+
+def findings_section(findings) -> list:
+    parts = [heading("Findings")]
+    if not findings:
+        parts.append(Text("Nothing to report."))
+    for f in findings:
+        title = Text()
+        title.append(f"[{f.severity.upper()}] ", style=SEVERITY_STYLE[f.severity])
+        title.append(f"{f.code} ", style="bold")
+        title.append(f.title, style="bold")
+        parts.append(Padding(title, (1, 0, 0, 0)))
+        parts.append(Padding(Text(f.detail), (0, 0, 0, 2)))
+        for i, remedy in enumerate(f.remedies, start=1):
+            line = Text()
+            line.append(f"{i}. {remedy.title}: ", style="bold")
+            line.append(remedy.detail)
+            parts.append(Padding(line, (0, 0, 0, 4)))
+            if remedy.snippet:
+                parts.append(Padding(Text(remedy.snippet, style="cyan"), (0, 0, 0, 7)))
+    return parts
+
+
+def vector_preview(x: np.ndarray, names, limit: int = 8) -> str:
+    shown = [f"{names[i]} = {sig(x[i], 6)}" for i in range(min(limit, x.size))]
+    if x.size > limit:
+        shown.append(f"… ({x.size - limit} more; --json has all)")
+    return ", ".join(shown)
+
+
+def reference_section(reference, problem, floor_is_zero: bool = False) -> list:
+    acc = reference.accuracy
+    digits = acc.get("correct_digits")
+    rows = [
+        ("x*", vector_preview(reference.x, problem.column_names)),
+        ("f(x*)", f"{sig(reference.loss, 6)}  (the loss floor{'; zero up to rounding' if floor_is_zero else ''})"),
+        ("method", reference.method),
+        (
+            "accuracy",
+            f"backward error {sig(acc.get('backward_error'), 2)}, forward error ≤ {sig(acc.get('forward_error_bound'), 2)}"
+            + (f" (≈ {digits:.0f} correct digits)" if digits is not None else ""),
+        ),
+    ]
+    return [heading("Exact answer"), key_values(rows)]
+
+
+def render_analysis(analysis, console: Console) -> None:
+    problem = analysis.problem
+    parts = [Text(f"condiag analyze — {problem.source}", style="bold")]
+    parts += problem_section(problem)
+    parts += spectrum_section(analysis.spectrum, problem)
+    if analysis.convex:
+        parts += bounds_section(analysis.bounds, problem)
+    parts += checks_section(analysis.checks, analysis.tol)
+    if analysis.convex and analysis.bounded and (problem.has_rhs or problem.is_quadratic):
+        parts += reference_section(analysis.reference, problem, analysis.floor_is_zero)
+    parts += findings_section(analysis.findings)
+    console.print(Group(*parts))
+    console.print()
+
+
+def fmt_seconds(seconds: float) -> str:
+    if seconds is None or math.isnan(seconds):
+        return "n/a"
+    if seconds < 1e-3:
+        return f"{seconds * 1e6:.0f} µs"
+    if seconds < 1:
+        return f"{seconds * 1e3:.1f} ms"
+    return f"{seconds:.2f} s"

@@ -1,0 +1,240 @@
+"""Eigenstructure of the problem: singular values of A, eigenpairs of the Hessian, rank.
+
+Everything condiag reports about curvature comes from one exact decomposition,
+computed here once:
+
+* least squares: the SVD A = U diag(sigma) Vᵀ. For a tall A (n > 1.5 d) the QR
+  factorisation of the augmented matrix [A | b] = Q [R, Qᵀb; 0, rho] comes first and the
+  SVD is taken of the d x d factor R (same singular values and right vectors, Golub &
+  Van Loan, *Matrix Computations*, 4th ed., §5.4.5), so no n x n or n x d U is formed;
+* quadratic: the symmetric eigendecomposition Q = V diag(lambda) Vᵀ.
+
+The Hessian of f is H = s AᵀA + 2 ridge I (s = 2c from the loss convention) with
+eigenvalues lambda_i = s sigma_i^2 + 2 ridge along the right singular vectors v_i.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .memory import require_memory
+from .problem import Problem
+
+EPS64 = float(np.finfo(np.float64).eps)
+TALL_RATIO = 1.5
+
+
+@dataclass(frozen=True)
+class Decomposition:
+    """The exact decomposition behind every spectral number (internal, not reported)."""
+
+    singular_values: np.ndarray
+    """sigma_i of A, descending (quadratic: eigenvalues of Q, descending, may be negative)."""
+    hessian_eigenvalues: np.ndarray
+    """lambda_i of H for all d directions, aligned with the columns of ``V``, descending."""
+    V: np.ndarray
+    """d x d orthogonal matrix; column i is the eigenvector of H for ``hessian_eigenvalues[i]``."""
+    b_coefficients: np.ndarray
+    """uᵢᵀb for each singular value (least squares) or vᵢᵀb (quadratic)."""
+    b_outside_norm: float
+    """||b - U Uᵀ b||: the part of b no combination of A's columns reaches (least squares)."""
+    rank: int
+    rank_tol: float
+    """Singular values at or below this count as zero: sigma_max * max(n, d) * eps (numpy's matrix_rank)."""
+    reduced_by_qr: bool
+    reduced_matrix: np.ndarray
+    """R of A = QR when ``reduced_by_qr`` (same column norms and singular values as A), else A (or Q)."""
+
+
+@dataclass(frozen=True)
+class Direction:
+    """An eigen-direction of the Hessian and the coordinates that dominate it."""
+
+    eigenvalue: float
+    vector: np.ndarray
+    loadings: tuple[tuple[str, float, float], ...]
+    """(column name, component, share of the squared norm) for the largest components."""
+
+
+@dataclass(frozen=True)
+class Spectrum:
+    """Curvature summary of a problem, as reported."""
+
+    singular_values: np.ndarray
+    """Singular values of A, descending (quadratic: eigenvalues of Q)."""
+    sigma_max: float
+    sigma_min: float
+    """Smallest of the min(n, d) singular values (numpy.linalg.cond's convention)."""
+    sigma_min_nonzero: float | None
+    """Smallest singular value above the rank tolerance."""
+    condition_number: float
+    """cond(A) = sigma_max / sigma_min (inf when sigma_min = 0); quadratic: cond(Q)."""
+    effective_condition_number: float | None
+    """sigma_max / sigma_min_nonzero: the conditioning within A's row space."""
+    rank: int
+    rank_tol: float
+    null_dim: int
+    """d - rank: directions in which x does not change A x."""
+    lambda_max: float
+    """L, the largest Hessian eigenvalue."""
+    lambda_min: float
+    """mu, the smallest Hessian eigenvalue (zero, up to rounding, when singular)."""
+    lambda_min_nonzero: float | None
+    """Smallest Hessian eigenvalue along a direction the data determines (rank-revealing)."""
+    hessian_condition_number: float
+    """L / mu (inf when mu <= 0)."""
+    effective_hessian_condition_number: float | None
+    """L / lambda_min_nonzero: what governs GD's rate on the part of x the loss sees."""
+    steepest: Direction
+    flattest: Direction
+    """The flattest direction of all (possibly a null direction)."""
+    slowest_learned: Direction | None
+    """The flattest direction the loss still sees (differs from ``flattest`` when singular)."""
+    method: str
+    exact: bool
+
+
+def _reduced_tall(A: np.ndarray, b: np.ndarray):
+    """QR of [A | b]: returns R (d x d), Qᵀb and |rho| = residual of b outside range(Q)."""
+    n, d = A.shape
+    augmented = np.empty((n, d + 1))
+    augmented[:, :d] = A
+    augmented[:, d] = b
+    R_aug = np.linalg.qr(augmented, mode="r")
+    return R_aug[:d, :d], R_aug[:d, d].copy(), float(abs(R_aug[d, d]))
+
+
+def decompose(problem: Problem) -> Decomposition:
+    """Exact decomposition of a dense (or densifiable) problem, float64.
+
+    Costs one QR of [A b] plus one SVD of a d x d matrix for tall A, else one SVD of A.
+    """
+    n, d = problem.n_rows, problem.n_cols
+    require_memory(8.0 * (n * d * (2 if problem.sparse else 1) + d * d * 2), problem.source, f"a dense {n}x{d} decomposition")
+    A = problem.dense_matrix()
+    b = problem.b
+    if problem.is_quadratic:
+        eigenvalues, V = np.linalg.eigh(A)
+        order = np.argsort(eigenvalues)[::-1]
+        eigenvalues, V = eigenvalues[order], V[:, order]
+        top = float(np.max(np.abs(eigenvalues)))
+        rank_tol = top * d * EPS64
+        rank = int(np.count_nonzero(np.abs(eigenvalues) > rank_tol))
+        return Decomposition(
+            singular_values=eigenvalues,
+            hessian_eigenvalues=eigenvalues + 2.0 * problem.ridge,
+            V=V,
+            b_coefficients=V.T @ b,
+            b_outside_norm=0.0,
+            rank=rank,
+            rank_tol=rank_tol,
+            reduced_by_qr=False,
+            reduced_matrix=A,
+        )
+    reduced = n > TALL_RATIO * d
+    if reduced:
+        R, qtb, rho = _reduced_tall(A, b)
+        U, s, Vt = np.linalg.svd(R, full_matrices=False)
+        coefficients = U.T @ qtb
+        outside = rho
+    else:
+        U, s, Vt = np.linalg.svd(A, full_matrices=d > n)
+        coefficients = U.T @ b
+        outside = float(np.sqrt(max(float(b @ b) - float(coefficients @ coefficients), 0.0)))
+    V = Vt.T
+    rank_tol = float(s[0]) * max(n, d) * EPS64 if s.size else 0.0
+    rank = int(np.count_nonzero(s > rank_tol))
+    sigma_all = np.zeros(d)
+    sigma_all[: s.size] = s
+    eigenvalues = problem.hessian_scale * sigma_all**2 + 2.0 * problem.ridge
+    return Decomposition(
+        singular_values=s,
+        hessian_eigenvalues=eigenvalues,
+        V=V,
+        b_coefficients=coefficients,
+        b_outside_norm=outside,
+        rank=rank,
+        rank_tol=rank_tol,
+        reduced_by_qr=reduced,
+        reduced_matrix=R if reduced else A,
+    )
+
+
+def loadings(vector: np.ndarray, names, top: int = 3, min_share: float = 0.01):
+    """Largest components of a unit vector with their share of its squared norm."""
+    share = vector**2
+    order = np.argsort(share)[::-1][:top]
+    picked = [(names[i], float(vector[i]), float(share[i])) for i in order if share[i] >= min_share or i == order[0]]
+    return tuple(picked)
+
+
+def _direction(decomposition: Decomposition, index: int, names) -> Direction:
+    v = decomposition.V[:, index]
+    if v[np.argmax(np.abs(v))] < 0:  # a deterministic sign
+        v = -v
+    return Direction(float(decomposition.hessian_eigenvalues[index]), v.copy(), loadings(v, names))
+
+
+def _ratio(top: float, bottom: float | None) -> float:
+    if bottom is None or bottom <= 0:
+        return float("inf")
+    return top / bottom
+
+
+def spectrum_from(problem: Problem, decomposition: Decomposition) -> Spectrum:
+    """Summarise a decomposition as a :class:`Spectrum`."""
+    names = problem.column_names
+    s = decomposition.singular_values
+    lam = decomposition.hessian_eigenvalues
+    d = problem.n_cols
+    if problem.is_quadratic:
+        magnitudes = np.sort(np.abs(s))[::-1]
+        sigma_max, sigma_min = float(magnitudes[0]), float(magnitudes[-1])
+        nonzero = magnitudes[magnitudes > decomposition.rank_tol]
+        learned = np.abs(s) > decomposition.rank_tol
+    else:
+        sigma_max = float(s[0])
+        sigma_min = float(s[-1]) if s.size == min(problem.n_rows, d) else 0.0
+        nonzero = s[s > decomposition.rank_tol]
+        learned = np.zeros(d, dtype=bool)
+        learned[: s.size] = s > decomposition.rank_tol
+    if problem.ridge > 0:
+        learned[:] = True  # the penalty gives every direction curvature 2*ridge
+    sigma_min_nonzero = float(nonzero[-1]) if nonzero.size else None
+    lambda_max, lambda_min = float(lam[0]), float(lam[-1])
+    learned_idx = np.flatnonzero(learned)
+    if learned_idx.size:
+        slowest_index = int(learned_idx[np.argmin(lam[learned_idx])])
+        lambda_min_nonzero = float(lam[slowest_index])
+    else:
+        slowest_index, lambda_min_nonzero = None, None
+    flattest_index = int(np.argmin(lam))
+    flattest = _direction(decomposition, flattest_index, names)
+    slowest = None
+    if slowest_index is not None:
+        slowest = flattest if slowest_index == flattest_index else _direction(decomposition, slowest_index, names)
+    return Spectrum(
+        singular_values=s,
+        sigma_max=sigma_max,
+        sigma_min=sigma_min,
+        sigma_min_nonzero=sigma_min_nonzero,
+        condition_number=_ratio(sigma_max, sigma_min),
+        effective_condition_number=None if sigma_min_nonzero is None else sigma_max / sigma_min_nonzero,
+        rank=decomposition.rank,
+        rank_tol=decomposition.rank_tol,
+        null_dim=d - decomposition.rank,
+        lambda_max=lambda_max,
+        lambda_min=lambda_min,
+        lambda_min_nonzero=lambda_min_nonzero,
+        hessian_condition_number=_ratio(lambda_max, lambda_min),
+        effective_hessian_condition_number=(
+            None if lambda_min_nonzero is None or lambda_min_nonzero <= 0 else lambda_max / lambda_min_nonzero
+        ),
+        steepest=_direction(decomposition, int(np.argmax(lam)), names),
+        flattest=flattest,
+        slowest_learned=slowest,
+        method="eigh (LAPACK)" if problem.is_quadratic else ("QR + SVD (LAPACK)" if decomposition.reduced_by_qr else "SVD (LAPACK)"),
+        exact=True,
+    )

@@ -1,0 +1,220 @@
+"""Exact loss trajectories of linear first-order methods on a quadratic, in closed form.
+
+On f(x) = f* + ½ (x - x*)ᵀ H (x - x*) with H = V diag(lambda) Vᵀ, the error
+e = Vᵀ(x - x*) of gradient descent, heavy-ball momentum and Nesterov's method with
+fixed parameters evolves independently along each eigenvector by a two-term recurrence
+
+    e_{k+1} = a_i e_k + c_i e_{k-1},   e_{-1} = e_0 (the methods start at rest),
+
+with (Polyak 1964; Nesterov 1983; see also Goh, "Why Momentum Really Works", Distill 2017)
+
+* gradient descent      x_{k+1} = x_k - lr ∇f(x_k):          a = 1 - lr λ,          c = 0
+* heavy ball            x_{k+1} = x_k - lr ∇f(x_k) + β (x_k - x_{k-1}):  a = 1 + β - lr λ, c = -β
+* Nesterov              y_k = x_k + β (x_k - x_{k-1}), x_{k+1} = y_k - lr ∇f(y_k):
+                                                   a = (1 + β)(1 - lr λ), c = -β (1 - lr λ)
+
+so the loss gap after k steps is ½ Σ λ_i e_i(k)^2, evaluated here for any k (10^9 included)
+by 2x2 matrix powers computed with repeated squaring, in logarithmic scale so that
+neither overflow nor underflow occurs. Nothing is iterated k times.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+LOG_1E300 = 300.0 * np.log(10.0)
+
+
+@dataclass(frozen=True)
+class QuadraticModel:
+    """A convex quadratic seen from its eigenbasis: f(x) = floor + ½ Σ λ_i e_i²."""
+
+    eigenvalues: np.ndarray
+    """λ_i of the Hessian, one per direction."""
+    initial_error: np.ndarray
+    """e_i(0) = v_iᵀ(x0 - x*)."""
+    floor: float
+    """f(x*), the smallest value of f."""
+    complement_eigenvalue: float = 0.0
+    """Eigenvalue shared by directions not listed (a null space), with ..."""
+    complement_error_sq: float = 0.0
+    """... the squared norm of the initial error in them."""
+
+    def weights(self) -> tuple[np.ndarray, np.ndarray]:
+        """(λ_i, ½ λ_i e_i²) for the directions that contribute to the loss gap."""
+        lam = np.append(self.eigenvalues, self.complement_eigenvalue)
+        e2 = np.append(self.initial_error**2, self.complement_error_sq)
+        w = 0.5 * lam * e2
+        keep = w > 0
+        return lam[keep], w[keep]
+
+    @property
+    def initial_gap(self) -> float:
+        return float(np.sum(self.weights()[1]))
+
+
+@dataclass(frozen=True)
+class LinearMethod:
+    """A fixed-parameter method: lr and momentum beta, with its recurrence kind."""
+
+    kind: str  # "gd", "heavy-ball" or "nesterov"
+    lr: float
+    beta: float = 0.0
+
+    def coefficients(self, lam: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(a_i, c_i) of e_{k+1} = a e_k + c e_{k-1} for each eigenvalue."""
+        step = 1.0 - self.lr * lam
+        if self.kind == "gd":
+            return step, np.zeros_like(lam)
+        if self.kind == "heavy-ball":
+            return step + self.beta, np.full_like(lam, -self.beta)
+        if self.kind == "nesterov":
+            return (1.0 + self.beta) * step, -self.beta * step
+        raise ValueError(f"unknown linear method {self.kind!r}")
+
+
+def _log_abs(x: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore"):
+        return np.log(np.abs(x))
+
+
+def _logsumexp(logs: np.ndarray) -> float:
+    if logs.size == 0:
+        return -np.inf
+    top = float(np.max(logs))
+    if not np.isfinite(top):
+        return top
+    return top + float(np.log(np.sum(np.exp(logs - top))))
+
+
+def _error_logs(a: np.ndarray, c: np.ndarray, k: int) -> np.ndarray:
+    """log|e_i(k) / e_i(0)| for the recurrence with e_{-1} = e_0."""
+    if k == 0:
+        return np.zeros_like(a)
+    if not np.any(c):
+        return k * _log_abs(a)
+    # M = [[a, c], [1, 0]] acting on (e_k, e_{k-1}); M^k by repeated squaring with scaling.
+    n = a.size
+    result = np.zeros((n, 2, 2))
+    result[:, 0, 0] = result[:, 1, 1] = 1.0
+    result_log = np.zeros(n)
+    base = np.zeros((n, 2, 2))
+    base[:, 0, 0], base[:, 0, 1], base[:, 1, 0] = a, c, 1.0
+    base_log = np.zeros(n)
+    power = k
+    while power:
+        if power & 1:
+            result = np.einsum("nij,njk->nik", result, base)
+            result_log = result_log + base_log
+            scale = np.max(np.abs(result), axis=(1, 2))
+            scale[scale == 0] = 1.0
+            result /= scale[:, None, None]
+            result_log += np.log(scale)
+        power >>= 1
+        if power:
+            base = np.einsum("nij,njk->nik", base, base)
+            base_log = 2 * base_log
+            scale = np.max(np.abs(base), axis=(1, 2))
+            scale[scale == 0] = 1.0
+            base /= scale[:, None, None]
+            base_log += np.log(scale)
+    first = result[:, 0, 0] + result[:, 0, 1]  # (e_k) for e_0 = e_{-1} = 1
+    return _log_abs(first) + result_log
+
+
+def log_gap(model: QuadraticModel, method: LinearMethod, k: int) -> float:
+    """log of the loss gap f(x_k) - f* (``-inf`` when it is exactly zero)."""
+    lam, w = model.weights()
+    if w.size == 0:
+        return -np.inf
+    a, c = method.coefficients(lam)
+    logs = np.log(w) + 2.0 * _error_logs(a, c, int(k))
+    return _logsumexp(logs)
+
+
+def gap(model: QuadraticModel, method: LinearMethod, k: int) -> float:
+    """f(x_k) - f*, or ``inf`` when it exceeds the float64 range."""
+    value = log_gap(model, method, k)
+    return float(np.exp(value)) if value < 709.0 else float("inf")
+
+
+def growth_factor(model: QuadraticModel, method: LinearMethod) -> float:
+    """Asymptotic factor by which |e| changes per step in the worst direction the loss sees.
+
+    The spectral radius max_i rho(M_i) of the per-direction recurrence matrices.
+    """
+    lam, w = model.weights()
+    if lam.size == 0:
+        return 0.0
+    return spectral_radius(method, lam)
+
+
+def spectral_radius(method: LinearMethod, lam: np.ndarray) -> float:
+    """max_i of the spectral radius of [[a_i, c_i], [1, 0]] (|a_i| for gradient descent)."""
+    a, c = method.coefficients(np.asarray(lam, dtype=float))
+    if not np.any(c):
+        return float(np.max(np.abs(a)))
+    disc = (a.astype(complex) ** 2 + 4 * c) ** 0.5
+    roots = np.maximum(np.abs((a + disc) / 2), np.abs((a - disc) / 2))
+    return float(np.max(roots))
+
+
+def first_step_below(model: QuadraticModel, method: LinearMethod, log_target: float, limit: int) -> int | None:
+    """Smallest k <= limit with log gap(k) <= log_target, or None if none is found.
+
+    Exact for gradient descent: its log gap is a log-sum-exp of functions linear in k,
+    hence convex and, when stable, non-increasing, so bisection finds the first crossing.
+    A momentum method's gap can oscillate; the search then scans the checkpoints of
+    :func:`checkpoints` for the first one below the target and bisects between it and
+    the checkpoint before (the step found is within that interval's oscillation).
+    """
+    if log_gap(model, method, 0) <= log_target:
+        return 0
+    if method.kind == "gd":
+        lo, hi = 0, limit
+        if log_gap(model, method, hi) > log_target:
+            return None
+    else:
+        grid = checkpoints(limit)
+        below = [k for k in grid if log_gap(model, method, int(k)) <= log_target]
+        if not below:
+            return None
+        hi = int(below[0])
+        lo = int(grid[np.searchsorted(grid, hi) - 1])
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if log_gap(model, method, mid) <= log_target:
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
+def first_step_above(model: QuadraticModel, method: LinearMethod, log_target: float, limit: int) -> int | None:
+    """Smallest k <= limit with log gap(k) >= log_target (an unstable run's overflow step).
+
+    log gap is convex in k for gradient descent, so once it rises past the target it stays.
+    """
+    if log_gap(model, method, limit) < log_target:
+        return None
+    lo, hi = 0, limit
+    if log_gap(model, method, 0) >= log_target:
+        return 0
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if log_gap(model, method, mid) >= log_target:
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
+def checkpoints(max_iter: int, per_decade: int = 12) -> np.ndarray:
+    """Iterations 0..max_iter at which to record a history: every step up to 50, then log-spaced."""
+    head = np.arange(0, min(max_iter, 50) + 1)
+    if max_iter <= 50:
+        return head
+    tail = np.unique(np.round(np.logspace(np.log10(50), np.log10(max_iter), per_decade * max(1, int(np.ceil(np.log10(max_iter / 50)))) + 1)).astype(np.int64))
+    return np.unique(np.concatenate([head, tail, [max_iter]]))
