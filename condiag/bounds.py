@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .problem import LOSS_CONVENTIONS, Problem, loss_scale
-from .spectrum import Spectrum
+from .spectrum import Spectrum, learned_eigenvalues
 from .trajectories import LOG_1E300, LinearMethod, QuadraticModel, first_step_above, first_step_below, growth_factor, log_gap
 
 CONVENTION_USERS = {
@@ -33,16 +33,21 @@ CONVENTION_USERS = {
     "half": "½||Ax - b||², classical least-squares texts",
     "half-mean": "1/(2n)||Ax - b||², textbooks and scikit-learn's SGDRegressor",
 }
-MAX_STEPS_SEARCH = 10**18
+MAX_STEPS_SEARCH = 10**300
 
 
-def iterations_for(rate: float | None, tol: float) -> int | None:
-    """Steps k with rate**k <= tol: ceil(ln tol / ln rate); None when rate >= 1."""
-    if rate is None or not np.isfinite(rate) or rate >= 1.0:
+def iterations_for(gap: float | None, tol: float) -> int | None:
+    """Steps k with (1 - gap)**k <= tol, i.e. ceil(ln tol / ln(1 - gap)).
+
+    The contraction is passed as its distance ``gap`` from 1 so that rates within
+    1e-16 of 1 (condition numbers beyond 1e16) still give a count; ln(1 - gap) is
+    evaluated with log1p. None when gap <= 0 (no contraction).
+    """
+    if gap is None or not np.isfinite(gap) or gap <= 0.0:
         return None
-    if rate <= 0.0:
+    if gap >= 1.0:
         return 1
-    return max(1, math.ceil(math.log(tol) / math.log(rate)))
+    return max(1, math.ceil(math.log(tol) / math.log1p(-gap)))
 
 
 @dataclass(frozen=True)
@@ -51,7 +56,11 @@ class MomentumParameters:
 
     lr: float
     beta: float
+    beta_gap: float
+    """1 - beta, without cancellation."""
     rate: float
+    rate_gap: float
+    """1 - rate, computed without cancellation."""
     iterations_to_tol: int | None
 
 
@@ -80,6 +89,8 @@ class LearningRateBounds:
     """2/(L + mu), the best fixed lr."""
     optimal_rate: float | None
     """(kappa - 1)/(kappa + 1), the error's contraction per step at the optimal lr."""
+    optimal_rate_gap: float | None
+    """1 - optimal_rate = 2/(kappa + 1), without cancellation."""
     iterations_to_tol: int | None
     """Steps at the optimal lr for the error to shrink by ``tol`` (worst case over x0)."""
     tol: float
@@ -96,22 +107,25 @@ def learning_rate_bounds(problem: Problem, spectrum: Spectrum, tol: float) -> Le
     mu = spectrum.lambda_min_nonzero
     restricted = mu is not None and spectrum.lambda_min < mu
     if L <= 0:
-        return LearningRateBounds(L, mu, restricted, None, None, None, None, tol, None, None, (), None)
+        return LearningRateBounds(L, mu, restricted, None, None, None, None, None, tol, None, None, (), None)
     threshold = 2.0 / L
     if mu is None or mu <= 0:
-        optimal = optimal_rate = iterations = None
+        optimal = optimal_rate = optimal_gap = iterations = None
         heavy = nesterov = None
         speedup = None
     else:
         kappa = L / mu
         optimal = 2.0 / (L + mu)
         optimal_rate = (kappa - 1.0) / (kappa + 1.0)
-        iterations = iterations_for(optimal_rate, tol)
+        optimal_gap = 2.0 / (kappa + 1.0)
+        iterations = iterations_for(optimal_gap, tol)
         root = math.sqrt(kappa)
         q = (root - 1.0) / (root + 1.0)
-        heavy = MomentumParameters(4.0 / (math.sqrt(L) + math.sqrt(mu)) ** 2, q * q, q, iterations_for(q, tol))
-        nesterov_rate = 1.0 - 1.0 / root
-        nesterov = MomentumParameters(1.0 / L, q, nesterov_rate, iterations_for(nesterov_rate, tol))
+        q_gap = 2.0 / (root + 1.0)
+        heavy = MomentumParameters(
+            4.0 / (math.sqrt(L) + math.sqrt(mu)) ** 2, q * q, q_gap * (2.0 - q_gap), q, q_gap, iterations_for(q_gap, tol)
+        )
+        nesterov = MomentumParameters(1.0 / L, q, q_gap, 1.0 - 1.0 / root, 1.0 / root, iterations_for(1.0 / root, tol))
         speedup = None
         if iterations and heavy.iterations_to_tol:
             speedup = iterations / heavy.iterations_to_tol
@@ -129,6 +143,7 @@ def learning_rate_bounds(problem: Problem, spectrum: Spectrum, tol: float) -> Le
         divergence_threshold=threshold,
         optimal=optimal,
         optimal_rate=optimal_rate,
+        optimal_rate_gap=optimal_gap,
         iterations_to_tol=iterations,
         tol=tol,
         heavy_ball=heavy,
@@ -151,6 +166,8 @@ class LearningRateCheck:
     """|1 - lr L|: per-step factor on the error along the steepest direction."""
     contraction_flattest: float
     """|1 - lr lambda| along the flattest direction the loss sees."""
+    flattest_gap: float
+    """lr lambda_flat: 1 - contraction_flattest without cancellation (when lr lambda_flat < 1)."""
     oscillating: bool
     """lr L > 1: the steepest component flips sign every step."""
     growth_factor: float
@@ -172,9 +189,13 @@ class LearningRateCheck:
 
 
 def quadratic_model(problem: Problem, decomposition, x_star: np.ndarray, x0: np.ndarray, floor: float) -> QuadraticModel:
-    """The problem around x*, in the Hessian's eigenbasis: e0 = Vᵀ(x0 - x*)."""
+    """The problem around x*, in the Hessian's eigenbasis: e0 = Vᵀ(x0 - x*).
+
+    Directions whose singular value is below the rank tolerance get curvature exactly
+    2 ridge (zero without ridge): their computed curvature is rounding noise.
+    """
     return QuadraticModel(
-        eigenvalues=decomposition.hessian_eigenvalues,
+        eigenvalues=learned_eigenvalues(problem, decomposition),
         initial_error=decomposition.V.T @ (x0 - x_star),
         floor=floor,
     )
@@ -199,9 +220,10 @@ def check_learning_rate(
         growth = float(np.max(np.abs(1.0 - lr * lam)))
         steps_to_tol = None
         if stable:
-            steps_to_tol = iterations_for(abs(1.0 - lr * flat) ** 2, tol)
+            worst_gap = min(lr * flat, 2.0 - lr * L)  # 1 - max|1 - lr lambda| over the extremes
+            steps_to_tol = iterations_for(worst_gap, tol)
         return LearningRateCheck(
-            lr, stable, None if threshold is None else lr / threshold, abs(1 - lr * L), abs(1 - lr * flat),
+            lr, stable, None if threshold is None else lr / threshold, abs(1 - lr * L), abs(1 - lr * flat), lr * flat,
             lr * L > 1, growth, steps, None, None, None, None, steps_to_tol, None, None, reason,
         )
     growth = growth_factor(model, method)
@@ -221,9 +243,9 @@ def check_learning_rate(
     steps_to_tol = overflow_step = None
     if log_start == -np.inf:
         steps_to_tol = 0
-    elif stable and growth < 1.0:
+    elif stable:
         steps_to_tol = first_step_below(model, method, log_start + math.log(tol), MAX_STEPS_SEARCH)
-    elif growth > 1.0:
+    else:
         overflow_step = first_step_above(model, method, LOG_1E300, MAX_STEPS_SEARCH)
     return LearningRateCheck(
         lr=lr,
@@ -231,6 +253,7 @@ def check_learning_rate(
         ratio_to_threshold=None if threshold is None else lr / threshold,
         contraction_steepest=abs(1.0 - lr * L),
         contraction_flattest=abs(1.0 - lr * flat),
+        flattest_gap=lr * flat,
         oscillating=lr * L > 1.0,
         growth_factor=growth,
         steps=steps,

@@ -84,9 +84,9 @@ def _remedy_momentum(bounds) -> Remedy | None:
     speed = f" — {count(hb.iterations_to_tol)} steps instead of {count(gd_steps)}" if gd_steps and hb.iterations_to_tol else ""
     return Remedy(
         "Add momentum with the optimal parameters",
-        f"Heavy-ball momentum with lr = {sig(hb.lr)} and beta = {sig(hb.beta, 6)} shrinks the error by "
-        f"{factor(hb.rate)} per step{speed} to reduce it by {sig(bounds.tol, 2)}.",
-        f"opt = torch.optim.SGD([x], lr={sig(hb.lr)}, momentum={sig(hb.beta, 6)})",
+        f"Heavy-ball momentum with lr = {sig(hb.lr)} and beta = {factor(hb.beta, hb.beta_gap)} shrinks the error by "
+        f"{factor(hb.rate, hb.rate_gap)} per step{speed} to reduce it by {sig(bounds.tol, 2)}.",
+        f"opt = torch.optim.SGD([x], lr={sig(hb.lr)}, momentum={hb.beta!r})",
     )
 
 
@@ -142,7 +142,7 @@ def _valley(problem, spectrum, bounds, ridge, causes) -> Finding | None:
     steep = spectrum.steepest
     iterations = bounds.iterations_to_tol
     lr_opt = bounds.optimal
-    per_step = 1.0 - (lr_opt or 0) * slow.eigenvalue
+    per_step_gap = (lr_opt or 0) * slow.eigenvalue
     singular_note = " (among the directions the data determines)" if bounds.mu_is_restricted else ""
     detail = (
         f"The Hessian has condition number {sig(kappa, 3)}{singular_note}: the loss is a long, narrow valley. "
@@ -151,7 +151,7 @@ def _valley(problem, spectrum, bounds, ridge, causes) -> Finding | None:
         f"The walls cap the learning rate: above 2/L = {sig(bounds.divergence_threshold, 5)} gradient descent "
         "overshoots across the valley further every step and diverges. "
         f"Even at the best fixed rate 2/(L+mu) = {sig(lr_opt, 5)} the error along the floor shrinks only by "
-        f"{factor(per_step)} per step, so reducing it by {sig(bounds.tol, 2)} takes {count(iterations)} steps."
+        f"{factor(1.0 - per_step_gap, per_step_gap)} per step, so reducing it by {sig(bounds.tol, 2)} takes {count(iterations)} steps."
     )
     scaling_remedy = None
     if causes.scaling is not None and causes.scaling.improvement >= 10:
@@ -254,7 +254,9 @@ def _collinearity(causes) -> Finding | None:
         return None
     parts = []
     for item in c.sets[:4]:
-        cols = ", ".join(f"{name} ({sig(100 * p, 2)}%)" for name, p in item.columns)
+        cols = ", ".join(f"{name} ({sig(100 * p, 2)}%)" for name, p in item.columns[:6])
+        if len(item.columns) > 6:
+            cols += f" and {len(item.columns) - 6} more"
         parts.append(f"condition index {sig(item.condition_index, 3)}: {cols}")
     return Finding(
         "CD104",
@@ -263,6 +265,7 @@ def _collinearity(causes) -> Finding | None:
         "After scaling every column to unit length, these groups of columns are nearly linearly dependent "
         "(the share of each coefficient's variance tied to the small singular value is in brackets): "
         + "; ".join(parts)
+        + (f"; and {len(c.sets) - 4} more" if len(c.sets) > 4 else "")
         + ". Their coefficients are poorly determined by the data.",
         (
             Remedy("Drop, combine or centre the collinear columns", "Centring polynomial terms and removing duplicates usually helps.", None),
@@ -386,7 +389,7 @@ def _lr_check(check, bounds, problem) -> Finding:
             "warning",
             f"lr = {sig(lr, 5)} is stable but slow: {count(check.steps_to_tol)} steps to reach the floor",
             f"{predicted}at this lr it needs {count(check.steps_to_tol)} steps to shrink the gap to the floor by "
-            f"{sig(bounds.tol, 2)}. Per step the error shrinks by {factor(check.contraction_flattest)} along the flattest direction "
+            f"{sig(bounds.tol, 2)}. Per step the error shrinks by {factor(check.contraction_flattest, check.flattest_gap)} along the flattest direction "
             f"and by {factor(check.contraction_steepest)} along the steepest{osc}.",
             _remedies(_remedy_momentum(bounds)),
             {"lr": lr, "steps_to_tol": check.steps_to_tol},
@@ -396,7 +399,7 @@ def _lr_check(check, bounds, problem) -> Finding:
         "CD112",
         "info",
         f"lr = {sig(lr, 5)} converges: it {reached}",
-        f"Per step the error shrinks by {factor(check.contraction_flattest)} along the flattest direction and by "
+        f"Per step the error shrinks by {factor(check.contraction_flattest, check.flattest_gap)} along the flattest direction and by "
         f"{factor(check.contraction_steepest)} along the steepest{osc}.",
         (),
         {"lr": lr, "steps_to_tol": check.steps_to_tol},

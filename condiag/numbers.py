@@ -52,14 +52,22 @@ def percent(share: float) -> str:
 
 
 def loadings_text(loadings) -> str:
-    """'x[1] (99.97%)' or 'Area (61%), Price (38%)'."""
+    """'x[1] (99.97%)' or 'Area (61%), Price (38%)'; a direction with no dominant column says so."""
+    if loadings and loadings[0][2] < 0.05:
+        name, _value, share = loadings[0]
+        return f"spread over many columns (largest {name}, {percent(share)})"
     return ", ".join(f"{name} ({percent(share)})" for name, _value, share in loadings)
 
 
-def factor(value: float) -> str:
-    """A per-step factor near 1 shown by its distance from 1: 1 - 6.1e-7, 1 + 2.3e-3, 0.5."""
+def factor(value: float, gap: float | None = None) -> str:
+    """A per-step factor near 1 shown by its distance from 1: 1 - 6.1e-7, 1 + 2.3e-3, 0.5.
+
+    ``gap`` = 1 - value when known without cancellation (rates within 1e-16 of 1).
+    """
     if value is None:
         return "n/a"
+    if gap is not None and 0 < gap < 1e-3:
+        return f"1 - {sig(gap, 3)}"
     if 0.999 < value < 1.0:
         return f"1 - {sig(1.0 - value, 3)}"
     if 1.0 < value < 1.001:

@@ -162,6 +162,24 @@ def decompose(problem: Problem) -> Decomposition:
     )
 
 
+def learned_mask(problem: Problem, decomposition: Decomposition) -> np.ndarray:
+    """True for the Hessian directions the data determines (singular value above the rank tolerance)."""
+    d = problem.n_cols
+    s = decomposition.singular_values
+    if problem.is_quadratic:
+        return np.abs(s) > decomposition.rank_tol
+    mask = np.zeros(d, dtype=bool)
+    mask[: s.size] = s > decomposition.rank_tol
+    return mask
+
+
+def learned_eigenvalues(problem: Problem, decomposition: Decomposition) -> np.ndarray:
+    """Hessian eigenvalues with the undetermined directions set to exactly 2 ridge."""
+    lam = decomposition.hessian_eigenvalues.copy()
+    lam[~learned_mask(problem, decomposition)] = 2.0 * problem.ridge
+    return lam
+
+
 def loadings(vector: np.ndarray, names, top: int = 3, min_share: float = 0.01):
     """Largest components of a unit vector with their share of its squared norm."""
     share = vector**2
@@ -189,17 +207,15 @@ def spectrum_from(problem: Problem, decomposition: Decomposition) -> Spectrum:
     s = decomposition.singular_values
     lam = decomposition.hessian_eigenvalues
     d = problem.n_cols
+    learned = learned_mask(problem, decomposition)
     if problem.is_quadratic:
         magnitudes = np.sort(np.abs(s))[::-1]
         sigma_max, sigma_min = float(magnitudes[0]), float(magnitudes[-1])
         nonzero = magnitudes[magnitudes > decomposition.rank_tol]
-        learned = np.abs(s) > decomposition.rank_tol
     else:
         sigma_max = float(s[0])
         sigma_min = float(s[-1]) if s.size == min(problem.n_rows, d) else 0.0
         nonzero = s[s > decomposition.rank_tol]
-        learned = np.zeros(d, dtype=bool)
-        learned[: s.size] = s > decomposition.rank_tol
     if problem.ridge > 0:
         learned[:] = True  # the penalty gives every direction curvature 2*ridge
     sigma_min_nonzero = float(nonzero[-1]) if nonzero.size else None

@@ -63,6 +63,12 @@ class LinearMethod:
     lr: float
     beta: float = 0.0
 
+    def log_gd_factor(self, lam: np.ndarray) -> np.ndarray:
+        """log|1 - lr λ| without cancellation (log1p when lr λ < 1): exact even for lr λ ~ 1e-25."""
+        step = self.lr * lam
+        with np.errstate(divide="ignore"):
+            return np.where(step < 1.0, np.log1p(-np.minimum(step, 1.0)), np.log(np.abs(step - 1.0)))
+
     def coefficients(self, lam: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(a_i, c_i) of e_{k+1} = a e_k + c e_{k-1} for each eigenvalue."""
         step = 1.0 - self.lr * lam
@@ -124,11 +130,18 @@ def _error_logs(a: np.ndarray, c: np.ndarray, k: int) -> np.ndarray:
     return _log_abs(first) + result_log
 
 
-def log_gap(model: QuadraticModel, method: LinearMethod, k: int) -> float:
-    """log of the loss gap f(x_k) - f* (``-inf`` when it is exactly zero)."""
+def log_gap(model: QuadraticModel, method: LinearMethod, k) -> float:
+    """log of the loss gap f(x_k) - f* (``-inf`` when it is exactly zero).
+
+    Gradient descent accepts any k (up to 1e300) since its factor is a plain power.
+    """
     lam, w = model.weights()
     if w.size == 0:
         return -np.inf
+    if float(k) == 0.0:
+        return _logsumexp(np.log(w))
+    if method.kind == "gd":
+        return _logsumexp(np.log(w) + 2.0 * float(k) * method.log_gd_factor(lam))
     a, c = method.coefficients(lam)
     logs = np.log(w) + 2.0 * _error_logs(a, c, int(k))
     return _logsumexp(logs)

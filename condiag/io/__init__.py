@@ -132,7 +132,7 @@ def read_matrix(spec: str, options: ReadOptions, fmt: str | None = None, stdin=N
         raise
     except MemoryError:
         raise InputError(label, "does not fit in the available memory") from None
-    except (OSError, ValueError, EOFError, KeyError, IndexError, TypeError, OverflowError) as exc:
+    except Exception as exc:  # noqa: BLE001 - any parser failure is a property of the file
         raise InputError(label, f"cannot be read as {fmt}: {_short(exc)}") from exc
     if not raw.matrix_label:
         raw.matrix_label = label
@@ -150,14 +150,14 @@ def read_vector(spec: str, options: ReadOptions, fmt: str | None = None, stdin=N
         raise
     except MemoryError:
         raise InputError(label, "does not fit in the available memory") from None
-    except (OSError, ValueError, EOFError, KeyError, IndexError, TypeError, OverflowError) as exc:
+    except Exception as exc:  # noqa: BLE001 - any parser failure is a property of the file
         raise InputError(label, f"cannot be read as {fmt}: {_short(exc)}") from exc
 
 
 def _short(exc: Exception) -> str:
     text = str(exc).strip().splitlines()
     text = text[0] if text else type(exc).__name__
-    return text[:200]
+    return f"{type(exc).__name__}: {text[:200]}"
 
 
 def load_problem(

@@ -30,7 +30,7 @@ def _v5_variables(source, label: str) -> dict[str, tuple]:
 
     try:
         found = scipy.io.whosmat(source)
-    except (ValueError, OSError, TypeError, NotImplementedError, IndexError, KeyError) as exc:
+    except Exception as exc:  # noqa: BLE001 - scipy raises MatReadError and others
         raise InputError(label, f"is not a readable MATLAB file ({str(exc)[:100]})") from exc
     variables = {}
     classes = {}

@@ -137,15 +137,15 @@ def bounds_section(bounds, problem) -> list:
         restricted = " (μ on the row space)" if bounds.mu_is_restricted else ""
         rows += [
             ("best fixed lr", f"2/(L+μ) = {sig(bounds.optimal, 6)}{restricted}"),
-            ("  contraction", f"(κ-1)/(κ+1) = {factor(bounds.optimal_rate)} per step"),
+            ("  contraction", f"(κ-1)/(κ+1) = {factor(bounds.optimal_rate, bounds.optimal_rate_gap)} per step"),
             ("  steps", f"{count(bounds.iterations_to_tol)} to shrink the error by {sig(bounds.tol, 2)}"),
         ]
     if bounds.heavy_ball is not None:
         hb = bounds.heavy_ball
-        rows.append(("heavy-ball momentum", f"lr = {sig(hb.lr, 5)}, β = {sig(hb.beta, 6)}: {factor(hb.rate)} per step, {count(hb.iterations_to_tol)} steps"))
+        rows.append(("heavy-ball momentum", f"lr = {sig(hb.lr, 5)}, β = {factor(hb.beta, hb.beta_gap)}: {factor(hb.rate, hb.rate_gap)} per step, {count(hb.iterations_to_tol)} steps"))
     if bounds.nesterov is not None:
         nv = bounds.nesterov
-        rows.append(("Nesterov", f"lr = 1/L = {sig(nv.lr, 5)}, β = {sig(nv.beta, 6)}: at most {factor(nv.rate)} per step, {count(nv.iterations_to_tol)} steps"))
+        rows.append(("Nesterov", f"lr = 1/L = {sig(nv.lr, 5)}, β = {factor(nv.beta, nv.beta_gap)}: at most {factor(nv.rate, nv.rate_gap)} per step, {count(nv.iterations_to_tol)} steps"))
     parts = [heading("Learning-rate bounds"), key_values(rows)]
     if bounds.by_convention:
         table = Table(box=box.SIMPLE_HEAD, title_justify="left", pad_edge=False)
@@ -189,7 +189,7 @@ def checks_section(checks, tol: float) -> list:
             verdict,
             sig(c.ratio_to_threshold, 4),
             factor(c.contraction_steepest),
-            factor(c.contraction_flattest),
+            factor(c.contraction_flattest, c.flattest_gap),
             loss,
             to_tol,
         )

@@ -1,0 +1,65 @@
+"""Loss, gradient and Hessian-vector product against finite differences and each other."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from condiag.problem import LOSS_CONVENTIONS, Problem, loss_scale
+
+RNG = np.random.default_rng(11)
+A = RNG.normal(size=(12, 4))
+B = RNG.normal(size=12)
+
+
+def _problems():
+    for sparse in (False, True):
+        matrix = sp.csr_matrix(A) if sparse else A
+        for loss in LOSS_CONVENTIONS:
+            for ridge in (0.0, 0.3):
+                yield Problem.create(matrix, B, loss=loss, ridge=ridge), f"{'sparse' if sparse else 'dense'}-{loss}-{ridge}"
+    Q = A.T @ A + np.eye(4)
+    yield Problem.create(Q, B[:4], objective="quadratic"), "quadratic"
+    yield Problem.create(sp.csr_matrix(Q), B[:4], objective="quadratic", ridge=0.2), "quadratic-sparse-ridge"
+
+
+PROBLEMS = list(_problems())
+
+
+@pytest.mark.parametrize("problem", [p for p, _ in PROBLEMS], ids=[i for _, i in PROBLEMS])
+def test_gradient_matches_central_differences(problem):
+    x = RNG.normal(size=problem.n_cols)
+    h = 1e-6
+    numeric = np.array([(problem.value(x + h * e) - problem.value(x - h * e)) / (2 * h) for e in np.eye(problem.n_cols)])
+    np.testing.assert_allclose(problem.gradient(x), numeric, rtol=1e-6, atol=1e-6)
+    f, g = problem.value_and_gradient(x)
+    assert f == pytest.approx(problem.value(x), rel=1e-14)
+    np.testing.assert_allclose(g, problem.gradient(x), rtol=1e-14)
+
+
+@pytest.mark.parametrize("problem", [p for p, _ in PROBLEMS], ids=[i for _, i in PROBLEMS])
+def test_hessian_vector_matches_gradient_differences(problem):
+    x = RNG.normal(size=problem.n_cols)
+    v = RNG.normal(size=problem.n_cols)
+    h = 1e-5
+    numeric = (problem.gradient(x + h * v) - problem.gradient(x - h * v)) / (2 * h)
+    np.testing.assert_allclose(problem.hessian_vector(v), numeric, rtol=1e-7, atol=1e-8)
+
+
+@pytest.mark.parametrize("loss", LOSS_CONVENTIONS)
+def test_loss_conventions_values(loss):
+    p = Problem.create(A, B, loss=loss)
+    r = A @ np.ones(4) - B
+    expected = {"sum": r @ r, "mean": r @ r / 12, "half": 0.5 * r @ r, "half-mean": r @ r / 24}[loss]
+    assert p.value(np.ones(4)) == pytest.approx(expected, rel=1e-14)
+    assert p.hessian_scale == pytest.approx(2 * loss_scale(loss, 12))
+
+
+def test_dense_and_sparse_agree():
+    dense = Problem.create(A, B, loss="mean", ridge=0.1)
+    sparse = Problem.create(sp.csr_matrix(A), B, loss="mean", ridge=0.1)
+    x = RNG.normal(size=4)
+    assert dense.value(x) == pytest.approx(sparse.value(x), rel=1e-13)
+    np.testing.assert_allclose(dense.gradient(x), sparse.gradient(x), rtol=1e-12)
+    np.testing.assert_allclose(dense.hessian_vector(x), sparse.hessian_vector(x), rtol=1e-12)
