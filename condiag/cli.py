@@ -233,6 +233,103 @@ def analyze(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, targe
     return report_verdict(verdict)
 
 
+class LazyProgress:
+    """A rich progress bar on stderr that appears only once a solver has run for a second."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+        self.progress = None
+        self.tasks = {}
+        self.started = {}
+
+    def __call__(self, solver: str, iteration: int, total: int) -> None:
+        import time
+
+        if not self.enabled:
+            return
+        now = time.perf_counter()
+        first = self.started.setdefault(solver, now)
+        if self.progress is None:
+            if now - first < 1.0:
+                return
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+            self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                                     console=Console(stderr=True), transient=True)
+            self.progress.start()
+        if solver not in self.tasks:
+            self.tasks[solver] = self.progress.add_task(solver, total=total)
+        self.progress.update(self.tasks[solver], completed=iteration)
+
+    def close(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+
+
+@cli.command()
+@problem_options
+@click.option("--solvers", metavar="LIST", help="Comma-separated solvers, or 'all' (default: gd,momentum,adam,lbfgs,cg,lsqr,newton).")
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), metavar="LR", help="Learning rate of the first-order solvers (default: each solver's own; gd/momentum/nesterov: from the spectrum).")
+@click.option("--max-iter", type=click.IntRange(min=1), default=10_000, show_default=True, metavar="N", help="Iteration budget per solver (closed-form runs answer any N at once).")
+@click.option("--tol", type=click.FloatRange(min=0, min_open=True, max=1, max_open=True), default=1e-6, show_default=True, metavar="EPS",
+              help="Converged when f(x) - f* <= EPS * max(1, f(x0) - f*).")
+@click.option("--time-limit", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS", help="Wall-time limit per solver.")
+@click.option("--dtype", type=click.Choice(("float64", "float32")), default="float64", show_default=True, help="Precision of the simulated iterations (float32 as PyTorch).")
+@click.option("--simulate", is_flag=True, help="Iterate step by step even where the trajectory is known in closed form.")
+@click.option("--param", "params", multiple=True, metavar="SOLVER.NAME=VALUE", help="A solver parameter, e.g. adam.lr=0.1 or sgd.batch_size=2 (repeatable).")
+@click.option("--x0", metavar="SPEC", help="Starting point: comma-separated numbers or a vector file (default zeros).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed for stochastic solvers.")
+@click.option("--plot", type=click.Path(dir_okay=False), metavar="FILE", help="Write a plot (.png, .svg or .pdf): loss gap per iteration, and paths on the contours for 2 variables.")
+@output_options
+@click.option("--require-converged", metavar="LIST", help="Exit 1 unless these solvers (comma-separated) converge.")
+@handle_errors
+def compare(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, target, no_header, fmt, allow_external,
+            solvers, lr, max_iter, tol, time_limit, dtype, simulate, params, x0, seed, plot, as_json, output, no_color, require_converged):
+    """Run solvers against the exact least-squares answer: who gets there, how fast, and why not."""
+    from .comparison import compare as run_comparison
+    from .comparison import parse_params, parse_solvers
+    from .errors import ExitCode
+    from .policy import comparison_verdict
+    from .solvers import Settings
+
+    names = parse_solvers(solvers)
+    required = tuple(n.strip() for n in (require_converged or "").split(",") if n.strip())
+    parse_solvers(",".join(required)) if required else None
+    prob = load(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, target, no_header, fmt, allow_external)
+    x0_values, _label = parse_x0(x0)
+    progress = LazyProgress(enabled=sys.stderr.isatty() and not as_json)
+    settings = Settings(max_iter=max_iter, tol=tol, time_limit=time_limit, dtype=dtype, simulate=simulate, lr=lr,
+                        params=parse_params(params), seed=seed, progress=progress)
+    try:
+        result = run_comparison(prob, names, settings, x0=x0_values)
+    finally:
+        progress.close()
+
+    def text(console):
+        from .render.comparison_text import render_comparison
+
+        render_comparison(result, console)
+
+    def json_report():
+        from .render.json_report import comparison_json
+
+        return comparison_json(result)
+
+    if plot:
+        from .render.plots import plot_comparison
+
+        plot_comparison(result, plot)
+    converged = sum(r.status == "converged" for r in result.results)
+    emit(text, json_report, as_json, output, no_color, f"{converged} of {len(result.results)} solvers converged")
+    if plot:
+        _stderr(f"condiag: wrote plot {plot}")
+    if result.interrupted:
+        _stderr("condiag: interrupted; the results above are the solvers that finished")
+        return ExitCode.INTERRUPTED
+    return report_verdict(comparison_verdict(result, required))
+
+
 def main(argv=None):
     """Console-script entry point."""
     if hasattr(signal, "SIGPIPE"):

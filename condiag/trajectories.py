@@ -95,12 +95,13 @@ def _logsumexp(logs: np.ndarray) -> float:
     return top + float(np.log(np.sum(np.exp(logs - top))))
 
 
-def _error_logs(a: np.ndarray, c: np.ndarray, k: int) -> np.ndarray:
-    """log|e_i(k) / e_i(0)| for the recurrence with e_{-1} = e_0."""
+def _error_factors(a: np.ndarray, c: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """(log|r_i(k)|, sign r_i(k)) with e_i(k) = r_i(k) e_i(0) for the recurrence with e_{-1} = e_0."""
     if k == 0:
-        return np.zeros_like(a)
+        return np.zeros_like(a), np.ones_like(a)
     if not np.any(c):
-        return k * _log_abs(a)
+        with np.errstate(divide="ignore"):
+            return k * np.log(np.abs(a)), np.where(a < 0, (-1.0) ** (k % 2), 1.0) * (a != 0)
     # M = [[a, c], [1, 0]] acting on (e_k, e_{k-1}); M^k by repeated squaring with scaling.
     n = a.size
     result = np.zeros((n, 2, 2))
@@ -126,8 +127,31 @@ def _error_logs(a: np.ndarray, c: np.ndarray, k: int) -> np.ndarray:
             scale[scale == 0] = 1.0
             base /= scale[:, None, None]
             base_log += np.log(scale)
-    first = result[:, 0, 0] + result[:, 0, 1]  # (e_k) for e_0 = e_{-1} = 1
-    return _log_abs(first) + result_log
+    first = result[:, 0, 0] + result[:, 0, 1]  # e_k for e_0 = e_{-1} = 1
+    with np.errstate(divide="ignore"):
+        return np.log(np.abs(first)) + result_log, np.sign(first)
+
+
+def _error_logs(a: np.ndarray, c: np.ndarray, k: int) -> np.ndarray:
+    """log|e_i(k) / e_i(0)|."""
+    return _error_factors(a, c, k)[0]
+
+
+def error_at(model: QuadraticModel, method: LinearMethod, k: int) -> np.ndarray | None:
+    """e(k) = Vᵀ(x_k - x*) along the listed directions, or None if it overflows float64."""
+    lam = model.eigenvalues
+    if method.kind == "gd":
+        logs = float(k) * method.log_gd_factor(lam) if k else np.zeros_like(lam)
+        step = 1.0 - method.lr * lam
+        signs = np.where(step < 0, (-1.0) ** (int(k) % 2), 1.0) if k else np.ones_like(lam)
+    else:
+        a, c = method.coefficients(lam)
+        logs, signs = _error_factors(a, c, int(k))
+    with np.errstate(over="ignore", invalid="ignore"):
+        magnitude = np.exp(logs + np.log(np.abs(model.initial_error) + 0.0, where=model.initial_error != 0, out=np.full_like(logs, -np.inf)))
+    if not np.all(np.isfinite(magnitude)):
+        return None
+    return signs * np.sign(model.initial_error) * magnitude
 
 
 def log_gap(model: QuadraticModel, method: LinearMethod, k) -> float:

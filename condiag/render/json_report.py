@@ -5,7 +5,8 @@ Schema history (``schema_version``):
 * 1.0 — first release: analyze, compare and solve reports as documented in the README.
 
 The keys documented as a contract in the README are never renamed; new keys may be added.
-Only the ``timing`` object differs between two runs on the same input and options.
+Only the timing fields — the ``timing`` object and, in compare reports, each solver's
+``seconds`` — differ between two runs on the same input and options.
 """
 
 from __future__ import annotations
@@ -222,3 +223,51 @@ def causes_json(causes) -> dict:
         "precision": causes.precision,
         "intercept_column": causes.intercept_column,
     }
+
+
+# ---------------------------------------------------------------------------- compare
+def comparison_json(comparison) -> dict:
+    settings = comparison.settings
+    solvers = []
+    for result, metric in zip(comparison.results, comparison.metrics):
+        solvers.append(
+            {
+                "name": result.solver,
+                "status": result.status,
+                "message": result.message,
+                "iterations": result.iterations,
+                "f_evals": result.f_evals,
+                "diverged_at": result.diverged_at,
+                "final_loss": result.final_loss,
+                "loss_gap": metric.loss_gap,
+                "x_rel_error": metric.x_rel_error,
+                "row_space_rel_error": metric.row_space_rel_error,
+                "null_space_rel_error": metric.null_space_rel_error,
+                "seconds": result.seconds,
+                "exact": result.exact,
+                "dtype": result.dtype,
+                "params": result.params,
+                "x": result.x,
+                "verdict": metric.verdict,
+                "extra": result.extra,
+                "history": {"iterations": result.history.iterations, "loss": result.history.loss},
+            }
+        )
+    body = {
+        "problem": problem_json(comparison.problem),
+        "spectrum": spectrum_json(comparison.spectrum, max_values=1000),
+        "reference": reference_json(comparison.reference),
+        "settings": {
+            "max_iter": settings.max_iter,
+            "tol": settings.tol,
+            "time_limit": settings.time_limit,
+            "dtype": settings.dtype,
+            "simulate": settings.simulate,
+            "lr": settings.lr,
+            "params": settings.params,
+            "x0": comparison.x0,
+        },
+        "solvers": solvers,
+        "interrupted": comparison.interrupted,
+    }
+    return envelope("compare", body, comparison.seconds)

@@ -271,5 +271,5 @@ def fmt_seconds(seconds: float) -> str:
     if seconds < 1e-3:
         return f"{seconds * 1e6:.0f} µs"
     if seconds < 1:
-        return f"{seconds * 1e3:.1f} ms"
-    return f"{seconds:.2f} s"
+        return f"{seconds * 1e3:.3g} ms"
+    return f"{seconds:.3g} s"

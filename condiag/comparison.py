@@ -1,0 +1,204 @@
+"""``condiag compare``: run solvers against the exact answer and say, in words, who gets there."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from .bounds import learning_rate_bounds
+from .errors import UsageError
+from .numbers import count, sig
+from .problem import Problem
+from .reference import Reference, floor_is_zero, reference_from
+from .solvers import DEFAULT_SOLVERS, REGISTRY, Context, Settings, SolverResult, get_solver
+from .solvers.base import SolverInterrupted, failed, skipped
+from .spectrum import decompose, learned_mask, spectrum_from
+
+
+@dataclass(frozen=True)
+class SolverMetrics:
+    """How far one solver's answer is from x*, in loss and in weights."""
+
+    loss_gap: float | None
+    """f(x) - f*."""
+    x_rel_error: float | None
+    """||x - x*|| / ||x*||."""
+    row_space_rel_error: float | None
+    """The part of the error the loss can see (in the row space of A), relative to ||x*||."""
+    null_space_rel_error: float | None
+    """The part the loss cannot see (in the null space of A), relative to ||x*||."""
+    verdict: str
+
+
+@dataclass(frozen=True)
+class Comparison:
+    problem: Problem
+    spectrum: object
+    bounds: object
+    reference: Reference
+    x0: np.ndarray
+    settings: Settings
+    results: tuple[SolverResult, ...]
+    metrics: tuple[SolverMetrics, ...]
+    interrupted: bool
+    seconds: float
+
+
+def parse_solvers(text: str | None) -> tuple[str, ...]:
+    """'gd,lbfgs' -> ('gd', 'lbfgs'); 'all' -> every solver; None -> the default handful."""
+    if text is None:
+        return DEFAULT_SOLVERS
+    if text.strip() == "all":
+        return tuple(REGISTRY)
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    unknown = [n for n in names if n not in REGISTRY]
+    if unknown:
+        raise UsageError(f"--solvers: unknown solver {', '.join(unknown)}; available: {', '.join(REGISTRY)}, all")
+    if not names:
+        raise UsageError("--solvers: no solver named")
+    return names
+
+
+def parse_params(items) -> dict:
+    """['adam.lr=0.1', 'sgd.batch_size=2'] -> {'adam': {'lr': 0.1}, 'sgd': {'batch_size': 2.0}}."""
+    params: dict = {}
+    for item in items or ():
+        key, sep, value = item.partition("=")
+        solver, dot, name = key.partition(".")
+        if not sep or not dot or not name:
+            raise UsageError(f"--param {item!r}: expected SOLVER.NAME=VALUE, e.g. adam.lr=0.1")
+        if solver not in REGISTRY:
+            raise UsageError(f"--param {item!r}: unknown solver {solver!r}")
+        value = value.strip()
+        if value != "auto":
+            try:
+                value = float(value)
+            except ValueError:
+                raise UsageError(f"--param {item!r}: {value!r} is not a number (or auto)") from None
+        params.setdefault(solver, {})[name] = value
+    return params
+
+
+def _metrics(problem, reference, decomposition, x, start_loss, result: SolverResult, context) -> SolverMetrics:
+    gap = x_err = row_err = null_err = None
+    if x is not None and np.all(np.isfinite(x)):
+        gap = float(problem.value(x) - reference.loss)
+        norm = float(np.linalg.norm(reference.x)) or 1.0
+        diff = x - reference.x
+        x_err = float(np.linalg.norm(diff)) / norm
+        if decomposition is not None:
+            mask = learned_mask(problem, decomposition)
+            if problem.ridge > 0:
+                mask[:] = True
+            coefficients = decomposition.V.T @ diff
+            row_err = float(np.linalg.norm(coefficients[mask])) / norm
+            null_err = float(np.linalg.norm(coefficients[~mask])) / norm
+    return SolverMetrics(gap, x_err, row_err, null_err, verdict(result, gap, x_err, row_err, null_err, start_loss, context))
+
+
+def verdict(result: SolverResult, gap, x_err, row_err, null_err, start_loss, context) -> str:
+    """One sentence per solver, in words, with the numbers that explain it."""
+    name = result.solver
+    floor = context.floor
+    k = result.iterations
+    status = result.status
+    bounds = context.bounds
+    lr = result.params.get("lr") if isinstance(result.params.get("lr"), float) else None
+    if status == "skipped":
+        return f"{name}: skipped — {result.message}"
+    if status == "failed":
+        return f"{name}: failed — {result.message}"
+    floor_text = "" if floor_is_zero(context.problem, floor, start_loss) else f" (floor {sig(floor, 4)})"
+    if status == "converged":
+        text = f"{name}: reached the floor in {count(k)} iteration{'s' if k != 1 else ''}"
+        if result.f_evals:
+            text += f" ({count(result.f_evals)} evaluations)"
+        if x_err is not None:
+            text += f"; weights within {sig(x_err, 2)} of x* (relative)"
+    elif status == "diverged":
+        text = f"{name}: diverged at iteration {count(result.diverged_at or k)}"
+        if lr is not None and bounds.divergence_threshold and name in ("gd", "momentum", "nesterov"):
+            text += f" — lr {sig(lr, 5)} is {sig(lr / bounds.divergence_threshold, 4)} × gradient descent's threshold 2/L = {sig(bounds.divergence_threshold, 5)}"
+        elif name == "sgd" and lr is not None:
+            batch = result.params.get("batch_size")
+            text += (f" — each step uses {count(batch)} row{'s' if batch != 1 else ''} scaled up to the whole sum, whose curvature "
+                     f"allows lr up to about {sig(result.extra.get('lr_limit'), 3)} (lr is {sig(lr, 3)})")
+        elif lr is not None and name in ("adam", "rmsprop", "adagrad"):
+            text += f" — its steps of about lr = {sig(lr, 3)} per coordinate overshoot the steep direction"
+    else:
+        final = result.final_loss
+        text = f"{name}: after {count(k)} steps the loss is {sig(final, 4)} of a starting {sig(start_loss, 4)}{floor_text}"
+        steps_needed = result.extra.get("steps_to_tol")
+        if steps_needed is not None:
+            text += f"; at this lr it needs about {count(steps_needed)} steps to reach the floor"
+        elif status == "stalled":
+            text += f"; it stopped improving at a gap of {sig(gap, 3)}"
+            if result.dtype == "float32":
+                text += " — float32 rounding (about 6e-8 relative) limits it"
+            elif name == "sgd":
+                text += " — with a constant lr, minibatch gradient noise keeps SGD bouncing around x*; a decaying lr or a larger batch lowers that floor"
+        else:
+            text += "; still falling when the budget ran out"
+        if name in ("adam", "rmsprop", "adagrad") and lr is not None and k > 0:
+            distance = float(np.max(np.abs(context.reference.x - context.x0)))
+            if k * lr < distance:
+                text += (f"; its steps move each weight by about lr = {sig(lr, 3)}, so {count(k)} steps cover at most "
+                         f"{sig(k * lr, 3)}, but x* is {sig(distance, 3)} away")
+        if result.message.startswith("time limit"):
+            text += f" ({result.message})"
+    if null_err is not None and x_err is not None and null_err > 1e-3 and (row_err or 0) < 0.5 * null_err:
+        text += (f". Its weights differ from x* by {sig(100 * x_err, 3)}%, almost all in the null space of A "
+                 f"({sig(100 * null_err, 3)}%), which the loss cannot see: same loss, different weights")
+    return text
+
+
+def compare(problem: Problem, solvers=None, settings: Settings | None = None, x0=None) -> Comparison:
+    """Run each solver on the problem against its exact reference answer.
+
+    A solver that raises is reported as ``failed``; Ctrl-C stops the comparison and returns what
+    finished (``interrupted`` is then True).
+    """
+    started = time.perf_counter()
+    settings = settings or Settings()
+    names = parse_solvers(None) if solvers is None else tuple(solvers)
+    x0 = np.zeros(problem.n_cols) if x0 is None else np.asarray(x0, dtype=float).reshape(-1)
+    if x0.shape[0] != problem.n_cols:
+        from .errors import InputError
+
+        raise InputError("--x0", f"has {x0.shape[0]} entries but the problem has {problem.n_cols} unknowns")
+    decomposition = decompose(problem)
+    spectrum = spectrum_from(problem, decomposition)
+    bounds = learning_rate_bounds(problem, spectrum, settings.tol)
+    reference = reference_from(problem, decomposition)
+    context = Context(problem, spectrum, bounds, decomposition, reference, x0, settings)
+    start_loss = problem.value(x0)
+    results, metrics = [], []
+    interrupted = False
+    for name in names:
+        solver = get_solver(name)
+        ok, reason = solver.supports(problem)
+        begun = time.perf_counter()
+        if not ok:
+            result = skipped(name, reason)
+        else:
+            try:
+                with np.errstate(all="ignore"):
+                    result = solver.run(context)
+            except SolverInterrupted as stop:
+                results.append(stop.args[0])
+                metrics.append(_metrics(problem, reference, decomposition, stop.args[0].x, start_loss, stop.args[0], context))
+                interrupted = True
+                break
+            except KeyboardInterrupt:
+                interrupted = True
+                break
+            except UsageError:
+                raise
+            except Exception as error:  # noqa: BLE001 - a solver fault is a result, not a crash
+                result = failed(name, error, seconds=time.perf_counter() - begun)
+        results.append(result)
+        metrics.append(_metrics(problem, reference, decomposition, result.x, start_loss, result, context))
+    return Comparison(problem, spectrum, bounds, reference, x0, settings, tuple(results), tuple(metrics), interrupted, time.perf_counter() - started)

@@ -1,0 +1,70 @@
+"""Terminal rendering of a comparison: the table, then one verdict per solver."""
+
+from __future__ import annotations
+
+from rich import box
+from rich.console import Console, Group
+from rich.padding import Padding
+from rich.table import Table
+from rich.text import Text
+
+from ..numbers import count, sig
+from .text import fmt_seconds, heading, key_values, problem_section, vector_preview
+
+STATUS_STYLE = {
+    "converged": "green",
+    "max_iter": "yellow",
+    "stalled": "yellow",
+    "diverged": "bold red",
+    "skipped": "dim",
+    "failed": "bold red",
+}
+
+
+def render_comparison(comparison, console: Console) -> None:
+    problem = comparison.problem
+    reference = comparison.reference
+    settings = comparison.settings
+    parts = [Text(f"condiag compare — {problem.source}", style="bold")]
+    parts += problem_section(problem)
+    parts += [
+        heading("Reference (exact)"),
+        key_values(
+            [
+                ("x*", vector_preview(reference.x, problem.column_names)),
+                ("f(x*)", f"{sig(reference.loss, 6)}  (the floor: no solver can go below it)"),
+                ("method", reference.method),
+                ("cond(H)", f"{sig(comparison.spectrum.hessian_condition_number, 4)}; GD diverges above lr = {sig(comparison.bounds.divergence_threshold, 5)}"),
+                ("budget", f"{count(settings.max_iter)} iterations"
+                 + (f", {settings.time_limit:g} s per solver" if settings.time_limit else "")
+                 + f"; converged when f(x) - f* <= {sig(settings.tol, 2)} × max(1, f(x0) - f*)"
+                 + (f"; simulated in {settings.dtype}" if settings.dtype != "float64" else "")),
+            ]
+        ),
+    ]
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1))
+    for name, justify in (("solver", "left"), ("status", "left"), ("iters", "right"), ("loss", "right"), ("gap", "right"),
+                          ("x error", "right"), ("time", "right")):
+        table.add_column(name, justify=justify, no_wrap=True)
+    for result, metric in zip(comparison.results, comparison.metrics):
+        table.add_row(
+            result.solver,
+            Text(result.status, style=STATUS_STYLE.get(result.status, "")),
+            (count(result.diverged_at if result.status == "diverged" and result.diverged_at else result.iterations) + ("*" if result.exact else " "))
+            if result.status != "skipped" else "-",
+            sig(result.final_loss, 3) if result.final_loss is not None else ("overflow" if result.status == "diverged" else "-"),
+            sig(metric.loss_gap, 3) if metric.loss_gap is not None else "-",
+            sig(metric.x_rel_error, 2) if metric.x_rel_error is not None else "-",
+            fmt_seconds(result.seconds) if result.status != "skipped" else "-",
+        )
+    parts += [heading("Solvers"), table]
+    parts.append(Text(f"* computed in closed form (exact), not iterated; the others were iterated in {settings.dtype}. loss = final f(x); gap = f(x) - f*; x error = ‖x - x*‖ / ‖x*‖.", style="dim"))
+    if any(m.null_space_rel_error is not None and m.null_space_rel_error > 1e-3 for m in comparison.metrics):
+        parts.append(Text("A is rank deficient: error in its null space changes the weights but not the loss.", style="dim"))
+    parts.append(heading("Verdicts"))
+    for metric in comparison.metrics:
+        parts.append(Padding(Text(metric.verdict), (0, 0, 0, 2)))
+    if comparison.interrupted:
+        parts.append(Text("\nInterrupted: the solvers after the last one shown did not run.", style="bold yellow"))
+    console.print(Group(*parts))
+    console.print()

@@ -1,0 +1,100 @@
+"""Plots (matplotlib, imported only here, Agg backend): loss gap per iteration, and the
+contours of f with each solver's path for two-variable problems, drawn to scale."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from ..errors import UsageError
+
+FORMATS = (".png", ".svg", ".pdf")
+
+
+def plot_comparison(comparison, path: str) -> None:
+    """Write the comparison figure to ``path`` (.png, .svg or .pdf by extension)."""
+    ext = os.path.splitext(path)[1].lower()
+    if ext not in FORMATS:
+        raise UsageError(f"--plot {path}: use a .png, .svg or .pdf file name")
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    two_d = comparison.problem.n_cols == 2
+    fig, axes = plt.subplots(1, 2 if two_d else 1, figsize=(13 if two_d else 7.5, 5.2), squeeze=False)
+    gap_axis = axes[0, 0]
+    floor = comparison.reference.loss
+    colours = [plt.get_cmap("tab20")(i) for i in range(0, 20, 2)] + [plt.get_cmap("tab20")(i) for i in range(1, 20, 2)]
+    for i, (result, metric) in enumerate(zip(comparison.results, comparison.metrics)):
+        if result.status == "skipped" or result.history.iterations.size == 0:
+            continue
+        its = result.history.iterations.astype(float) + 1.0
+        gaps = result.history.loss - floor
+        gaps = np.where(np.isfinite(gaps), np.maximum(gaps, 1e-300), np.nan)
+        label = f"{result.solver} ({result.status}{', exact' if result.exact else ''})"
+        gap_axis.plot(its, gaps, label=label, color=colours[i % len(colours)], lw=1.6, marker="." if its.size < 30 else None)
+    gap_axis.set_xscale("log")
+    gap_axis.set_yscale("log")
+    gap_axis.set_xlabel("iteration + 1")
+    gap_axis.set_ylabel("loss gap  f(x) − f*")
+    gap_axis.set_title("Distance to the floor")
+    gap_axis.grid(True, which="major", alpha=0.3)
+    gap_axis.legend(fontsize=8)
+    if two_d:
+        _contours(axes[0, 1], comparison, colours)
+    fig.suptitle(f"condiag compare — {comparison.problem.source}", fontsize=10)
+    fig.tight_layout()
+    folder = os.path.dirname(os.path.abspath(path))
+    import tempfile
+
+    fd, tmp = tempfile.mkstemp(prefix=".condiag-", suffix=ext, dir=folder)
+    os.close(fd)
+    try:
+        fig.savefig(tmp, dpi=120)
+        os.replace(tmp, path)
+    finally:
+        plt.close(fig)
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _contours(axis, comparison, colours) -> None:
+    problem = comparison.problem
+    x_star = comparison.reference.x
+    points = [x_star, comparison.x0]
+    for result in comparison.results:
+        path = result.history.path
+        if path is not None and path.size:
+            finite = path[np.all(np.isfinite(path), axis=1)]
+            finite = finite[np.all(np.abs(finite - x_star) < 1e3 * (np.abs(comparison.x0 - x_star).max() + 1), axis=1)]
+            points.extend(finite)
+    points = np.array(points)
+    lo, hi = points.min(axis=0), points.max(axis=0)
+    span = max(float((hi - lo).max()), 1e-12)
+    centre = (lo + hi) / 2
+    half = 0.6 * span
+    xs = np.linspace(centre[0] - half, centre[0] + half, 300)
+    ys = np.linspace(centre[1] - half, centre[1] + half, 300)
+    X, Y = np.meshgrid(xs, ys)
+    grid = np.stack([X.ravel(), Y.ravel()], axis=1)
+    values = np.array([problem.value(p) for p in grid]).reshape(X.shape) - comparison.reference.loss
+    levels = np.unique(np.quantile(np.maximum(values, 1e-300), np.linspace(0.002, 0.98, 18)))
+    axis.contour(X, Y, values, levels=levels, cmap="Greys", linewidths=0.7)
+    for i, result in enumerate(comparison.results):
+        path = result.history.path
+        if path is None or not path.size:
+            continue
+        finite = path[np.all(np.isfinite(path), axis=1)]
+        axis.plot(finite[:, 0], finite[:, 1], "-o", ms=2.5, lw=1.2, color=colours[i % len(colours)], label=result.solver)
+    axis.plot(*x_star, marker="*", ms=14, color="gold", mec="black", label="x*", ls="none")
+    axis.plot(*comparison.x0, marker="s", ms=7, color="black", label="x0", ls="none")
+    axis.set_xlim(xs[0], xs[-1])
+    axis.set_ylim(ys[0], ys[-1])
+    axis.set_aspect("equal")
+    names = problem.column_names
+    axis.set_xlabel(names[0])
+    axis.set_ylabel(names[1])
+    axis.set_title("Contours of f and each solver's path (to scale)")
+    axis.legend(fontsize=8, loc="best")

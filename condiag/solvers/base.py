@@ -1,0 +1,251 @@
+"""The solver contract: a uniform :class:`SolverResult`, the run :class:`Context`, and the
+:class:`Monitor` that records histories and decides every solver's status the same way.
+
+Statuses (non-convergence is data, never an exception):
+
+``converged``  loss gap f(x) - f* <= tol * max(1, f(x0) - f*)
+``max_iter``   the budget (iterations or ``--time-limit``) ran out while the gap was still falling
+``stalled``    over the second half of the run the best gap improved by less than 0.1%
+``diverged``   NaN/Inf, or the gap grew 1e5-fold over its start (the iteration is recorded)
+``skipped``    the solver does not apply (the reason is given)
+``failed``     the solver raised an error (its message is given)
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..problem import Problem
+from ..trajectories import checkpoints
+
+STATUSES = ("converged", "max_iter", "stalled", "diverged", "skipped", "failed")
+DIVERGENCE_GROWTH = 1e5
+STALL_IMPROVEMENT = 1e-3
+
+
+class SolverInterrupted(Exception):
+    """Raised inside a run when the user interrupts; carries the partial result."""
+
+
+@dataclass(frozen=True)
+class History:
+    """Loss at logged iterations (every step up to 50, then about 12 per decade)."""
+
+    iterations: np.ndarray
+    loss: np.ndarray
+    path: np.ndarray | None = None
+    """Iterates at the logged iterations (two-variable problems only, for plots)."""
+
+
+@dataclass(frozen=True)
+class SolverResult:
+    """What one solver did; field names follow scipy.optimize.OptimizeResult where they can."""
+
+    solver: str
+    status: str
+    message: str
+    params: dict
+    x: np.ndarray | None
+    iterations: int
+    f_evals: int
+    seconds: float
+    history: History
+    exact: bool = False
+    """True when the trajectory was computed in closed form, not iterated."""
+    dtype: str = "float64"
+    final_loss: float | None = None
+    diverged_at: int | None = None
+    extra: dict = field(default_factory=dict)
+    """Solver-specific facts for the verdict (e.g. steps still needed, epochs)."""
+
+
+@dataclass
+class Settings:
+    """Run settings shared by every solver of one comparison."""
+
+    max_iter: int = 10_000
+    tol: float = 1e-6
+    time_limit: float | None = None
+    dtype: str = "float64"
+    simulate: bool = False
+    lr: float | None = None
+    """--lr for every first-order solver (None: each solver's default)."""
+    params: dict = field(default_factory=dict)
+    """Per-solver parameters from --param SOLVER.NAME=VALUE: {solver: {name: value}}."""
+    seed: int = 0
+    progress: object = None
+    """Callable (solver, iteration, max_iter) -> None, called about every 0.1 s of simulation."""
+
+
+@dataclass
+class Context:
+    """Everything a solver may use: the problem, its exact analysis, the reference, the settings."""
+
+    problem: Problem
+    spectrum: object
+    bounds: object
+    decomposition: object
+    reference: object
+    x0: np.ndarray
+    settings: Settings
+
+    @property
+    def floor(self) -> float:
+        return float(self.reference.loss)
+
+    def target_gap(self, start_loss: float) -> float:
+        """The converged threshold: tol * max(1, f(x0) - f*)."""
+        return self.settings.tol * max(1.0, start_loss - self.floor)
+
+
+class Monitor:
+    """Records a run's history and applies the status rules (one copy of them for all solvers)."""
+
+    def __init__(self, context: Context, name: str, max_iter: int | None = None, record_path: bool | None = None):
+        self.context = context
+        self.name = name
+        self.max_iter = context.settings.max_iter if max_iter is None else max_iter
+        self.marks = set(int(k) for k in checkpoints(self.max_iter))
+        self.iterations: list[int] = []
+        self.losses: list[float] = []
+        self.path: list[np.ndarray] = []
+        self.record_path = context.problem.n_cols == 2 if record_path is None else record_path
+        self.start = time.perf_counter()
+        self.last_progress = self.start
+        self.start_loss = None
+        self.best_gap = math.inf
+        self.f_evals = 0
+        self.status = None
+        self.message = ""
+        self.diverged_at = None
+        self.x = None
+        self.k = 0
+
+    # ------------------------------------------------------------------ observing
+    def observe(self, k: int, loss: float, x: np.ndarray, force_record: bool = False) -> str | None:
+        """Record iteration k; return a final status when the run must stop, else None."""
+        self.k = k
+        if self.start_loss is None:
+            self.start_loss = loss
+        finite = math.isfinite(loss) and bool(np.all(np.isfinite(x)))
+        if finite:
+            self.x = x
+        if k in self.marks or force_record or not finite:
+            self._record(k, loss if finite else math.inf, x if finite else None)
+        if not finite:
+            return self._finish("diverged", f"the loss became {'NaN' if math.isnan(loss) else 'infinite'} at iteration {k:,}", k)
+        gap = loss - self.context.floor
+        self.best_gap = min(self.best_gap, gap)
+        start_gap = self.start_loss - self.context.floor
+        if gap <= self.context.target_gap(self.start_loss):
+            return self._finish("converged", f"loss gap {gap:.3g} <= tol {self.context.target_gap(self.start_loss):.3g}", k)
+        if gap > DIVERGENCE_GROWTH * max(start_gap, 1e-300) and k > 0:
+            return self._finish("diverged", f"the loss gap grew {DIVERGENCE_GROWTH:g}-fold by iteration {k:,}", k)
+        now = time.perf_counter()
+        limit = self.context.settings.time_limit
+        if limit is not None and now - self.start > limit:
+            return self._finish("max_iter", f"time limit of {limit:g} s reached at iteration {k:,}", k)
+        if now - self.last_progress > 0.1 and self.context.settings.progress is not None:
+            self.last_progress = now
+            self.context.settings.progress(self.name, k, self.max_iter)
+        return None
+
+    def _record(self, k: int, loss: float, x) -> None:
+        if self.iterations and self.iterations[-1] == k:
+            return
+        self.iterations.append(int(k))
+        self.losses.append(float(loss))
+        if self.record_path:
+            self.path.append(np.array(x, dtype=float) if x is not None else np.full(self.context.problem.n_cols, np.nan))
+
+    def _finish(self, status: str, message: str, k: int) -> str:
+        self.status = status
+        self.message = message
+        if status == "diverged":
+            self.diverged_at = k
+        return status
+
+    def budget_exhausted(self, k: int, loss: float, x: np.ndarray) -> None:
+        """Called when the loop ran out of iterations: max_iter if still improving, else stalled."""
+        self._record(k, loss, x)
+        self.k = k
+        half = [gap - self.context.floor for it, gap in zip(self.iterations, self.losses) if it <= k // 2]
+        best_first_half = min(half) if half else math.inf
+        if self.best_gap > (1.0 - STALL_IMPROVEMENT) * best_first_half and k >= 20:
+            self._finish("stalled", f"no progress over the last half of {k:,} iterations (best gap {self.best_gap:.3g})", k)
+        else:
+            self._finish("max_iter", f"iteration budget of {k:,} reached while the loss was still falling", k)
+
+    # ------------------------------------------------------------------ result
+    def result(self, params: dict, *, x=None, iterations=None, f_evals=None, exact=False, dtype="float64", extra=None,
+               status=None, message=None) -> SolverResult:
+        x = self.x if x is None else x
+        k = self.k if iterations is None else iterations
+        final_loss = None
+        if x is not None and np.all(np.isfinite(x)):
+            final_loss = float(self.context.problem.value(np.asarray(x, dtype=float)))
+            if self.iterations and self.iterations[-1] != k and math.isfinite(final_loss):
+                self._record(k, final_loss, x)
+        path = np.array(self.path) if self.record_path and self.path else None
+        return SolverResult(
+            solver=self.name,
+            status=status or self.status or "max_iter",
+            message=message or self.message,
+            params=params,
+            x=None if x is None else np.asarray(x, dtype=float),
+            iterations=int(k),
+            f_evals=int(self.f_evals if f_evals is None else f_evals),
+            seconds=time.perf_counter() - self.start,
+            history=History(np.array(self.iterations, dtype=np.int64), np.array(self.losses), path),
+            exact=exact,
+            dtype=dtype,
+            final_loss=final_loss if final_loss is None or math.isfinite(final_loss) else None,
+            diverged_at=self.diverged_at,
+            extra=extra or {},
+        )
+
+
+def skipped(name: str, reason: str, params: dict | None = None) -> SolverResult:
+    return SolverResult(name, "skipped", reason, params or {}, None, 0, 0, 0.0, History(np.array([], dtype=np.int64), np.array([])))
+
+
+def failed(name: str, error: BaseException, params: dict | None = None, seconds: float = 0.0) -> SolverResult:
+    message = f"{type(error).__name__}: {error}"
+    return SolverResult(name, "failed", message[:300], params or {}, None, 0, 0, seconds, History(np.array([], dtype=np.int64), np.array([])))
+
+
+class Solver:
+    """Base class: a name, documented defaults, ``supports`` and ``run``.
+
+    Subclasses set ``name``, ``summary``, ``defaults`` and implement :meth:`run`.
+    """
+
+    name: str = ""
+    summary: str = ""
+    defaults: dict = {}
+    first_order: bool = False
+    """Whether ``--lr`` applies."""
+
+    def supports(self, problem: Problem) -> tuple[bool, str]:
+        """(True, "") when the solver applies to this problem, else (False, reason)."""
+        return True, ""
+
+    def parameters(self, context: Context) -> dict:
+        """Defaults, overridden by --lr (first-order solvers) and --param NAME.KEY=VALUE."""
+        params = dict(self.defaults)
+        if self.first_order and context.settings.lr is not None and "lr" in params:
+            params["lr"] = context.settings.lr
+        params.update(context.settings.params.get(self.name, {}))
+        unknown = set(context.settings.params.get(self.name, {})) - set(self.defaults)
+        if unknown:
+            from ..errors import UsageError
+
+            raise UsageError(f"--param: {self.name} has no parameter {', '.join(sorted(unknown))} (it has {', '.join(sorted(self.defaults)) or 'none'})")
+        return params
+
+    def run(self, context: Context) -> SolverResult:  # pragma: no cover - abstract
+        raise NotImplementedError
