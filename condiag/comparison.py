@@ -147,8 +147,22 @@ def verdict(result: SolverResult, gap, x_err, row_err, null_err, start_loss, con
             if k * lr < distance:
                 text += (f"; its steps move each weight by about lr = {sig(lr, 3)}, so {count(k)} steps cover at most "
                          f"{sig(k * lr, 3)}, but x* is {sig(distance, 3)} away")
+        if final is not None and final > start_loss:
+            text += "; the loss went up from where it started"
         if result.message.startswith("time limit"):
             text += f" ({result.message})"
+    start_gap = start_loss - floor
+    losses = result.history.loss[np.isfinite(result.history.loss)]
+    if status != "diverged" and losses.size and start_gap > 0 and losses.max() - floor > 10 * start_gap:
+        peak = int(result.history.iterations[np.isfinite(result.history.loss)][np.argmax(losses)])
+        text += (f". On the way the gap rose {sig((losses.max() - floor) / start_gap, 3)}-fold (peak near iteration {count(peak)}) "
+                 "before falling: a transient overshoot of momentum, not divergence (its asymptotic rate is below 1)")
+    if (status != "converged" and x_err is not None and x_err > 0.5 and gap is not None and start_gap > 0 and gap < 0.1 * start_gap
+            and (null_err is None or null_err <= 0.5 * x_err)):
+        text += (f". Its loss has covered {sig(100 * (1 - gap / start_gap), 3)}% of the way to the floor, yet its weights are "
+                 f"{sig(100 * x_err, 3)}% away from x*: along directions of tiny curvature (cond(H) = "
+                 f"{sig(context.spectrum.hessian_condition_number, 3)}) the weights can move a lot while the loss barely changes, "
+                 "so distance in weights is the wrong yardstick here")
     if null_err is not None and x_err is not None and null_err > 1e-3 and (row_err or 0) < 0.5 * null_err:
         text += (f". Its weights differ from x* by {sig(100 * x_err, 3)}%, almost all in the null space of A "
                  f"({sig(100 * null_err, 3)}%), which the loss cannot see: same loss, different weights")

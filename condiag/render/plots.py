@@ -26,13 +26,15 @@ def plot_comparison(comparison, path: str) -> None:
     fig, axes = plt.subplots(1, 2 if two_d else 1, figsize=(13 if two_d else 7.5, 5.2), squeeze=False)
     gap_axis = axes[0, 0]
     floor = comparison.reference.loss
+    start_gap = max(comparison.problem.value(comparison.x0) - floor, 1e-300)
+    bottom = start_gap * 1e-20  # gaps at or below this (zero included) are drawn on the axis floor
     colours = [plt.get_cmap("tab20")(i) for i in range(0, 20, 2)] + [plt.get_cmap("tab20")(i) for i in range(1, 20, 2)]
     for i, (result, metric) in enumerate(zip(comparison.results, comparison.metrics)):
         if result.status == "skipped" or result.history.iterations.size == 0:
             continue
         its = result.history.iterations.astype(float) + 1.0
         gaps = result.history.loss - floor
-        gaps = np.where(np.isfinite(gaps), np.maximum(gaps, 1e-300), np.nan)
+        gaps = np.where(np.isfinite(gaps), np.maximum(gaps, bottom), np.nan)
         label = f"{result.solver} ({result.status}{', exact' if result.exact else ''})"
         gap_axis.plot(its, gaps, label=label, color=colours[i % len(colours)], lw=1.6, marker="." if its.size < 30 else None)
     gap_axis.set_xscale("log")
@@ -40,6 +42,9 @@ def plot_comparison(comparison, path: str) -> None:
     gap_axis.set_xlabel("iteration + 1")
     gap_axis.set_ylabel("loss gap  f(x) − f*")
     gap_axis.set_title("Distance to the floor")
+    gap_axis.set_ylim(bottom=bottom / 3)
+    gap_axis.axhline(bottom, color="grey", lw=0.6, ls=":")
+    gap_axis.text(1.0, bottom, " gap ≤ 1e-20 × start (or 0)", fontsize=7, color="grey", va="bottom")
     gap_axis.grid(True, which="major", alpha=0.3)
     gap_axis.legend(fontsize=8)
     if two_d:

@@ -6,7 +6,10 @@ Statuses (non-convergence is data, never an exception):
 ``converged``  loss gap f(x) - f* <= tol * max(1, f(x0) - f*)
 ``max_iter``   the budget (iterations or ``--time-limit``) ran out while the gap was still falling
 ``stalled``    over the second half of the run the best gap improved by less than 0.1%
-``diverged``   NaN/Inf, or the gap grew 1e5-fold over its start (the iteration is recorded)
+``diverged``   NaN/Inf, or the gap grew 1e5-fold over its start (the iteration is recorded);
+               for gd/momentum/nesterov with fixed parameters, whose asymptotic rate is known
+               exactly, growth counts only when the spectral radius is >= 1 (otherwise it is a
+               transient, reported as such)
 ``skipped``    the solver does not apply (the reason is given)
 ``failed``     the solver raised an error (its message is given)
 """
@@ -124,6 +127,8 @@ class Monitor:
         self.diverged_at = None
         self.x = None
         self.k = 0
+        self.growth_rule = True
+        """False for linear methods proven convergent (spectral radius < 1): growth is a transient."""
 
     # ------------------------------------------------------------------ observing
     def observe(self, k: int, loss: float, x: np.ndarray, force_record: bool = False) -> str | None:
@@ -143,7 +148,7 @@ class Monitor:
         start_gap = self.start_loss - self.context.floor
         if gap <= self.context.target_gap(self.start_loss):
             return self._finish("converged", f"loss gap {gap:.3g} <= tol {self.context.target_gap(self.start_loss):.3g}", k)
-        if gap > DIVERGENCE_GROWTH * max(start_gap, 1e-300) and k > 0:
+        if self.growth_rule and gap > DIVERGENCE_GROWTH * max(start_gap, 1e-300) and k > 0:
             return self._finish("diverged", f"the loss gap grew {DIVERGENCE_GROWTH:g}-fold by iteration {k:,}", k)
         now = time.perf_counter()
         limit = self.context.settings.time_limit

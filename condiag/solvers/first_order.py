@@ -13,7 +13,8 @@ import math
 import numpy as np
 
 from ..bounds import quadratic_model
-from ..trajectories import LinearMethod, checkpoints, error_at, first_step_below, log_gap
+from ..spectrum import learned_eigenvalues
+from ..trajectories import LinearMethod, checkpoints, error_at, first_step_below, log_gap, spectral_radius
 from .base import Context, Monitor, SolverInterrupted, Solver, SolverResult
 
 LOG_DIVERGENCE = math.log(1e5)
@@ -82,6 +83,9 @@ class IterativeSolver(Solver):
         dtype = np.float32 if context.settings.dtype == "float32" else np.float64
         oracle = make_oracle(context.problem, dtype)
         monitor = Monitor(context, self.name)
+        method = self.linear_method(params)
+        if method is not None and context.decomposition is not None:
+            monitor.growth_rule = not convergent(method, context)
         x = context.x0.astype(dtype)
         state = self.init_state(x, params, context)
         f, g = oracle(x)
@@ -117,6 +121,7 @@ def exact_run(name: str, context: Context, params: dict, method: LinearMethod) -
     problem = context.problem
     model = quadratic_model(problem, context.decomposition, context.reference.x, context.x0, context.floor)
     monitor = Monitor(context, name)
+    monitor.growth_rule = not convergent(method, context)
     max_iter = monitor.max_iter
     start_log = log_gap(model, method, 0)
     start_loss = context.floor + (math.exp(start_log) if start_log > -math.inf else 0.0)
@@ -126,7 +131,7 @@ def exact_run(name: str, context: Context, params: dict, method: LinearMethod) -
     if k_conv is not None:
         end, reason = k_conv, "converged"
     diverge_log = start_log + LOG_DIVERGENCE if start_log > -math.inf else -math.inf
-    k_div = first_crossing_above(model, method, diverge_log, min(end, max_iter))
+    k_div = first_crossing_above(model, method, diverge_log, min(end, max_iter)) if monitor.growth_rule else None
     if k_div is not None and k_div < end:
         end, reason = k_div, "diverged"
     marks = [int(k) for k in checkpoints(max_iter) if k < end] + [end]
@@ -158,6 +163,13 @@ def exact_run(name: str, context: Context, params: dict, method: LinearMethod) -
     return result
 
 
+def convergent(method: LinearMethod, context: Context) -> bool:
+    """Whether the linear method's spectral radius on the directions the loss sees is below 1."""
+    lam = learned_eigenvalues(context.problem, context.decomposition)
+    lam = lam[lam > 0]
+    return lam.size == 0 or spectral_radius(method, lam) < 1.0
+
+
 def first_crossing_above(model, method, log_target: float, limit: int) -> int | None:
     """First logged-then-bisected step <= limit whose log gap reaches log_target (divergence)."""
     if log_target == -math.inf or limit < 1:
@@ -179,9 +191,15 @@ def first_crossing_above(model, method, log_target: float, limit: int) -> int | 
 
 # ---------------------------------------------------------------------------- the solvers
 def _auto_lr(context: Context) -> float:
+    """2/(L + mu), but at most 1.99/L.
+
+    For kappa > 199 the cap costs at most 0.5% of the flat direction's rate, and it keeps the
+    steepest direction contracting (by 0.99) in floating point: for kappa beyond ~1e16,
+    fl(2/(L + mu)) * L rounds to 2 and that direction would never converge.
+    """
     bounds = context.bounds
     if bounds.optimal is not None:
-        return bounds.optimal
+        return min(bounds.optimal, 1.99 / bounds.L)
     if bounds.divergence_threshold is not None:
         return 0.5 * bounds.divergence_threshold
     return 1.0
@@ -190,7 +208,8 @@ def _auto_lr(context: Context) -> float:
 class GradientDescent(IterativeSolver):
     r"""Gradient descent with a fixed step, x_{k+1} = x_k - lr ∇f(x_k).
 
-    ``lr=auto`` is 2/(L + mu), the best fixed step (Polyak 1987, §1.4).
+    ``lr=auto`` is 2/(L + mu), the best fixed step (Polyak 1987, §1.4), capped at 1.99/L
+    (see :func:`_auto_lr`).
     """
 
     name = "gd"
