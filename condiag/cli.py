@@ -330,6 +330,36 @@ def compare(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, targe
     return report_verdict(comparison_verdict(result, required))
 
 
+@cli.command()
+@problem_options
+@output_options
+@handle_errors
+def solve(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, target, no_header, fmt, allow_external, as_json, output, no_color):
+    """Print the reference solution x* with its stated accuracy (more accurate than numpy.linalg.lstsq)."""
+    from .reference import solve as run_solve
+
+    prob = load(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, target, no_header, fmt, allow_external)
+    import time
+
+    started = time.perf_counter()
+    reference = run_solve(prob)
+    seconds = time.perf_counter() - started
+
+    def text(console):
+        from .render.text import render_solution
+
+        render_solution(prob, reference, console)
+
+    def json_report():
+        from .render.json_report import solution_json
+
+        return solution_json(prob, reference, seconds)
+
+    digits = reference.accuracy.get("correct_digits")
+    emit(text, json_report, as_json, output, no_color, f"x* with about {digits:.0f} correct digits" if digits is not None else "x*")
+    return 0
+
+
 def main(argv=None):
     """Console-script entry point."""
     if hasattr(signal, "SIGPIPE"):

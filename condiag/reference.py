@@ -91,31 +91,76 @@ def accuracy_estimate(problem: Problem, x: np.ndarray, norm: float, condition_nu
 
 
 def reference_from(problem: Problem, decomposition: Decomposition) -> Reference:
-    """x*, f(x*) and an accuracy estimate from the exact decomposition."""
+    """x*, f(x*) and its stated accuracy.
+
+    Least squares: :func:`condiag.refined_lstsq.refined_lstsq` (equilibrated pivoted QR with
+    extended-precision iterative refinement; SVD minimum norm when rank-deficient after
+    equilibration). A ridge penalty lambda ||x||² is the least-squares problem [A; sqrt(lambda/c) I] x ≈ [b; 0].
+    Quadratic: the eigendecomposition (minimum-norm on a singular Q).
+    """
+    if not problem.is_quadratic:
+        return _refined_reference(problem)
     coefficients = minimiser_coefficients(problem, decomposition)
     x = decomposition.V @ coefficients
     loss = problem.value(x)
-    residual = None if problem.is_quadratic else float(np.linalg.norm(problem.residual(x)))
     minimum_norm = problem.ridge == 0 and decomposition.rank < problem.n_cols
-    decomposition_method = "eigendecomposition" if problem.is_quadratic else "SVD"
-    if decomposition.reduced_by_qr:
-        decomposition_method = "QR + SVD"
-    method = f"{decomposition_method} ({'minimum-norm ' if minimum_norm else ''}{'pseudo-inverse' if minimum_norm else 'solve'})"
+    method = f"eigendecomposition ({'minimum-norm pseudo-inverse' if minimum_norm else 'solve'})"
     s = np.abs(decomposition.singular_values)
     kept = s[s > decomposition.rank_tol]
     norm = float(s.max()) if s.size else 0.0
     effective = float(kept.max() / kept.min()) if kept.size else 1.0
-    if problem.ridge > 0 and not problem.is_quadratic:
-        lam = decomposition.hessian_eigenvalues
-        effective = float(np.sqrt(lam.max() / lam.min()))
     return Reference(
         x=x,
         loss=float(loss),
-        residual_norm=residual,
+        residual_norm=None,
         method=method,
         minimum_norm=minimum_norm,
-        accuracy=accuracy_estimate(problem, x, norm, effective),
+        accuracy={**accuracy_estimate(problem, x, norm, effective), "refinement_steps": 0, "norm": "2-norm"},
     )
+
+
+def _refined_reference(problem: Problem) -> Reference:
+    from .memory import require_memory
+    from .refined_lstsq import refined_lstsq
+
+    n, d = problem.n_rows, problem.n_cols
+    require_memory(8.0 * (n + d) * d * 3, problem.source, f"the reference solution of a {n}x{d} problem")
+    A = problem.dense_matrix()
+    b = problem.b
+    if problem.ridge > 0:
+        A = np.vstack([A, np.sqrt(problem.ridge / problem.data_scale) * np.eye(d)])
+        b = np.concatenate([b, np.zeros(d)])
+    solution = refined_lstsq(A, b)
+    x = solution.x
+    bound = solution.forward_error_bound
+    digits = None if bound is None else float(max(0.0, -np.log10(max(bound, 1e-17))))
+    residual = float(np.linalg.norm(solution.residual[:n]))
+    return Reference(
+        x=x,
+        loss=float(problem.value(x)),
+        residual_norm=residual,
+        method=solution.method,
+        minimum_norm=solution.rank < d,
+        accuracy={
+            "backward_error": solution.backward_error,
+            "forward_error_bound": bound,
+            "correct_digits": digits,
+            "norm": "column-scaled 2-norm, ||D(x - x*)|| / ||D x*||, D = column norms",
+            "scaled_condition_number": solution.scaled_condition,
+            "refinement_steps": solution.refinement_steps,
+            "residual_precision": solution.precision,
+            "rank": solution.rank,
+        },
+    )
+
+
+def solve(problem: Problem) -> Reference:
+    """The reference solution of a problem (``condiag solve``)."""
+    from .spectrum import decompose
+
+    if problem.is_quadratic:
+        return reference_from(problem, decompose(problem))
+    return _refined_reference(problem)
 
 
 def floor_is_zero(problem: Problem, floor: float, start_loss: float) -> bool:

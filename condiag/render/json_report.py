@@ -271,3 +271,18 @@ def comparison_json(comparison) -> dict:
         "interrupted": comparison.interrupted,
     }
     return envelope("compare", body, comparison.seconds)
+
+
+# ---------------------------------------------------------------------------- solve
+def solution_json(problem, reference, seconds: float | None = None) -> dict:
+    body = {
+        "problem": problem_json(problem),
+        "x": reference.x,
+        "columns": list(problem.column_names),
+        "loss": reference.loss,
+        "residual_norm": reference.residual_norm,
+        "method": reference.method,
+        "minimum_norm": reference.minimum_norm,
+        "accuracy": reference.accuracy,
+    }
+    return envelope("solve", body, seconds)

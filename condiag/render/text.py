@@ -273,3 +273,29 @@ def fmt_seconds(seconds: float) -> str:
     if seconds < 1:
         return f"{seconds * 1e3:.3g} ms"
     return f"{seconds:.3g} s"
+
+
+def render_solution(problem, reference, console: Console) -> None:
+    """``condiag solve``: every coefficient, the loss, the method and the stated accuracy."""
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column("column")
+    table.add_column("x*", justify="right")
+    for name, value in zip(problem.column_names, reference.x):
+        table.add_row(name, f"{value:.15g}")
+    acc = reference.accuracy
+    digits = acc.get("correct_digits")
+    rows = [
+        ("loss f(x*)", sig(reference.loss, 15)),
+        ("residual ‖Ax* - b‖", sig(reference.residual_norm, 15) if reference.residual_norm is not None else None),
+        ("method", reference.method + (f", {acc['refinement_steps']} refinement step(s)" if acc.get("refinement_steps") else "")),
+        ("residuals in", acc.get("residual_precision")),
+        ("backward error", sig(acc.get("backward_error"), 2)),
+        ("forward error ≤", f"{sig(acc.get('forward_error_bound'), 2)}  ({acc.get('norm', 'relative')})"),
+        ("correct digits", f"about {digits:.1f}" if digits is not None else "unknown (singular)"),
+    ]
+    if acc.get("scaled_condition_number") is not None:
+        rows.insert(4, ("cond(A D⁻¹)", sig(acc["scaled_condition_number"], 4)))
+    console.print(Group(Text(f"condiag solve — {problem.source}", style="bold"), heading("Solution"), table, key_values(rows)))
+    if digits is not None and digits < 3:
+        console.print(Text("Fewer than 3 correct digits: the problem itself cannot be answered accurately in float64.", style="bold yellow"))
+    console.print()

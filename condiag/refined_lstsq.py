@@ -1,0 +1,189 @@
+"""Least squares as accurately as double precision allows, with a stated accuracy.
+
+Method (Björck, *Numerical Methods for Least Squares Problems*, SIAM 1996, §2.9 and §4.5;
+Higham, *Accuracy and Stability of Numerical Algorithms*, 2nd ed., §20.5):
+
+1. **Column equilibration** A_s = A D⁻¹, D = diag(||a_j||): removes the part of the
+   conditioning that is only the columns' units (van der Sluis 1969).
+2. **Householder QR with column pivoting** A_s P = Q R (LAPACK geqp3), never the normal
+   equations. The rank decision |R_kk| <= max(n, d) eps |R_11| is made on the equilibrated
+   matrix, so a direction the data determine is not thrown away because of its units
+   (NIST's Filip: cond(A) = 1.8e15 raw, 5e9 equilibrated, full rank).
+3. **Iterative refinement of the augmented system** [I A; Aᵀ 0][r; x] = [b; 0] (Björck
+   1967): the residuals f = b - r - A x and g = -Aᵀ r are accumulated in extended precision
+   (numpy.longdouble where it has a 64-bit mantissa, else double-double arithmetic), and the
+   correction is solved with the same QR factors. Refinement stops when the correction no
+   longer shrinks the solution's change by half, or after ``max_steps``.
+
+Rank-deficient problems get the minimum-norm solution from the SVD instead (pivoted QR
+gives a basic solution, not the minimum-norm one), without refinement.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+EPS64 = float(np.finfo(np.float64).eps)
+EXTENDED = np.longdouble if np.finfo(np.longdouble).eps < 1e-18 else None
+
+
+@dataclass(frozen=True)
+class RefinedSolution:
+    x: np.ndarray
+    residual: np.ndarray
+    """r = b - A x, accumulated in extended precision and rounded to float64."""
+    rank: int
+    refinement_steps: int
+    method: str
+    scaled_condition: float
+    """cond(A D⁻¹), the conditioning the solver actually faces."""
+    backward_error: float
+    forward_error_bound: float | None
+    """Bound on ||D(x̂ - x)|| / ||D x||, the error in the column-scaled norm."""
+    precision: str
+
+
+# ---------------------------------------------------------------------------- extended-precision kernels
+def _two_sum(a, b):
+    s = a + b
+    bb = s - a
+    return s, (a - (s - bb)) + (b - bb)
+
+
+def _split(a):
+    c = 134217729.0 * a  # 2^27 + 1 (Veltkamp)
+    hi = c - (c - a)
+    return hi, a - hi
+
+
+def _two_prod(a, b):
+    p = a * b
+    ah, al = _split(a)
+    bh, bl = _split(b)
+    return p, ((ah * bh - p) + ah * bl + al * bh) + al * bl
+
+
+def matvec_extended(A: np.ndarray, x_hi: np.ndarray, x_lo: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """A @ (x_hi + x_lo) with about 30 significant digits, as a (hi, lo) pair of float64 arrays.
+
+    Uses numpy.longdouble when it is wider than float64 and the double-double algorithms of
+    Dekker (1971) / Ogita, Rump & Oishi (2005) otherwise.
+    """
+    if x_lo is None:
+        x_lo = np.zeros_like(x_hi)
+    if EXTENDED is not None:
+        total = A.astype(EXTENDED) @ (x_hi.astype(EXTENDED) + x_lo.astype(EXTENDED))
+        hi = total.astype(np.float64)
+        return hi, (total - hi.astype(EXTENDED)).astype(np.float64)
+    s = np.zeros(A.shape[0])
+    c = np.zeros(A.shape[0])
+    for j in range(A.shape[1]):
+        p, e = _two_prod(A[:, j], np.full(A.shape[0], x_hi[j]))
+        s, t = _two_sum(s, p)
+        c = c + t + e + A[:, j] * x_lo[j]
+    hi = s + c
+    return hi, c - (hi - s)
+
+
+def _residual_f(A, b, r, x_hi, x_lo):
+    """f = b - r - A x in extended precision, rounded to float64."""
+    ax_hi, ax_lo = matvec_extended(A, x_hi, x_lo)
+    if EXTENDED is not None:
+        f = b.astype(EXTENDED) - r.astype(EXTENDED) - ax_hi.astype(EXTENDED) - ax_lo.astype(EXTENDED)
+        return f.astype(np.float64)
+    s, e = _two_sum(b, -r)
+    s, e2 = _two_sum(s, -ax_hi)
+    return s + (e + e2 - ax_lo)
+
+
+def _gradient_g(A, r):
+    """g = -Aᵀ r in extended precision."""
+    hi, lo = matvec_extended(A.T, r)
+    return -(hi + lo)
+
+
+# ---------------------------------------------------------------------------- the solver
+def refined_lstsq(A: np.ndarray, b: np.ndarray, max_steps: int = 6) -> RefinedSolution:
+    """Solve min ||A x - b||₂ for dense A (n >= 1, d >= 1) as accurately as float64 allows."""
+    import scipy.linalg as sl
+
+    A = np.asarray(A, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    n, d = A.shape
+    norms = np.sqrt(np.sum(A * A, axis=0))
+    D = np.where(norms > 0, norms, 1.0)
+    As = A / D
+    Q, R, P = sl.qr(As, mode="economic", pivoting=True)
+    diag = np.abs(np.diag(R))
+    tol = max(n, d) * EPS64 * (diag[0] if diag.size else 0.0)
+    rank = int(np.count_nonzero(diag > tol))
+    s = np.linalg.svd(R, compute_uv=False)
+    scaled_cond = float(s[0] / s[-1]) if s[-1] > 0 else math.inf
+    precision = "longdouble (64-bit mantissa)" if EXTENDED is not None else "double-double"
+    if rank < d or n < d:
+        U, sv, Vt = np.linalg.svd(A, full_matrices=False)
+        keep = sv > max(n, d) * EPS64 * sv[0]
+        x = Vt[keep].T @ ((U[:, keep].T @ b) / sv[keep])
+        r_hi, r_lo = matvec_extended(A, x)
+        r = (b - r_hi) - r_lo
+        return _finish(A, As, D, b, x, r, rank, 0, "SVD minimum-norm (rank-deficient after equilibration)", scaled_cond, precision)
+
+    Rt = R  # pivoted order
+    def correction(f, g_scaled):
+        # [I As][dr; dz] = [f; g] with As P = Q R  (in pivoted order: g_p = g[P])
+        u = sl.solve_triangular(Rt, g_scaled[P], trans="T")
+        qf = Q.T @ f
+        dz_p = sl.solve_triangular(Rt, qf - u)
+        dz = np.empty(d)
+        dz[P] = dz_p
+        dr = Q @ u + (f - Q @ qf)
+        return dr, dz
+
+    # initial solution (z = D x in scaled variables)
+    zero = np.zeros(d)
+    r = np.zeros(n)
+    dr, z = correction(b.copy(), zero)
+    r = dr
+    z_lo = np.zeros(d)
+    steps = 0
+    last = math.inf
+    for steps in range(1, max_steps + 1):
+        x_hi, x_lo = z / D, z_lo / D
+        f = _residual_f(A, b, r, x_hi, x_lo)
+        g = _gradient_g(A, r) / D  # Asᵀ r = D⁻¹ Aᵀ r
+        dr, dz = correction(f, g)
+        r = r + dr
+        z, z_lo = _two_sum(z, dz + z_lo)
+        size = float(np.linalg.norm(dz)) / max(float(np.linalg.norm(z)), 1e-300)
+        if size <= EPS64 * 0.5 or size > 0.5 * last:
+            break
+        last = size
+    x = z / D + z_lo / D
+    r_hi, r_lo = matvec_extended(A, z / D, z_lo / D)
+    r = (b - r_hi) - r_lo
+    return _finish(A, As, D, b, x, r, d, steps, "equilibrated Householder QR (pivoted) + iterative refinement", scaled_cond, precision)
+
+
+def _finish(A, As, D, b, x, r, rank, steps, method, scaled_cond, precision) -> RefinedSolution:
+    """Backward error from extended-precision quantities and a first-order forward bound.
+
+    eta = ||Asᵀ r|| / (||As|| ||r|| + ||As||² ||z||) estimates the normwise backward error of
+    z = D x for the scaled problem (Higham 2002, §20.7); the forward bound in the scaled norm is
+    2 eta (kappa + kappa² ||r|| / (||As|| ||z||)) + 2 eps (Wedin 1973; the 2 eps is x's own rounding).
+    """
+    z = x * D
+    g_hi, g_lo = matvec_extended(As.T, r)
+    gradient = float(np.linalg.norm(g_hi + g_lo))
+    norm_as = float(np.linalg.norm(As, 2)) if As.shape[1] <= 4000 else float(np.sqrt(As.shape[1]))
+    rn, zn = float(np.linalg.norm(r)), float(np.linalg.norm(z))
+    denominator = norm_as * rn + norm_as**2 * zn
+    eta = gradient / denominator if denominator > 0 else 0.0
+    if math.isfinite(scaled_cond):
+        rho = rn / max(norm_as * zn, 1e-300)
+        bound = 2.0 * eta * (scaled_cond + scaled_cond**2 * rho) + 2.0 * EPS64
+    else:
+        bound = None
+    return RefinedSolution(x, r, rank, steps, method, scaled_cond, eta, bound, precision)

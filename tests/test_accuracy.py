@@ -1,0 +1,120 @@
+"""The reference solution: NIST StRD certified values (LRE >= 7) and a forward-error bound that holds."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import nist_strd
+from condiag.problem import Problem
+from condiag.reference import solve
+from condiag.refined_lstsq import matvec_extended, refined_lstsq
+
+LRE_REQUIRED = 7.0
+
+
+def achieved(name):
+    data = nist_strd.load(name)
+    problem = Problem.create(data.X, data.y)
+    reference = solve(problem)
+    n, p = data.X.shape
+    residual = data.y - data.X @ reference.x
+    rss = reference.residual_norm**2
+    residual_sd = np.sqrt(rss / (n - p))
+    centred = data.y - data.y.mean() if data.intercept else data.y
+    r_squared = 1.0 - rss / float(centred @ centred)
+    return data, reference, nist_strd.lre(reference.x, data.certified), nist_strd.lre(residual_sd, data.residual_sd)[0], nist_strd.lre(r_squared, data.r_squared)[0], residual
+
+
+@pytest.mark.parametrize("name", nist_strd.NAMES)
+def test_nist_certified_values(name):
+    data, reference, coefficient_lre, sd_lre, r2_lre, _ = achieved(name)
+    assert coefficient_lre.min() >= LRE_REQUIRED, (name, coefficient_lre)
+    assert sd_lre >= LRE_REQUIRED, (name, sd_lre)
+    assert r2_lre >= LRE_REQUIRED, (name, r2_lre)
+    assert reference.accuracy["refinement_steps"] >= 1
+    assert not reference.minimum_norm  # every NIST model is determined by its data (Filip included)
+
+
+def test_print_lre_table(capsys):
+    rows = []
+    for name in nist_strd.NAMES:
+        data, _ref, coefficient_lre, sd_lre, r2_lre, _ = achieved(name)
+        lstsq = nist_strd.lre(np.linalg.lstsq(data.X, data.y, rcond=None)[0], data.certified).min()
+        rows.append(f"{name:9s}  condiag {coefficient_lre.min():5.1f}  resid SD {sd_lre:5.1f}  R^2 {r2_lre:5.1f}  numpy.lstsq {lstsq:5.1f}")
+    with capsys.disabled():
+        print("\nNIST StRD minimum LRE per dataset:\n" + "\n".join(rows))
+    assert len(rows) == 11
+
+
+def test_filip_beats_lstsq_default_rank_decision():
+    data, reference, coefficient_lre, *_ = achieved("Filip")
+    lstsq = nist_strd.lre(np.linalg.lstsq(data.X, data.y, rcond=None)[0], data.certified).min()
+    assert lstsq < 1 and coefficient_lre.min() >= LRE_REQUIRED
+    assert reference.accuracy["rank"] == 11
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_forward_error_bound_holds(seed):
+    """A = U diag(s) Vᵀ with cond up to 1e14; the error against a 80-digit solution is within the stated bound."""
+    mp = pytest.importorskip("mpmath")
+    rng = np.random.default_rng(seed)
+    n, d = 9, 5
+    cond = 10.0 ** rng.uniform(0, 14)
+    s = np.geomspace(1.0, 1.0 / cond, d) * 10.0 ** rng.uniform(-3, 3)
+    U, _ = np.linalg.qr(rng.normal(size=(n, d)))
+    V, _ = np.linalg.qr(rng.normal(size=(d, d)))
+    A = U @ np.diag(s) @ V.T
+    b = A @ rng.normal(size=d) + (0.0 if seed % 2 else 1e-3) * rng.normal(size=n)
+    solution = refined_lstsq(A, b)
+    mp.mp.dps = 80
+    Am = mp.matrix(A.tolist())
+    bm = mp.matrix(b.tolist())
+    exact = mp.lu_solve(Am.T * Am, Am.T * bm)
+    exact = np.array([float(v) for v in exact])
+    D = np.linalg.norm(A, axis=0)
+    error = np.linalg.norm(D * (solution.x - exact)) / np.linalg.norm(D * exact)
+    assert solution.forward_error_bound is not None
+    assert error <= solution.forward_error_bound, (cond, error, solution.forward_error_bound)
+
+
+def test_double_double_matches_longdouble(monkeypatch):
+    import condiag.refined_lstsq as module
+
+    rng = np.random.default_rng(0)
+    A = rng.normal(size=(30, 4)) * 10.0 ** rng.uniform(-5, 5, size=4)
+    x = rng.normal(size=4)
+    hi_ext, lo_ext = matvec_extended(A, x)
+    monkeypatch.setattr(module, "EXTENDED", None)
+    hi_dd, lo_dd = module.matvec_extended(A, x)
+    np.testing.assert_allclose(hi_dd, hi_ext, rtol=1e-15)
+    # both carry digits beyond float64: their low parts agree to the longdouble's precision
+    np.testing.assert_allclose(hi_dd + lo_dd, hi_ext + lo_ext, rtol=1e-15)
+    data = nist_strd.load("Wampler4")
+    solution = module.refined_lstsq(data.X, data.y)
+    assert nist_strd.lre(solution.x, data.certified).min() >= LRE_REQUIRED
+
+
+def test_solve_cli(run, samples, tmp_path):
+    result = run("solve", samples / "longley.csv", "--target", "Employed", "--intercept", "--json")
+    assert result.code == 0, result.err
+    report = result.json()
+    assert {"x", "loss", "method", "accuracy"} <= set(report)
+    assert report["x"][-1] == pytest.approx(-3482258.63459582, rel=1e-9)
+    assert report["accuracy"]["correct_digits"] > 7
+    text = run("solve", samples / "longley.csv", "--target", "Employed", "--intercept")
+    assert "GNP_deflator" in text.out and "15.0618722713733" in text.out
+
+
+def test_inaccurate_problem_gets_a_finding():
+    """A problem whose own answer has < 3 correct digits in float64 says so (CD140)."""
+    from condiag.analysis import analyze
+
+    rng = np.random.default_rng(3)
+    U, _ = np.linalg.qr(rng.normal(size=(12, 4)))
+    V, _ = np.linalg.qr(rng.normal(size=(4, 4)))
+    A = U @ np.diag([1.0, 1e-5, 1e-10, 1e-14]) @ V.T
+    b = rng.normal(size=12)  # far from the range: the cond² term dominates
+    a = analyze(Problem.create(A, b))
+    assert a.reference.accuracy["correct_digits"] < 3
+    assert "CD140" in {f.code for f in a.findings}
