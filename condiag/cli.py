@@ -45,6 +45,7 @@ def handle_errors(command):
     def wrapper(*args, traceback: bool = False, **kwargs):
         try:
             code = command(*args, **kwargs)
+            sys.stdout.flush()  # a closed pipe (| head) shows up here, inside the handler
         except CondiagError as exc:
             if traceback:
                 raise

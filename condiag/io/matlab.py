@@ -25,8 +25,74 @@ def _is_v73(source) -> bool:
     return b"MATLAB 7.3" in head or head[:8] == b"\x89HDF\r\n\x1a\n"
 
 
+MI_TYPES = {1, 2, 3, 4, 5, 6, 7, 9, 12, 13, 14, 15, 16, 17, 18}
+MI_MATRIX, MI_COMPRESSED = 14, 15
+MAX_DEPTH = 16
+
+
+def _check_elements(buffer: bytes, start: int, end: int, order: str, label: str, depth: int = 0) -> None:
+    """Walk MAT v5 data elements and refuse malformed tags before scipy's compiled reader sees them.
+
+    scipy.io.loadmat crashed (segmentation fault) in condiag's fuzz runs on a small-data-element
+    tag declaring more than 4 bytes; this check follows the MAT-file format (MathWorks, "MAT-File
+    Format", 2019, ch. 1): every tag's type must be a known mi-type, small elements hold <= 4 bytes,
+    and every element must fit inside its parent. Compressed elements are decompressed (bounded by
+    the memory check) and checked the same way.
+    """
+    import struct
+    import zlib
+
+    if depth > MAX_DEPTH:
+        raise InputError(label, "is not a valid MAT-file: elements nested too deeply")
+    position = start
+    while position < end:
+        if end - position < 8:
+            if any(buffer[position:end]):
+                raise InputError(label, f"is not a valid MAT-file: a truncated element tag at byte {position}")
+            return
+        first, second = struct.unpack_from(order + "II", buffer, position)
+        small_size = first >> 16
+        if small_size:
+            kind = first & 0xFFFF
+            if kind not in MI_TYPES or small_size > 4:
+                raise InputError(label, f"is not a valid MAT-file: malformed element tag at byte {position}")
+            position += 8
+            continue
+        kind, size = first, second
+        if kind not in MI_TYPES:
+            raise InputError(label, f"is not a valid MAT-file: unknown element type {kind} at byte {position}")
+        body = position + 8
+        if body + size > end:
+            raise InputError(label, f"is truncated: an element at byte {position} declares {size} bytes, {end - body} remain")
+        if kind == MI_MATRIX:
+            _check_elements(buffer, body, body + size, order, label, depth + 1)
+        elif kind == MI_COMPRESSED:
+            try:
+                inner = zlib.decompressobj().decompress(buffer[body : body + size], 1 << 31)
+            except zlib.error as exc:
+                raise InputError(label, f"is not a valid MAT-file: corrupt compressed element at byte {position}") from exc
+            _check_elements(inner, 0, len(inner), order, label, depth + 1)
+        position = body + size + ((8 - size % 8) % 8 if kind != MI_COMPRESSED else 0)
+
+
+def _validate_v5(source, label: str) -> None:
+    if isinstance(source, str):
+        with open(source, "rb") as fh:
+            data = fh.read()
+    else:
+        source.seek(0)
+        data = source.read()
+        source.seek(0)
+    indicator = data[126:128] if len(data) >= 128 else b""
+    if indicator not in (b"IM", b"MI"):
+        return  # not v5: MAT v4 (no element tags; scipy's v4 reader checks sizes) or not a MAT-file at all
+    _check_elements(data, 128, len(data), "<" if indicator == b"IM" else ">", label)
+
+
 def _v5_variables(source, label: str) -> dict[str, tuple]:
     import scipy.io
+
+    _validate_v5(source, label)
 
     try:
         found = scipy.io.whosmat(source)

@@ -72,7 +72,8 @@ def as_matrix(A, source: str):
             raise InputError(source, f"A must be 2-D, got {A.ndim}-D")
         if 0 in A.shape:
             raise InputError(source, f"A is empty (shape {A.shape[0]}x{A.shape[1]})")
-        A = A.astype(np.float64)
+        with np.errstate(all="ignore"):
+            A = A.astype(np.float64)
         A.sum_duplicates()
 
         def pos(k):
@@ -89,7 +90,8 @@ def as_matrix(A, source: str):
         raise InputError(source, f"A must be a 2-D matrix, got shape {shape} ({A.ndim}-D)", hint)
     if 0 in A.shape:
         raise InputError(source, f"A is empty (shape {A.shape[0]}x{A.shape[1]})")
-    A = np.ascontiguousarray(A, dtype=np.float64)
+    with np.errstate(all="ignore"):  # float128 beyond float64's range becomes inf, reported just below
+        A = np.ascontiguousarray(A, dtype=np.float64)
     check_finite(A, source, "matrix A")
     return A
 
@@ -110,6 +112,7 @@ def as_vector(b, source: str, n_rows: int) -> np.ndarray:
             f"b has {b.shape[0]} entries but A has {n_rows} rows",
             "b needs one entry per row of A",
         )
-    b = np.ascontiguousarray(b, dtype=np.float64)
+    with np.errstate(all="ignore"):
+        b = np.ascontiguousarray(b, dtype=np.float64)
     check_finite(b, source, "right-hand side b")
     return b

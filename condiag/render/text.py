@@ -21,9 +21,17 @@ SEVERITY_STYLE = {"error": "bold red", "warning": "bold yellow", "info": "bold c
 BARS = "▁▂▃▄▅▆▇█"
 
 
+class ReportConsole(Console):
+    """rich's Console, but a closed pipe raises BrokenPipeError for the CLI's one handler
+    (rich itself would exit with status 1 from deep inside a print)."""
+
+    def on_broken_pipe(self) -> None:
+        raise BrokenPipeError
+
+
 def make_console(file=None, width: int | None = None, no_color: bool = False) -> Console:
     """A console for the report; ``no_color`` forces plain output (NO_COLOR is honoured by rich)."""
-    return Console(file=file, width=width, no_color=no_color or None, highlight=False, soft_wrap=False, markup=False, emoji=False)
+    return ReportConsole(file=file, width=width, no_color=no_color or None, highlight=False, soft_wrap=False, markup=False, emoji=False)
 
 
 def heading(title: str) -> Text:
