@@ -99,6 +99,31 @@ def problem_options(command):
     return command
 
 
+def model_options(command):
+    """--model two-layer and its settings (analyze and compare)."""
+    options = [
+        click.option("--model", type=click.Choice(("linear", "two-layer")), default="linear", show_default=True,
+                     help="two-layer: fit W1·W2 to the matrix A (story 3) instead of solving Ax ≈ b."),
+        click.option("--hidden", type=click.IntRange(min=1), metavar="K", help="Two-layer: width K of the hidden layer (default: min(rows, cols))."),
+        click.option("--samples", type=click.IntRange(min=0), default=1000, show_default=True, metavar="N",
+                     help="Two-layer: Gaussian inputs X (seeded); 0 = population loss ||W1·W2 - A||²."),
+        click.option("--init-scale", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True, help="Two-layer: std of the normal initialisation."),
+        click.option("--model-seed", type=int, default=0, show_default=True, help="Two-layer: seed of the inputs X (the init uses seed + 1)."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def two_layer_problem(prob, hidden, samples, init_scale, seed):
+    """The two-layer model built from a loaded problem's matrix."""
+    from .two_layer import TwoLayerProblem
+
+    A = prob.dense_matrix()
+    K = hidden or min(A.shape)
+    return TwoLayerProblem.create(A, K, samples=samples, loss=prob.loss, init_scale=init_scale, seed=seed, source=prob.source)
+
+
 def output_options(command):
     options = [
         click.option("--json", "as_json", is_flag=True, help="Print the report as JSON (schema in the README)."),
@@ -200,13 +225,15 @@ def cli():
 @click.option("--tol", type=click.FloatRange(min=0, min_open=True, max=1, max_open=True), default=1e-6, show_default=True, metavar="EPS",
               help="Relative reduction of the error/gap that counts as converged.")
 @click.option("--x0", metavar="SPEC", help="Starting point: comma-separated numbers or a vector file (default zeros).")
+@model_options
 @output_options
 @click.option("--fail-on", type=click.Choice(SEVERITY_CHOICES), default="never", show_default=True, help="Exit 1 when a finding of this severity or worse is present.")
 @click.option("--max-condition", type=float, metavar="K", help="Exit 1 when cond(A) (cond(Q)) exceeds K.")
 @click.option("--min-lr-margin", type=float, metavar="M", help="Exit 1 when an --lr is within a factor M of the divergence threshold.")
 @handle_errors
 def analyze(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, target, no_header, fmt, allow_external,
-            lrs, steps, tol, x0, as_json, output, no_color, fail_on, max_condition, min_lr_margin):
+            lrs, steps, tol, x0, model, hidden, samples, init_scale, model_seed, as_json, output, no_color, fail_on, max_condition,
+            min_lr_margin):
     """Explain why gradient descent stalls or diverges: spectrum, learning-rate bounds,
     exact predictions and remedies."""
     from .analysis import analyze as run_analysis
@@ -215,6 +242,9 @@ def analyze(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, targe
     if any(lr <= 0 for lr in lrs):
         raise InputError("--lr", "learning rates must be positive")
     prob = load(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, target, no_header, fmt, allow_external)
+    if model == "two-layer":
+        return analyze_two_layer_command(two_layer_problem(prob, hidden, samples, init_scale, model_seed), lrs, tol,
+                                         as_json, output, no_color, fail_on, max_condition)
     x0_values, x0_label = parse_x0(x0)
     result = run_analysis(prob, lrs, steps=steps, tol=tol, x0=x0_values, x0_source=x0_label)
 
@@ -232,6 +262,26 @@ def analyze(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, targe
     worst = result.findings[0].severity if result.findings else "none"
     emit(text, json_report, as_json, output, no_color, f"{len(result.findings)} findings, worst {worst}")
     return report_verdict(verdict)
+
+
+def analyze_two_layer_command(model, lrs, tol, as_json, output, no_color, fail_on, max_condition):
+    from .policy import two_layer_verdict
+    from .two_layer_analysis import analyze_two_layer
+
+    result = analyze_two_layer(model, lrs, tol=tol)
+
+    def text(console):
+        from .render.text import render_two_layer
+
+        render_two_layer(result, console)
+
+    def json_report():
+        from .render.json_report import two_layer_json
+
+        return two_layer_json(result)
+
+    emit(text, json_report, as_json, output, no_color, f"{len(result.findings)} findings")
+    return report_verdict(two_layer_verdict(result, fail_on, max_condition))
 
 
 class LazyProgress:
@@ -281,12 +331,14 @@ class LazyProgress:
 @click.option("--param", "params", multiple=True, metavar="SOLVER.NAME=VALUE", help="A solver parameter, e.g. adam.lr=0.1 or sgd.batch_size=2 (repeatable).")
 @click.option("--x0", metavar="SPEC", help="Starting point: comma-separated numbers or a vector file (default zeros).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for stochastic solvers.")
+@model_options
 @click.option("--plot", type=click.Path(dir_okay=False), metavar="FILE", help="Write a plot (.png, .svg or .pdf): loss gap per iteration, and paths on the contours for 2 variables.")
 @output_options
 @click.option("--require-converged", metavar="LIST", help="Exit 1 unless these solvers (comma-separated) converge.")
 @handle_errors
 def compare(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, target, no_header, fmt, allow_external,
-            solvers, lr, max_iter, tol, time_limit, dtype, simulate, params, x0, seed, plot, as_json, output, no_color, require_converged):
+            solvers, lr, max_iter, tol, time_limit, dtype, simulate, params, x0, seed, model, hidden, samples, init_scale, model_seed,
+            plot, as_json, output, no_color, require_converged):
     """Run solvers against the exact least-squares answer: who gets there, how fast, and why not."""
     from .comparison import compare as run_comparison
     from .comparison import parse_params, parse_solvers
@@ -294,10 +346,12 @@ def compare(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, targe
     from .policy import comparison_verdict
     from .solvers import Settings
 
-    names = parse_solvers(solvers)
+    names = parse_solvers(solvers) if solvers or model != "two-layer" else None
     required = tuple(n.strip() for n in (require_converged or "").split(",") if n.strip())
     parse_solvers(",".join(required)) if required else None
     prob = load(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, target, no_header, fmt, allow_external)
+    if model == "two-layer":
+        prob = two_layer_problem(prob, hidden, samples, init_scale, model_seed)
     x0_values, _label = parse_x0(x0)
     progress = LazyProgress(enabled=sys.stderr.isatty() and not as_json)
     settings = Settings(max_iter=max_iter, tol=tol, time_limit=time_limit, dtype=dtype, simulate=simulate, lr=lr,

@@ -31,6 +31,8 @@ class SolverMetrics:
     null_space_rel_error: float | None
     """The part the loss cannot see (in the null space of A), relative to ||x*||."""
     verdict: str
+    product_rel_error: float | None = None
+    """Two-layer model: ||W1 W2 - M*|| / ||M*|| (the weights themselves are not unique)."""
 
 
 @dataclass(frozen=True)
@@ -82,21 +84,29 @@ def parse_params(items) -> dict:
     return params
 
 
-def _metrics(problem, reference, decomposition, x, start_loss, result: SolverResult, context) -> SolverMetrics:
-    gap = x_err = row_err = null_err = None
+def _metrics(context: Context, result: SolverResult, start_loss: float) -> SolverMetrics:
+    problem, reference, decomposition = context.problem, context.reference, context.decomposition
+    x = result.x
+    gap = x_err = row_err = null_err = product_err = None
     if x is not None and np.all(np.isfinite(x)):
         gap = float(problem.value(x) - reference.loss)
-        norm = float(np.linalg.norm(reference.x)) or 1.0
-        diff = x - reference.x
-        x_err = float(np.linalg.norm(diff)) / norm
-        if decomposition is not None:
-            mask = learned_mask(problem, decomposition)
-            if problem.ridge > 0:
-                mask[:] = True
-            coefficients = decomposition.V.T @ diff
-            row_err = float(np.linalg.norm(coefficients[mask])) / norm
-            null_err = float(np.linalg.norm(coefficients[~mask])) / norm
-    return SolverMetrics(gap, x_err, row_err, null_err, verdict(result, gap, x_err, row_err, null_err, start_loss, context))
+        if getattr(problem, "objective", "") == "two-layer":
+            (W1, W2), (B1, B2) = problem.split(x), problem.split(reference.x)
+            target = B1 @ B2
+            product_err = float(np.linalg.norm(W1 @ W2 - target) / (np.linalg.norm(target) or 1.0))
+        else:
+            norm = float(np.linalg.norm(reference.x)) or 1.0
+            diff = x - reference.x
+            x_err = float(np.linalg.norm(diff)) / norm
+            if decomposition is not None:
+                mask = learned_mask(problem, decomposition)
+                if problem.ridge > 0:
+                    mask[:] = True
+                coefficients = decomposition.V.T @ diff
+                row_err = float(np.linalg.norm(coefficients[mask])) / norm
+                null_err = float(np.linalg.norm(coefficients[~mask])) / norm
+    text = verdict(result, gap, x_err, row_err, null_err, start_loss, context)
+    return SolverMetrics(gap, x_err, row_err, null_err, text, product_err)
 
 
 def verdict(result: SolverResult, gap, x_err, row_err, null_err, start_loss, context) -> str:
@@ -111,13 +121,16 @@ def verdict(result: SolverResult, gap, x_err, row_err, null_err, start_loss, con
         return f"{name}: skipped — {result.message}"
     if status == "failed":
         return f"{name}: failed — {result.message}"
-    floor_text = "" if floor_is_zero(context.problem, floor, start_loss) else f" (floor {sig(floor, 4)})"
+    zero_floor = floor <= 1e-12 * max(abs(start_loss), 1e-300) if context.spectrum is None else floor_is_zero(context.problem, floor, start_loss)
+    floor_text = "" if zero_floor else f" (floor {sig(floor, 4)})"
     if status == "converged":
         text = f"{name}: reached the floor in {count(k)} iteration{'s' if k != 1 else ''}"
         if result.f_evals:
             text += f" ({count(result.f_evals)} evaluations)"
         if x_err is not None:
             text += f"; weights within {sig(x_err, 2)} of x* (relative)"
+        if start_loss > floor:
+            text += f"; relative loss gap {sig(max(gap or 0.0, 0.0) / (start_loss - floor), 2)}"
     elif status == "diverged":
         text = f"{name}: diverged at iteration {count(result.diverged_at or k)}"
         if lr is not None and bounds.divergence_threshold and name in ("gd", "momentum", "nesterov"):
@@ -157,7 +170,7 @@ def verdict(result: SolverResult, gap, x_err, row_err, null_err, start_loss, con
         peak = int(result.history.iterations[np.isfinite(result.history.loss)][np.argmax(losses)])
         text += (f". On the way the gap rose {sig((losses.max() - floor) / start_gap, 3)}-fold (peak near iteration {count(peak)}) "
                  "before falling: a transient overshoot of momentum, not divergence (its asymptotic rate is below 1)")
-    if (status != "converged" and x_err is not None and x_err > 0.5 and gap is not None and start_gap > 0 and gap < 0.1 * start_gap
+    if (context.spectrum is not None and status != "converged" and x_err is not None and x_err > 0.5 and gap is not None and start_gap > 0 and gap < 0.1 * start_gap
             and (null_err is None or null_err <= 0.5 * x_err)):
         text += (f". Its loss has covered {sig(100 * (1 - gap / start_gap), 3)}% of the way to the floor, yet its weights are "
                  f"{sig(100 * x_err, 3)}% away from x*: along directions of tiny curvature (cond(H) = "
@@ -169,31 +182,66 @@ def verdict(result: SolverResult, gap, x_err, row_err, null_err, start_loss, con
     return text
 
 
-def compare(problem: Problem, solvers=None, settings: Settings | None = None, x0=None) -> Comparison:
-    """Run each solver on the problem against its exact reference answer.
+@dataclass(frozen=True)
+class TwoLayerBounds:
+    """What the first-order solvers' ``lr=auto`` needs, for the two-layer model (see two_layer_analysis)."""
 
-    A solver that raises is reported as ``failed``; Ctrl-C stops the comparison and returns what
-    finished (``interrupted`` is then True).
-    """
-    started = time.perf_counter()
-    settings = settings or Settings()
-    names = parse_solvers(None) if solvers is None else tuple(solvers)
-    x0 = np.zeros(problem.n_cols) if x0 is None else np.asarray(x0, dtype=float).reshape(-1)
-    if x0.shape[0] != problem.n_cols:
-        from .errors import InputError
+    L: float
+    optimal: float
+    divergence_threshold: float
+    heavy_ball: None = None
+    nesterov: None = None
 
-        raise InputError("--x0", f"has {x0.shape[0]} entries but the problem has {problem.n_cols} unknowns")
+
+def _linear_context(problem: Problem, settings: Settings, x0: np.ndarray) -> Context:
     decomposition = decompose(problem)
     spectrum = spectrum_from(problem, decomposition)
     bounds = learning_rate_bounds(problem, spectrum, settings.tol)
     reference = reference_from(problem, decomposition)
-    context = Context(problem, spectrum, bounds, decomposition, reference, x0, settings)
+    return Context(problem, spectrum, bounds, decomposition, reference, x0, settings)
+
+
+def _two_layer_context(problem, settings: Settings, x0: np.ndarray) -> Context:
+    from .two_layer import component_rates, curvature_at_init, optimum
+
+    best = optimum(problem)
+    lam = max(curvature_at_init(problem, x0), float(np.max(component_rates(problem, best), initial=0.0)))
+    bounds = TwoLayerBounds(L=lam, optimal=1.0 / lam if lam > 0 else 1.0, divergence_threshold=2.0 / lam if lam > 0 else float("inf"))
+    reference = Reference(x=best.theta, loss=best.loss, residual_norm=None, method="truncated SVD of A·L (Eckart–Young), balanced",
+                          minimum_norm=False, accuracy={})
+    return Context(problem, None, bounds, None, reference, x0, settings)
+
+
+def compare(problem, solvers=None, settings: Settings | None = None, x0=None) -> Comparison:
+    """Run each solver on the problem against its exact reference answer.
+
+    A solver that raises is reported as ``failed``; Ctrl-C stops the comparison and returns what
+    finished (``interrupted`` is then True). ``problem`` is a :class:`Problem` or a
+    :class:`~condiag.two_layer.TwoLayerProblem` (whose reference is the balanced Eckart–Young minimum).
+    """
+    started = time.perf_counter()
+    settings = settings or Settings()
+    two_layer = getattr(problem, "objective", "") == "two-layer"
+    if solvers is None:
+        from .solvers import TWO_LAYER_DEFAULT_SOLVERS
+
+        names = TWO_LAYER_DEFAULT_SOLVERS if two_layer else parse_solvers(None)
+    else:
+        names = tuple(solvers)
+    if x0 is None:
+        x0 = problem.initial_point() if two_layer else np.zeros(problem.n_cols)
+    x0 = np.asarray(x0, dtype=float).reshape(-1)
+    if x0.shape[0] != problem.n_cols:
+        from .errors import InputError
+
+        raise InputError("--x0", f"has {x0.shape[0]} entries but the problem has {problem.n_cols} unknowns")
+    context = (_two_layer_context if two_layer else _linear_context)(problem, settings, x0)
     start_loss = problem.value(x0)
     results, metrics = [], []
     interrupted = False
     for name in names:
         solver = get_solver(name)
-        ok, reason = solver.supports(problem)
+        ok, reason = solver.applies_to(problem)
         begun = time.perf_counter()
         if not ok:
             result = skipped(name, reason)
@@ -203,7 +251,7 @@ def compare(problem: Problem, solvers=None, settings: Settings | None = None, x0
                     result = solver.run(context)
             except SolverInterrupted as stop:
                 results.append(stop.args[0])
-                metrics.append(_metrics(problem, reference, decomposition, stop.args[0].x, start_loss, stop.args[0], context))
+                metrics.append(_metrics(context, stop.args[0], start_loss))
                 interrupted = True
                 break
             except KeyboardInterrupt:
@@ -214,5 +262,6 @@ def compare(problem: Problem, solvers=None, settings: Settings | None = None, x0
             except Exception as error:  # noqa: BLE001 - a solver fault is a result, not a crash
                 result = failed(name, error, seconds=time.perf_counter() - begun)
         results.append(result)
-        metrics.append(_metrics(problem, reference, decomposition, result.x, start_loss, result, context))
-    return Comparison(problem, spectrum, bounds, reference, x0, settings, tuple(results), tuple(metrics), interrupted, time.perf_counter() - started)
+        metrics.append(_metrics(context, result, start_loss))
+    return Comparison(problem, context.spectrum, context.bounds, context.reference, x0, settings, tuple(results), tuple(metrics),
+                      interrupted, time.perf_counter() - started)

@@ -53,3 +53,15 @@ def comparison_verdict(comparison, require_converged=()) -> Verdict:
     if failed:
         reasons.append(f"solver(s) failed with an error: {', '.join(failed)}")
     return Verdict(ExitCode.THRESHOLD if reasons else ExitCode.OK, tuple(reasons))
+
+
+def two_layer_verdict(analysis, fail_on: str = "never", max_condition: float | None = None) -> Verdict:
+    """As :func:`analysis_verdict`, for ``--model two-layer`` (cond(A) for --max-condition)."""
+    reasons = []
+    if fail_on != "never":
+        hits = [f.code for f in analysis.findings if severity_rank(f.severity) >= severity_rank(fail_on)]
+        if hits:
+            reasons.append(f"findings at or above '{fail_on}': {', '.join(hits)}")
+    if max_condition is not None and not analysis.condition_number <= max_condition:
+        reasons.append(f"cond(A) = {sig(analysis.condition_number, 5)} exceeds --max-condition {sig(max_condition, 5)}")
+    return Verdict(ExitCode.THRESHOLD if reasons else ExitCode.OK, tuple(reasons))

@@ -86,6 +86,13 @@ def quadratics():
     np.savez(HERE / "quadratic_1d.npz", A=np.array([[2.0]]), b=np.zeros(1))
 
 
+def two_layer_story3():
+    """Story 3: A = linspace(1, 1e5, 10)[:, None] * rand(10, 6) (called "kappa = 1e5"; cond(A) is about 12)."""
+    rng = np.random.default_rng(0)
+    A = np.linspace(1.0, 1e5, 10)[:, None] * rng.random((10, 6))
+    np.savez(HERE / "two_layer_story3.npz", A=A)
+
+
 def longley():
     """The Longley data (NIST StRD, public domain) as CSV with a header."""
     lines = NIST_LONGLEY.read_text().splitlines()
@@ -106,6 +113,7 @@ if __name__ == "__main__":
     rank_deficient()
     well_conditioned()
     quadratics()
+    two_layer_story3()
     longley()
     total = sum(p.stat().st_size for p in HERE.iterdir() if p.is_file())
     print(f"wrote sample problems: {total / 1e6:.2f} MB in all")

@@ -31,10 +31,13 @@ def render_comparison(comparison, console: Console) -> None:
         heading("Reference (exact)"),
         key_values(
             [
-                ("x*", vector_preview(reference.x, problem.column_names)),
+                ("x*", vector_preview(reference.x, problem.column_names)) if comparison.spectrum is not None else
+                ("W1·W2", "the balanced rank-K minimum (weights are not unique; 'x error' compares the product W1·W2)"),
                 ("f(x*)", f"{sig(reference.loss, 6)}  (the floor: no solver can go below it)"),
                 ("method", reference.method),
-                ("cond(H)", f"{sig(comparison.spectrum.hessian_condition_number, 4)}; GD diverges above lr = {sig(comparison.bounds.divergence_threshold, 5)}"),
+                ("cond(H)", f"{sig(comparison.spectrum.hessian_condition_number, 4)}; GD diverges above lr = {sig(comparison.bounds.divergence_threshold, 5)}")
+                if comparison.spectrum is not None else
+                ("curvature", f"λmax ≈ {sig(comparison.bounds.L, 3)} (start or minimum); lr=auto uses {sig(comparison.bounds.optimal, 3)}"),
                 ("budget", f"{count(settings.max_iter)} iterations"
                  + (f", {settings.time_limit:g} s per solver" if settings.time_limit else "")
                  + f"; converged when f(x) - f* <= {sig(settings.tol, 2)} × max(1, f(x0) - f*)"
@@ -54,7 +57,7 @@ def render_comparison(comparison, console: Console) -> None:
             if result.status != "skipped" else "-",
             sig(result.final_loss, 3) if result.final_loss is not None else ("overflow" if result.status == "diverged" else "-"),
             sig(metric.loss_gap, 3) if metric.loss_gap is not None else "-",
-            sig(metric.x_rel_error, 2) if metric.x_rel_error is not None else "-",
+            sig(metric.x_rel_error, 2) if metric.x_rel_error is not None else (sig(metric.product_rel_error, 2) if metric.product_rel_error is not None else "-"),
             fmt_seconds(result.seconds) if result.status != "skipped" else "-",
         )
     parts += [heading("Solvers"), table]

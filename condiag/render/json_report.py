@@ -74,6 +74,12 @@ def dumps(report: dict) -> str:
 
 # ---------------------------------------------------------------------------- shared pieces
 def problem_json(problem) -> dict:
+    if getattr(problem, "objective", "") == "two-layer":
+        return {
+            "source": problem.source, "n_rows": problem.A.shape[0], "n_cols": problem.A.shape[1], "loss": problem.loss,
+            "objective": "two-layer", "sparse": False, "hidden": problem.K, "samples": problem.samples,
+            "init_scale": problem.init_scale, "seed": problem.seed, "n_weights": problem.n_cols,
+        }
     return {
         "source": problem.source,
         "rhs_source": problem.rhs_source,
@@ -242,6 +248,7 @@ def comparison_json(comparison) -> dict:
                 "loss_gap": metric.loss_gap,
                 "x_rel_error": metric.x_rel_error,
                 "row_space_rel_error": metric.row_space_rel_error,
+                "product_rel_error": metric.product_rel_error,
                 "null_space_rel_error": metric.null_space_rel_error,
                 "seconds": result.seconds,
                 "exact": result.exact,
@@ -255,7 +262,7 @@ def comparison_json(comparison) -> dict:
         )
     body = {
         "problem": problem_json(comparison.problem),
-        "spectrum": spectrum_json(comparison.spectrum, max_values=1000),
+        "spectrum": spectrum_json(comparison.spectrum, max_values=1000) if comparison.spectrum is not None else None,
         "reference": reference_json(comparison.reference),
         "settings": {
             "max_iter": settings.max_iter,
@@ -286,3 +293,44 @@ def solution_json(problem, reference, seconds: float | None = None) -> dict:
         "accuracy": reference.accuracy,
     }
     return envelope("solve", body, seconds)
+
+
+def two_layer_json(analysis) -> dict:
+    best = analysis.optimum
+    body = {
+        "problem": problem_json(analysis.problem),
+        "spectrum": {
+            "singular_values": analysis.singular_values,
+            "sigma_max": analysis.singular_values[0],
+            "sigma_min": analysis.singular_values[-1],
+            "condition_number": analysis.condition_number,
+            "kept_singular_values": best.singular_values,
+        },
+        "curvature": {
+            "lambda_max_init": analysis.lambda_init,
+            "lambda_max_init_measured": analysis.lambda_init_measured,
+            "lambda_max_init_formula": "2c [sigma_1(R0) + sigma_1(W1)^2 lambda_max(C) + sigma_1(W2 L)^2]",
+            "lambda_max_minimum": analysis.lambda_minimum,
+            "lambda_max_minimum_measured": analysis.lambda_minimum_measured,
+            "lambda_max_minimum_formula": "4c sigma_1(M*) v_1^T C v_1",
+            "component_rates": analysis.component_rates,
+        },
+        "learning_rate": {
+            "max_stable_init": 2.0 / analysis.lambda_init if analysis.lambda_init > 0 else None,
+            "max_stable_minimum": 2.0 / analysis.lambda_minimum if analysis.lambda_minimum > 0 else None,
+            "recommended": analysis.recommended_lr,
+            "steps_at_recommended": analysis.steps_at_recommended,
+            "slowdown_sigma1_over_sigmaK": analysis.slowdown,
+            "tol": analysis.tol,
+        },
+        "lr_checks": [
+            {"lr": c.lr, "stable_init": c.stable_at_init, "stable_minimum": c.stable_at_minimum, "stable": c.stable_at_init and c.stable_at_minimum,
+             "adam_min_steps": c.adam_min_steps}
+            for c in analysis.checks
+        ],
+        "loss_floor": best.loss,
+        "start_loss": analysis.start_loss,
+        "adam_distance": analysis.distance,
+        "findings": findings_json(analysis.findings),
+    }
+    return envelope("analyze", body, analysis.seconds)

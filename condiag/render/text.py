@@ -72,6 +72,15 @@ def sparkline(values: np.ndarray, width: int = 60) -> str:
 
 
 def problem_section(problem) -> list:
+    if getattr(problem, "objective", "") == "two-layer":
+        m, d = problem.A.shape
+        rows = [
+            ("target A", f"{problem.source}: {m} × {d}"),
+            ("model", f"W1 ({m} × {problem.K}) · W2 ({problem.K} × {d}), {problem.n_cols} weights, normal init with scale {sig(problem.init_scale, 3)} (seed {problem.seed})"),
+            ("objective", problem.describe_loss()),
+            ("loss convention", f"--loss {problem.loss}"),
+        ]
+        return [heading("Problem"), key_values(rows)]
     kind = "sparse" if problem.sparse else "dense"
     shape = f"{problem.n_rows} × {problem.n_cols} ({kind}, {problem.nnz:,} non-zeros, stored as {problem.input_dtype})"
     b = problem.rhs_source or ("(in the same file)" if problem.has_rhs else "none (curvature only)")
@@ -306,4 +315,43 @@ def render_solution(problem, reference, console: Console) -> None:
     console.print(Group(Text(f"condiag solve — {problem.source}", style="bold"), heading("Solution"), table, key_values(rows)))
     if digits is not None and digits < 3:
         console.print(Text("Fewer than 3 correct digits: the problem itself cannot be answered accurately in float64.", style="bold yellow"))
+    console.print()
+
+
+def render_two_layer(analysis, console: Console) -> None:
+    """``condiag analyze --model two-layer``."""
+    p = analysis.problem
+    best = analysis.optimum
+    parts = [Text(f"condiag analyze --model two-layer — {p.source}", style="bold")]
+    parts += problem_section(p)
+    chart = sparkline(analysis.singular_values)
+    parts += [
+        heading("Target and optimum"),
+        key_values([
+            ("σ(A)", f"{chart}  ({sig(analysis.singular_values[0], 3)} … {sig(analysis.singular_values[-1], 3)})"),
+            ("cond(A)", sig(analysis.condition_number, 4)),
+            ("loss at the start", sig(analysis.start_loss, 4)),
+            ("loss floor f*", f"{sig(best.loss, 4)}  (rank-{p.K} truncated SVD of A·L, Eckart–Young)"),
+            ("σ(M*) kept", ", ".join(sig(v, 3) for v in best.singular_values[:8]) + (" …" if best.singular_values.size > 8 else "")),
+        ]),
+        heading("Curvature and learning rate"),
+        key_values([
+            ("λmax at the start", f"{sig(analysis.lambda_init, 4)}  (measured {sig(analysis.lambda_init_measured, 4)})  → GD needs lr < {sig(2 / analysis.lambda_init, 3)}"),
+            ("λmax at the minimum", f"{sig(analysis.lambda_minimum, 4)}  (measured {sig(analysis.lambda_minimum_measured, 4)})  → GD needs lr < {sig(2 / analysis.lambda_minimum, 3)}"),
+            ("recommended lr", sig(analysis.recommended_lr, 3)),
+            ("steps at that lr", f"{count(analysis.steps_at_recommended)} for the slowest component (σ₁/σ_K = {sig(analysis.slowdown, 3)})"),
+            ("weights must travel", f"{sig(analysis.distance, 3)} (balanced minimum vs the init scale)"),
+        ]),
+    ]
+    if analysis.checks:
+        table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+        for name in ("lr", "GD at the start", "GD near the minimum", "Adam: steps at least"):
+            table.add_column(name, justify="right" if name != "lr" else "right")
+        for c in analysis.checks:
+            table.add_row(sig(c.lr, 3), Text("stable" if c.stable_at_init else "DIVERGES", style="green" if c.stable_at_init else "bold red"),
+                          Text("stable" if c.stable_at_minimum else "DIVERGES", style="green" if c.stable_at_minimum else "bold red"),
+                          count(c.adam_min_steps))
+        parts += [heading("Your learning rates"), table]
+    parts += findings_section(analysis.findings)
+    console.print(Group(*parts))
     console.print()

@@ -11,13 +11,15 @@ from .first_order import Adagrad, Adam, ArmijoGD, GradientDescent, HeavyBall, Mi
 from .krylov import CGLS, LSQR
 from .newton import Newton
 from .quasi_newton import LBFGS
+from .two_layer_solvers import AlternatingLeastSquares, LevenbergMarquardt
 
 _SOLVERS = (
     GradientDescent, ArmijoGD, HeavyBall, Nesterov, Adam, RMSprop, Adagrad, MinibatchSGD,
-    LBFGS, CGLS, LSQR, Newton, PreconditionedGD,
+    LBFGS, CGLS, LSQR, Newton, PreconditionedGD, LevenbergMarquardt, AlternatingLeastSquares,
 )
 REGISTRY: dict[str, type[Solver]] = {cls.name: cls for cls in _SOLVERS}
 DEFAULT_SOLVERS = ("gd", "momentum", "adam", "lbfgs", "cg", "lsqr", "newton")
+TWO_LAYER_DEFAULT_SOLVERS = ("gd", "momentum", "adam", "lbfgs", "lm", "als")
 
 
 def solver_names() -> tuple[str, ...]:
@@ -29,4 +31,4 @@ def get_solver(name: str) -> Solver:
     return REGISTRY[name]()
 
 
-__all__ = ["Context", "Settings", "Solver", "SolverResult", "REGISTRY", "DEFAULT_SOLVERS", "get_solver", "solver_names"]
+__all__ = ["TWO_LAYER_DEFAULT_SOLVERS", "Context", "Settings", "Solver", "SolverResult", "REGISTRY", "DEFAULT_SOLVERS", "get_solver", "solver_names"]

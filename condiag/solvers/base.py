@@ -234,10 +234,18 @@ class Solver:
     defaults: dict = {}
     first_order: bool = False
     """Whether ``--lr`` applies."""
+    any_smooth_objective: bool = False
+    """True when the solver needs only values and gradients, so it also runs on ``--model two-layer``."""
 
     def supports(self, problem: Problem) -> tuple[bool, str]:
         """(True, "") when the solver applies to this problem, else (False, reason)."""
         return True, ""
+
+    def applies_to(self, problem) -> tuple[bool, str]:
+        """The model check shared by every solver, then the solver's own :meth:`supports`."""
+        if getattr(problem, "objective", "") == "two-layer" and not self.any_smooth_objective:
+            return False, "uses the linear least-squares structure; not for --model two-layer"
+        return self.supports(problem)
 
     def parameters(self, context: Context) -> dict:
         """Defaults, overridden by --lr (first-order solvers) and --param NAME.KEY=VALUE."""

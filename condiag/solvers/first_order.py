@@ -56,6 +56,7 @@ class IterativeSolver(Solver):
     """A method defined by one update x_{k+1} = step(x_k, ∇f(x_k), state)."""
 
     first_order = True
+    any_smooth_objective = True
 
     def prepare(self, context: Context, params: dict) -> dict:
         """Resolve 'auto' parameters; returns the parameters actually used."""
@@ -398,6 +399,7 @@ class MinibatchSGD(IterativeSolver):
     SGD stops improving at a noise floor unless the problem is realizable.
     """
 
+    any_smooth_objective = False
     name = "sgd"
     summary = "minibatch SGD over rows (batch_size 1, seeded, without replacement per epoch)"
     defaults = {"lr": "auto", "batch_size": 1, "seed": 0}
@@ -459,13 +461,12 @@ class PreconditionedGD(IterativeSolver):
     is the change of variables the analyze report recommends; the loss is the same function.
     """
 
+    any_smooth_objective = False
     name = "precond-gd"
     summary = "gradient descent after Jacobi/column scaling (change of variables)"
     defaults = {"lr": "auto"}
     first_order = False  # its lr lives in the scaled variables; set it with --param precond-gd.lr
 
-    def supports(self, problem):
-        return True, ""
 
     def run(self, context: Context) -> SolverResult:
         from ..bounds import learning_rate_bounds

@@ -25,6 +25,7 @@ class CGLS(Solver):
     summary = "conjugate gradients on the normal equations (CGLS); CG for a quadratic"
     defaults = {}
 
+
     def run(self, context: Context) -> SolverResult:
         problem = context.problem
         monitor = Monitor(context, self.name, max_iter=context.settings.max_iter)

@@ -21,6 +21,7 @@ class Newton(Solver):
     summary = "one Newton step with the exact Hessian (least-squares solve if singular)"
     defaults = {}
 
+
     def run(self, context: Context) -> SolverResult:
         problem = context.problem
         monitor = Monitor(context, self.name)
