@@ -25,7 +25,10 @@ from .spectrum import EPS64, Decomposition
 FLOAT32_UNIT_ROUNDOFF = 2.0**-24
 BELSLEY_INDEX = 30.0
 BELSLEY_PROPORTION = 0.5
-MAX_BELSLEY_COLS = 3000
+MAX_BELSLEY_COLS = 500
+SCALING_MIN_RATIO = 10.0
+"""cond(A) <= cond(A D⁻¹) cond(D), so equilibration cannot improve cond(A) by more than the column
+norms' ratio: below this ratio the equilibrated SVD is skipped (it could not change a finding)."""
 
 
 @dataclass(frozen=True)
@@ -36,14 +39,20 @@ class Scaling:
     column_norm_max: float
     column_norm_ratio: float
     condition_number: float
-    cond_equilibrated: float
-    """cond(A D⁻¹), columns scaled to unit norm."""
+    cond_equilibrated: float | None
+    """cond(A D⁻¹), columns scaled to unit norm (None when skipped: see ``SCALING_MIN_RATIO``)."""
     cond_standardised: float | None
     """cond of the standardised design (intercept problems only)."""
     improvement: float
     """condition_number / best of the two scaled condition numbers."""
     smallest_column: str
     largest_column: str
+
+    @property
+    def best(self) -> tuple[float | None, str]:
+        """The smaller scaled condition number and how it was obtained ('equilibrated' or 'standardised')."""
+        options = [(c, how) for c, how in ((self.cond_equilibrated, "equilibrated"), (self.cond_standardised, "standardised")) if c is not None]
+        return min(options) if options else (None, "")
 
 
 @dataclass(frozen=True)
@@ -87,20 +96,25 @@ def _cond(matrix: np.ndarray) -> float:
 
 
 def _constant_column(A: np.ndarray) -> int | None:
-    for j in range(A.shape[1]):
-        column = A[:, j]
-        if column[0] != 0 and np.all(column == column[0]):
-            return j
-    return None
+    constant = np.all(A == A[0], axis=0) & (A[0] != 0)
+    hits = np.flatnonzero(constant)
+    return int(hits[0]) if hits.size else None
 
 
-def scaling(problem: Problem, decomposition: Decomposition, condition_number: float) -> Scaling | None:
+def scaling(problem: Problem, decomposition: Decomposition, condition_number: float, equilibrated_singular_values=None) -> Scaling | None:
     """Condition numbers after equilibration (and standardisation with an intercept)."""
     R = decomposition.reduced_matrix
     norms = np.sqrt(np.sum(R * R, axis=0))
     if np.any(norms == 0):
         return None
-    cond_eq = _cond(R / norms)
+    ratio = float(norms.max() / norms.min())
+    if equilibrated_singular_values is not None:
+        s = equilibrated_singular_values
+        cond_eq = float(s[0] / s[-1]) if s[-1] > 0 else float("inf")
+    elif ratio >= SCALING_MIN_RATIO:
+        cond_eq = _cond(R / norms)
+    else:
+        cond_eq = None
     cond_std = None
     A = problem.dense_matrix()
     j = _constant_column(A) if A.shape[0] > 2 else None
@@ -111,29 +125,34 @@ def scaling(problem: Problem, decomposition: Decomposition, condition_number: fl
         if np.all(sd > 0):
             standardised = np.column_stack([Z / sd, np.full(A.shape[0], 1.0 / np.sqrt(A.shape[0]))])
             cond_std = _cond(standardised)
-    best = min(cond_eq, cond_std) if cond_std is not None else cond_eq
+    candidates = [c for c in (cond_eq, cond_std) if c is not None]
+    best = min(candidates) if candidates else None
     names = problem.column_names
     return Scaling(
         column_norm_min=float(norms.min()),
         column_norm_max=float(norms.max()),
-        column_norm_ratio=float(norms.max() / norms.min()),
+        column_norm_ratio=ratio,
         condition_number=condition_number,
         cond_equilibrated=cond_eq,
         cond_standardised=cond_std,
-        improvement=(condition_number / best) if best > 0 and np.isfinite(best) else float("nan"),
+        improvement=(condition_number / best) if best is not None and best > 0 and np.isfinite(best) else float("nan"),
         smallest_column=names[int(np.argmin(norms))],
         largest_column=names[int(np.argmax(norms))],
     )
 
 
-def collinearity(problem: Problem, decomposition: Decomposition) -> Collinearity | None:
-    """Belsley–Kuh–Welsch condition indices and variance-decomposition proportions."""
+def collinearity(problem: Problem, decomposition: Decomposition):
+    """Belsley–Kuh–Welsch condition indices and variance-decomposition proportions.
+
+    Returns (Collinearity or None, the equilibrated singular values or None) so that the
+    scaling diagnosis reuses the same SVD.
+    """
     R = decomposition.reduced_matrix
     if R.shape[1] > MAX_BELSLEY_COLS:
-        return None
+        return None, None
     norms = np.sqrt(np.sum(R * R, axis=0))
     if np.any(norms == 0):
-        return None
+        return None, None
     _, mu, Vt = np.linalg.svd(R / norms, full_matrices=False)
     floor = mu[0] * EPS64
     mu_safe = np.maximum(mu, floor)
@@ -148,7 +167,7 @@ def collinearity(problem: Problem, decomposition: Decomposition) -> Collinearity
         involved = [(names[j], float(proportions[j, k])) for j in np.argsort(proportions[:, k])[::-1] if proportions[j, k] >= BELSLEY_PROPORTION]
         if len(involved) >= 2:
             sets.append(CollinearSet(float(indices[k]), tuple(involved)))
-    return Collinearity(condition_indices=indices, sets=tuple(sets))
+    return Collinearity(condition_indices=indices, sets=tuple(sets)), mu
 
 
 def diagnose_causes(problem: Problem, decomposition: Decomposition, condition_number: float, hessian_condition: float) -> Causes:
@@ -163,9 +182,10 @@ def diagnose_causes(problem: Problem, decomposition: Decomposition, condition_nu
         return Causes(None, None, precision, None)
     A = problem.dense_matrix()
     j = _constant_column(A) if A.shape[0] > 2 else None
+    belsley, equilibrated = collinearity(problem, decomposition)
     return Causes(
-        scaling=scaling(problem, decomposition, condition_number),
-        collinearity=collinearity(problem, decomposition),
+        scaling=scaling(problem, decomposition, condition_number, equilibrated),
+        collinearity=belsley,
         precision=precision,
         intercept_column=problem.column_names[j] if j is not None else None,
     )

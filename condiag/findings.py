@@ -91,16 +91,16 @@ def _remedy_momentum(bounds) -> Remedy | None:
 
 
 def _remedy_scaling(scaling) -> Remedy:
-    best = scaling.cond_equilibrated
-    how = "scaling every column to unit norm"
-    snippet = "d = np.linalg.norm(A, axis=0); z = train(A / d, b); x = z / d   # change of variables x = z / d"
-    if scaling.cond_standardised is not None and scaling.cond_standardised < best:
-        best = scaling.cond_standardised
-        how = "standardising the columns (mean 0, standard deviation 1)"
+    best, how = scaling.best
+    if how == "standardised":
+        words = "standardising the columns (mean 0, standard deviation 1)"
         snippet = "mu, sd = X.mean(0), X.std(0); Z = (X - mu) / sd   # fit on Z, then map the weights back"
+    else:
+        words = "scaling every column to unit norm"
+        snippet = "d = np.linalg.norm(A, axis=0); z = train(A / d, b); x = z / d   # change of variables x = z / d"
     return Remedy(
         "Standardise or precondition the columns",
-        f"{how[0].upper() + how[1:]} brings cond(A) from {sig(scaling.condition_number, 3)} to {sig(best, 3)}; "
+        f"{words[0].upper() + words[1:]} brings cond(A) from {sig(scaling.condition_number, 3)} to {sig(best, 3)}; "
         "this is a change of variables, so the answer maps back exactly.",
         snippet,
     )
@@ -232,7 +232,7 @@ def _scaling(causes) -> Finding | None:
     s = causes.scaling
     if s is None or not np.isfinite(s.improvement) or s.improvement < 10 or s.condition_number < 100:
         return None
-    best = s.cond_standardised if s.cond_standardised is not None and s.cond_standardised < s.cond_equilibrated else s.cond_equilibrated
+    best, _how = s.best
     cause = "the cause" if best < 30 else "a large part of the cause"
     std = f", standardised {sig(s.cond_standardised, 3)}" if s.cond_standardised is not None else ""
     return Finding(
@@ -241,7 +241,8 @@ def _scaling(causes) -> Finding | None:
         f"Column scaling is {cause}: cond(A) {sig(s.condition_number, 3)} → {sig(best, 3)} after scaling",
         f"Column norms range from {sig(s.column_norm_min, 3)} ({s.smallest_column}) to {sig(s.column_norm_max, 3)} "
         f"({s.largest_column}), a factor {sig(s.column_norm_ratio, 3)}. With every column scaled to unit norm "
-        f"cond(A) is {sig(s.cond_equilibrated, 3)}{std}, {sig(s.improvement, 3)} times smaller: the variables' units, "
+        f"cond(A) is {sig(s.cond_equilibrated, 3) if s.cond_equilibrated is not None else 'not computed'}{std}; the best is "
+        f"{sig(s.improvement, 3)} times smaller: the variables' units, "
         "not their relationships, make the valley narrow.",
         (_remedy_scaling(s),),
         {"cond_equilibrated": s.cond_equilibrated, "cond_standardised": s.cond_standardised, "improvement": s.improvement},

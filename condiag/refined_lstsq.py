@@ -105,18 +105,90 @@ def _gradient_g(A, r):
     return -(hi + lo)
 
 
-# ---------------------------------------------------------------------------- the solver
-def refined_lstsq(A: np.ndarray, b: np.ndarray, max_steps: int = 6) -> RefinedSolution:
-    """Solve min ||A x - b||₂ for dense A (n >= 1, d >= 1) as accurately as float64 allows."""
+# ---------------------------------------------------------------------------- factorisation kernels
+SMALL_COLUMNS = 64
+"""Up to this many columns the numpy kernels below are used, so small problems never import
+scipy.linalg (whose import alone costs more than the whole analysis of a 2x2 problem)."""
+
+
+def householder_qr_pivoted(A: np.ndarray):
+    """Thin QR with column pivoting, A[:, P] = Q R (Businger & Golub 1965; Golub & Van Loan, Alg. 5.4.1).
+
+    numpy-only; meant for few columns (each of the d steps is one vectorised rank-1 update).
+    Returns (Q, R, P) like ``scipy.linalg.qr(A, mode='economic', pivoting=True)``.
+    """
+    R = np.array(A, dtype=np.float64)
+    n, d = R.shape
+    k = min(n, d)
+    P = np.arange(d)
+    norms = np.sum(R * R, axis=0)
+    reflectors = []
+    for j in range(k):
+        p = j + int(np.argmax(norms[j:]))
+        if p != j:
+            R[:, [j, p]] = R[:, [p, j]]
+            P[[j, p]] = P[[p, j]]
+            norms[[j, p]] = norms[[p, j]]
+        x = R[j:, j]
+        alpha = -math.copysign(float(np.linalg.norm(x)), x[0] if x[0] != 0 else 1.0)
+        v = x.copy()
+        v[0] -= alpha
+        vv = float(v @ v)
+        if vv > 0:
+            v /= math.sqrt(vv)
+            R[j:, j:] -= 2.0 * np.outer(v, v @ R[j:, j:])
+        reflectors.append(v)
+        R[j + 1 :, j] = 0.0
+        norms[j + 1 :] = np.sum(R[j + 1 :, j + 1 :] ** 2, axis=0) if j + 1 < n else 0.0
+    Q = np.eye(n, k)
+    for j in range(k - 1, -1, -1):
+        v = reflectors[j]
+        Q[j:, :] -= 2.0 * np.outer(v, v @ Q[j:, :])
+    return Q, np.triu(R[:k, :]), P
+
+
+def solve_upper(R: np.ndarray, y: np.ndarray, transpose: bool = False) -> np.ndarray:
+    """Solve R x = y (or Rᵀ x = y) for upper-triangular R by substitution."""
+    d = R.shape[0]
+    x = np.zeros(d)
+    if transpose:
+        for i in range(d):
+            x[i] = (y[i] - R[:i, i] @ x[:i]) / R[i, i]
+    else:
+        for i in range(d - 1, -1, -1):
+            x[i] = (y[i] - R[i, i + 1 :] @ x[i + 1 :]) / R[i, i]
+    return x
+
+
+def _kernels(d: int):
+    """(pivoted QR, triangular solve) — numpy for few columns, LAPACK through scipy otherwise."""
+    if d <= SMALL_COLUMNS:
+        return householder_qr_pivoted, solve_upper
     import scipy.linalg as sl
 
+    def qr(A):
+        return sl.qr(A, mode="economic", pivoting=True)
+
+    def solve(R, y, transpose=False):
+        return sl.solve_triangular(R, y, trans="T" if transpose else "N")
+
+    return qr, solve
+
+
+# ---------------------------------------------------------------------------- the solver
+def refined_lstsq(A: np.ndarray, b: np.ndarray, max_steps: int = 6, kernels=None) -> RefinedSolution:
+    """Solve min ||A x - b||₂ for dense A (n >= 1, d >= 1) as accurately as float64 allows.
+
+    ``kernels`` = (pivoted_qr, solve_upper) overrides the automatic choice (tests use it).
+    """
     A = np.asarray(A, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
     n, d = A.shape
+    qr, solve_triangular = kernels or _kernels(d)
     norms = np.sqrt(np.sum(A * A, axis=0))
     D = np.where(norms > 0, norms, 1.0)
     As = A / D
-    Q, R, P = sl.qr(As, mode="economic", pivoting=True)
+    Q, R, P = qr(As)
     diag = np.abs(np.diag(R))
     tol = max(n, d) * EPS64 * (diag[0] if diag.size else 0.0)
     rank = int(np.count_nonzero(diag > tol))
@@ -134,9 +206,9 @@ def refined_lstsq(A: np.ndarray, b: np.ndarray, max_steps: int = 6) -> RefinedSo
     Rt = R  # pivoted order
     def correction(f, g_scaled):
         # [I As][dr; dz] = [f; g] with As P = Q R  (in pivoted order: g_p = g[P])
-        u = sl.solve_triangular(Rt, g_scaled[P], trans="T")
+        u = solve_triangular(Rt, g_scaled[P], transpose=True)
         qf = Q.T @ f
-        dz_p = sl.solve_triangular(Rt, qf - u)
+        dz_p = solve_triangular(Rt, qf - u)
         dz = np.empty(d)
         dz[P] = dz_p
         dr = Q @ u + (f - Q @ qf)
