@@ -13,6 +13,7 @@ from .errors import InputError
 from .findings import Finding, diagnose
 from .problem import Problem
 from .reference import Reference, floor_is_zero, reference_from
+from .iterative import choose_method
 from .spectrum import Decomposition, Spectrum, decompose, spectrum_from
 
 
@@ -108,6 +109,7 @@ def analyze(
     tol: float = 1e-6,
     x0=None,
     x0_source: str = "zeros",
+    method: str = "auto",
 ) -> Analysis:
     """Analyse a problem: spectrum, bounds, exact predictions at each lr, causes, findings.
 
@@ -123,9 +125,14 @@ def analyze(
         f(x_T) - f* <= tol (f(x0) - f*) for each lr's steps_to_tol.
     x0 : array, optional
         Starting point (zeros by default).
+    method : {'auto', 'exact', 'iterative'}
+        Exact dense decomposition, or iterative extreme singular values (large/sparse problems;
+        predictions then come from the extreme pair and are worst-case bounds).
     """
     started = time.perf_counter()
     x0 = _check_x0(x0, problem)
+    if choose_method(problem, method) == "iterative":
+        return _analyze_iterative(problem, lrs, steps, tol, x0, x0_source, started)
     decomposition = decompose(problem)
     spectrum = spectrum_from(problem, decomposition)
     convex = spectrum.lambda_min >= -decomposition.rank_tol
@@ -180,3 +187,26 @@ def analyze(
         floor_is_zero=floor_is_zero(problem, reference.loss, start_loss),
         seconds=time.perf_counter() - started,
     )
+
+
+def _analyze_iterative(problem: Problem, lrs, steps: int, tol: float, x0: np.ndarray, x0_source: str, started: float) -> Analysis:
+    """The iterative path: extreme singular values only; predictions are worst-case bounds."""
+    from .causes import Causes, PrecisionRisk, scaling_iterative
+    from .iterative import extreme_pair, iterative_reference, spectrum_from_pair
+
+    pair = extreme_pair(problem)
+    spectrum = spectrum_from_pair(problem, pair)
+    convex = spectrum.lambda_min >= -spectrum.rank_tol
+    reference = iterative_reference(problem, spectrum)
+    bounds = learning_rate_bounds(problem, spectrum, tol)
+    reason = ("iterative spectrum: only the extreme eigenpairs are known, so the loss after T steps is not predicted; "
+              "'steps to tol' is the worst case over starting points")
+    checks = tuple(check_learning_rate(float(lr), spectrum, None, steps, tol, reason) for lr in lrs)
+    precision = PrecisionRisk(spectrum.condition_number * 2.0**-24, spectrum.hessian_condition_number * 2.0**-24,
+                              spectrum.condition_number * 2.0**-53, problem.input_dtype)
+    causes = Causes(scaling_iterative(problem, spectrum.condition_number), None, precision, None)
+    start_loss = problem.value(x0)
+    findings = diagnose(problem=problem, spectrum=spectrum, bounds=bounds, checks=checks, reference=reference, causes=causes,
+                        ridge=None, start_loss=start_loss, convex=convex, bounded=True, x0=x0)
+    return Analysis(problem, spectrum, bounds, checks, reference, causes, None, tuple(findings), steps, tol, x0_source, start_loss,
+                    bool(convex), True, floor_is_zero(problem, reference.loss, start_loss), time.perf_counter() - started)

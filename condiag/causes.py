@@ -189,3 +189,24 @@ def diagnose_causes(problem: Problem, decomposition: Decomposition, condition_nu
         precision=precision,
         intercept_column=problem.column_names[j] if j is not None else None,
     )
+
+
+def scaling_iterative(problem: Problem, condition_number: float) -> Scaling | None:
+    """The scaling diagnosis for the iterative path: column norms, and cond(A D⁻¹) iteratively when they differ >= 10x."""
+    if problem.is_quadratic or problem.n_cols < 2:
+        return None
+    A = problem.A
+    norms = np.sqrt(np.asarray(A.multiply(A).sum(axis=0)).ravel()) if problem.sparse else np.linalg.norm(A, axis=0)
+    if np.any(norms == 0):
+        return None
+    ratio = float(norms.max() / norms.min())
+    cond_eq = None
+    if ratio >= SCALING_MIN_RATIO:
+        from .iterative import extreme_pair
+
+        scaled = A.multiply(1.0 / norms[None, :]).tocsr() if problem.sparse else A / norms
+        pair = extreme_pair(problem.with_options(A=scaled, ridge=0.0))
+        cond_eq = pair.sigma_max / pair.sigma_min if pair.sigma_min > 0 else float("inf")
+    names = problem.column_names
+    return Scaling(float(norms.min()), float(norms.max()), ratio, condition_number, cond_eq, None,
+                   condition_number / cond_eq if cond_eq else float("nan"), names[int(np.argmin(norms))], names[int(np.argmax(norms))])

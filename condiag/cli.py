@@ -93,6 +93,8 @@ def problem_options(command):
         click.option("--format", "fmt", type=click.Choice(("npy", "npz", "csv", "tsv", "h5", "mtx", "mat")),
                      help="Input format (required when PROBLEM is '-', standard input)."),
         click.option("--allow-external", is_flag=True, help="HDF5: follow external links and virtual datasets into other files."),
+        click.option("--method", type=click.Choice(("auto", "exact", "iterative")), default="auto", show_default=True,
+                     help="Spectrum: exact dense decomposition, or iterative extreme singular values (large/sparse)."),
     ]
     for option in reversed(options):
         command = option(command)
@@ -136,7 +138,7 @@ def output_options(command):
     return command
 
 
-def load(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, target, no_header, fmt, allow_external):
+def load(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, target, no_header, fmt, allow_external, method="auto"):
     from .io import load_problem
 
     return load_problem(
@@ -231,7 +233,7 @@ def cli():
 @click.option("--max-condition", type=float, metavar="K", help="Exit 1 when cond(A) (cond(Q)) exceeds K.")
 @click.option("--min-lr-margin", type=float, metavar="M", help="Exit 1 when an --lr is within a factor M of the divergence threshold.")
 @handle_errors
-def analyze(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, target, no_header, fmt, allow_external,
+def analyze(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, target, no_header, fmt, allow_external, method,
             lrs, steps, tol, x0, model, hidden, samples, init_scale, model_seed, as_json, output, no_color, fail_on, max_condition,
             min_lr_margin):
     """Explain why gradient descent stalls or diverges: spectrum, learning-rate bounds,
@@ -246,7 +248,7 @@ def analyze(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, targe
         return analyze_two_layer_command(two_layer_problem(prob, hidden, samples, init_scale, model_seed), lrs, tol,
                                          as_json, output, no_color, fail_on, max_condition)
     x0_values, x0_label = parse_x0(x0)
-    result = run_analysis(prob, lrs, steps=steps, tol=tol, x0=x0_values, x0_source=x0_label)
+    result = run_analysis(prob, lrs, steps=steps, tol=tol, x0=x0_values, x0_source=x0_label, method=method)
 
     def text(console):
         from .render.text import render_analysis
@@ -336,7 +338,7 @@ class LazyProgress:
 @output_options
 @click.option("--require-converged", metavar="LIST", help="Exit 1 unless these solvers (comma-separated) converge.")
 @handle_errors
-def compare(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, target, no_header, fmt, allow_external,
+def compare(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, target, no_header, fmt, allow_external, method,
             solvers, lr, max_iter, tol, time_limit, dtype, simulate, params, x0, seed, model, hidden, samples, init_scale, model_seed,
             plot, as_json, output, no_color, require_converged):
     """Run solvers against the exact least-squares answer: who gets there, how fast, and why not."""
@@ -357,7 +359,7 @@ def compare(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, targe
     settings = Settings(max_iter=max_iter, tol=tol, time_limit=time_limit, dtype=dtype, simulate=simulate, lr=lr,
                         params=parse_params(params), seed=seed, progress=progress)
     try:
-        result = run_comparison(prob, names, settings, x0=x0_values)
+        result = run_comparison(prob, names, settings, x0=x0_values, method=method)
     finally:
         progress.close()
 
@@ -389,7 +391,8 @@ def compare(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, targe
 @problem_options
 @output_options
 @handle_errors
-def solve(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, target, no_header, fmt, allow_external, as_json, output, no_color):
+def solve(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, target, no_header, fmt, allow_external, method, as_json, output,
+          no_color):
     """Print the reference solution x* with its stated accuracy (more accurate than numpy.linalg.lstsq)."""
     from .reference import solve as run_solve
 

@@ -193,15 +193,24 @@ class TwoLayerBounds:
     nesterov: None = None
 
 
-def _linear_context(problem: Problem, settings: Settings, x0: np.ndarray) -> Context:
-    decomposition = decompose(problem)
-    spectrum = spectrum_from(problem, decomposition)
+def linear_context(problem: Problem, settings: Settings, x0: np.ndarray, method: str = "auto") -> Context:
+    """Spectrum, bounds and reference for a linear problem: exact, or iterative for large/sparse ones
+    (then no decomposition: trajectories are simulated and row/null-space errors are not split)."""
+    from .iterative import choose_method, extreme_pair, iterative_reference, spectrum_from_pair
+
+    if choose_method(problem, method) == "iterative":
+        spectrum = spectrum_from_pair(problem, extreme_pair(problem))
+        decomposition = None
+        reference = iterative_reference(problem, spectrum)
+    else:
+        decomposition = decompose(problem)
+        spectrum = spectrum_from(problem, decomposition)
+        reference = reference_from(problem, decomposition)
     bounds = learning_rate_bounds(problem, spectrum, settings.tol)
-    reference = reference_from(problem, decomposition)
     return Context(problem, spectrum, bounds, decomposition, reference, x0, settings)
 
 
-def _two_layer_context(problem, settings: Settings, x0: np.ndarray) -> Context:
+def _two_layer_context(problem, settings: Settings, x0: np.ndarray, method: str = "auto") -> Context:
     from .two_layer import component_rates, curvature_at_init, optimum
 
     best = optimum(problem)
@@ -212,7 +221,7 @@ def _two_layer_context(problem, settings: Settings, x0: np.ndarray) -> Context:
     return Context(problem, None, bounds, None, reference, x0, settings)
 
 
-def compare(problem, solvers=None, settings: Settings | None = None, x0=None) -> Comparison:
+def compare(problem, solvers=None, settings: Settings | None = None, x0=None, method: str = "auto") -> Comparison:
     """Run each solver on the problem against its exact reference answer.
 
     A solver that raises is reported as ``failed``; Ctrl-C stops the comparison and returns what
@@ -235,7 +244,7 @@ def compare(problem, solvers=None, settings: Settings | None = None, x0=None) ->
         from .errors import InputError
 
         raise InputError("--x0", f"has {x0.shape[0]} entries but the problem has {problem.n_cols} unknowns")
-    context = (_two_layer_context if two_layer else _linear_context)(problem, settings, x0)
+    context = (_two_layer_context if two_layer else linear_context)(problem, settings, x0, method)
     start_loss = problem.value(x0)
     results, metrics = [], []
     interrupted = False

@@ -128,9 +128,11 @@ def spectrum_section(spectrum, problem) -> list:
     slow = spectrum.slowest_learned
     if slow is not None and slow is not spectrum.flattest:
         rows.append(("slowest learned", f"{loadings_text(slow.loadings)}  (λ = {sig(slow.eigenvalue)})"))
+    if not spectrum.exact:
+        rows.append(("method", spectrum.method))
     values = np.abs(spectrum.singular_values)
     chart = sparkline(values)
-    if chart.strip() and values.size > 1:
+    if spectrum.exact and chart.strip() and values.size > 1:
         positive = values[values > 0]
         label = "eigenvalues" if problem.is_quadratic else "singular values"
         rows.append(

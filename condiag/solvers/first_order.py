@@ -469,10 +469,7 @@ class PreconditionedGD(IterativeSolver):
 
 
     def run(self, context: Context) -> SolverResult:
-        from ..bounds import learning_rate_bounds
         from ..problem import Problem
-        from ..reference import reference_from
-        from ..spectrum import decompose, spectrum_from
         from .base import History
 
         problem = context.problem
@@ -497,14 +494,13 @@ class PreconditionedGD(IterativeSolver):
 
             return skipped(self.name, "column scaling with --ridge changes the penalty; run without --ridge")
         scaled = Problem.create(scaled_matrix, b, loss=problem.loss, objective=problem.objective, source=problem.source)
-        decomposition = decompose(scaled) if context.decomposition is not None else None
-        spectrum = spectrum_from(scaled, decomposition)
-        bounds = learning_rate_bounds(scaled, spectrum, context.settings.tol)
-        reference = reference_from(scaled, decomposition)
         from dataclasses import replace as replace_settings
 
+        from ..comparison import linear_context
+
         settings = replace_settings(context.settings, lr=None, params={"gd": context.settings.params.get(self.name, {})})
-        inner = Context(scaled, spectrum, bounds, decomposition, reference, context.x0 * d, settings)
+        inner = linear_context(scaled, settings, context.x0 * d, "exact" if context.decomposition is not None else "iterative")
+        spectrum = inner.spectrum
         inner_result = GradientDescent().run(inner)
         x = inner_result.x / d if inner_result.x is not None else None
         path = inner_result.history.path / d if inner_result.history.path is not None else None

@@ -1,0 +1,225 @@
+"""Extreme singular values of large or sparse matrices, iteratively, with a stated accuracy.
+
+* sigma_max: Lanczos (ARPACK ``eigsh``) on the operator v -> Aᵀ(A v) (largest eigenvalue).
+* sigma_min: Lanczos on an inverse operator built from a sparse LU factorisation (SuperLU),
+  i.e. shift-invert at zero (Golub & Van Loan §8.2; Saad, *Numerical Methods for Large
+  Eigenvalue Problems*, 2011, ch. 4):
+    - square A: v -> A⁻¹ A⁻ᵀ v, whose largest eigenvalue is 1/sigma_min² — the factorisation is of
+      A itself, so its rounding error grows with cond(A), not cond(A)²;
+    - tall A (n > d): v -> (AᵀA)⁻¹ v from an LU of AᵀA (error grows with cond(A)²);
+    - wide A: the same with A Aᵀ.
+  When the factorisation fails (singular, or too large) sigma_min falls back to LOBPCG on AᵀA
+  with the achieved residual reported, or is reported as 0 for an exactly singular factor.
+* quadratic Q (symmetric): ``eigsh`` for the largest and, through the LU of Q, the smallest-magnitude
+  eigenvalue.
+
+The accuracy estimate combines ARPACK's tolerance with the factorisation's rounding
+(about cond · eps, or cond² · eps through the normal equations).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .problem import Problem
+
+EPS64 = float(np.finfo(np.float64).eps)
+ARPACK_TOL = 1e-10
+
+
+@dataclass(frozen=True)
+class ExtremePair:
+    """The extreme singular values (or eigenvalues of Q) and their right vectors."""
+
+    sigma_max: float
+    sigma_min: float
+    v_max: np.ndarray
+    v_min: np.ndarray | None
+    relative_accuracy: float
+    """Estimated relative accuracy of sigma_min (sigma_max is accurate to about ARPACK's tolerance)."""
+    method: str
+    lambda_min_signed: float | None = None
+    """Quadratic objective: the smallest eigenvalue of Q with its sign (negative: not convex)."""
+
+
+def _operator(shape, matvec):
+    from scipy.sparse.linalg import LinearOperator
+
+    return LinearOperator(shape, matvec=matvec, rmatvec=matvec, dtype=np.float64)
+
+
+def _largest(operator, n: int, seed: int = 0) -> tuple[float, np.ndarray]:
+    from scipy.sparse.linalg import eigsh
+
+    v0 = np.random.default_rng(seed).standard_normal(n)
+    values, vectors = eigsh(operator, k=1, which="LA", tol=ARPACK_TOL, v0=v0, maxiter=20 * n + 1000)
+    return float(values[0]), vectors[:, 0]
+
+
+def _sparse(A):
+    import scipy.sparse as sp
+
+    return A if sp.issparse(A) else sp.csr_matrix(A)
+
+
+def extreme_pair(problem: Problem) -> ExtremePair:
+    """Iterative extreme singular values of A (or eigenvalues of Q), see the module docstring."""
+    import scipy.sparse as sp
+    from scipy.sparse.linalg import splu
+
+    A = _sparse(problem.A)
+    n, d = A.shape
+    if problem.is_quadratic:
+        top, v_top = _largest(_operator((d, d), lambda v: A @ v), d)
+        bottom, v_bottom = _largest(_operator((d, d), lambda v: -(A @ v)), d, seed=1)
+        magnitude_max = max(abs(top), abs(bottom))
+        try:
+            lu = splu(sp.csc_matrix(A))
+            inv, v_min = _largest(_operator((d, d), lambda v: lu.solve(lu.solve(v), trans="T")), d, seed=2)
+            sigma_min = 1.0 / math.sqrt(inv) if inv > 0 else 0.0
+            accuracy = max(ARPACK_TOL, (magnitude_max / max(sigma_min, 1e-300)) * EPS64 * 10)
+            method = "Lanczos (ARPACK) on Q; smallest |eigenvalue| by shift-invert (SuperLU of Q)"
+        except RuntimeError:
+            sigma_min, v_min, accuracy = 0.0, None, 0.0
+            method = "Lanczos (ARPACK) on Q; Q is exactly singular (SuperLU)"
+        return ExtremePair(magnitude_max, sigma_min, v_top if abs(top) >= abs(bottom) else v_bottom, v_min, accuracy, method,
+                           lambda_min_signed=-bottom)
+    top, v_max = _largest(_operator((d, d), lambda v: A.T @ (A @ v)), d)
+    sigma_max = math.sqrt(max(top, 0.0))
+    try:
+        if n == d:
+            lu = splu(sp.csc_matrix(A))
+            inv, v_min = _largest(_operator((d, d), lambda v: lu.solve(lu.solve(v, trans="T"))), d, seed=1)
+            squared = False
+            how = "shift-invert through the SuperLU factors of A"
+        elif n > d:
+            lu = splu(sp.csc_matrix(A.T @ A))
+            inv, v_min = _largest(_operator((d, d), lambda v: lu.solve(v)), d, seed=1)
+            squared = True
+            how = "shift-invert through the SuperLU factors of AᵀA"
+        else:
+            lu = splu(sp.csc_matrix(A @ A.T))
+            inv, u_min = _largest(_operator((n, n), lambda v: lu.solve(v)), n, seed=1)
+            v_min = A.T @ u_min
+            v_min /= np.linalg.norm(v_min) or 1.0
+            squared = True
+            how = "shift-invert through the SuperLU factors of AAᵀ"
+        sigma_min = 1.0 / math.sqrt(inv) if inv > 0 else 0.0
+        cond = sigma_max / sigma_min if sigma_min > 0 else math.inf
+        accuracy = max(ARPACK_TOL, (cond**2 if squared else cond) * EPS64 * 10)
+        method = f"Lanczos (ARPACK) for sigma_max; {how} for sigma_min"
+    except (RuntimeError, MemoryError):
+        sigma_min, v_min, accuracy, method = _lobpcg_min(A)
+    return ExtremePair(sigma_max, sigma_min, v_max, v_min, accuracy, method)
+
+
+def _lobpcg_min(A):
+    """Fallback for sigma_min: LOBPCG on AᵀA; the accuracy is the achieved relative residual."""
+    from scipy.sparse.linalg import lobpcg
+
+    d = A.shape[1]
+    X = np.random.default_rng(3).standard_normal((d, 1))
+    operator = _operator((d, d), lambda v: A.T @ (A @ v))
+    values, vectors, residuals = lobpcg(operator, X, largest=False, tol=1e-10, maxiter=5000, retResidualNormsHistory=True)
+    lam = float(max(values[0], 0.0))
+    v = vectors[:, 0]
+    residual = float(np.linalg.norm(A.T @ (A @ v) - lam * v))
+    accuracy = residual / max(lam, 1e-300)
+    return math.sqrt(lam), v, min(accuracy, 1.0), "LOBPCG on AᵀA for sigma_min (factorisation failed)"
+
+
+# ---------------------------------------------------------------------------- choosing and summarising
+SPARSE_EXACT_MAX_ENTRIES = 1_000_000
+"""A sparse problem with at most this many entries (n·d) is densified for the exact path: a dense
+SVD of 1000 x 1000 takes about 0.3 s here, while the iterative path's cost depends on the fill-in;
+above it the iterative path is used (see docs/benchmarks.md)."""
+DENSE_EXACT_MAX_COLUMNS = 5000
+
+
+def choose_method(problem: Problem, method: str) -> str:
+    """'exact' or 'iterative' for ``--method auto|exact|iterative``."""
+    if method in ("exact", "iterative"):
+        return method
+    if problem.sparse:
+        return "exact" if problem.n_rows * problem.n_cols <= SPARSE_EXACT_MAX_ENTRIES else "iterative"
+    return "exact" if problem.n_cols <= DENSE_EXACT_MAX_COLUMNS else "iterative"
+
+
+def spectrum_from_pair(problem: Problem, pair: ExtremePair):
+    """A :class:`~condiag.spectrum.Spectrum` from the extreme pair (exact=False)."""
+    from .spectrum import Direction, Spectrum, loadings
+
+    d = problem.n_cols
+    names = problem.column_names
+    scale = 1.0 if problem.is_quadratic else problem.hessian_scale
+    ridge2 = 2.0 * problem.ridge
+    rank_tol = pair.sigma_max * max(problem.n_rows, d) * EPS64
+    singular = pair.sigma_min <= rank_tol
+    wide = not problem.is_quadratic and problem.n_rows < d
+    if problem.is_quadratic:
+        lam_max = pair.sigma_max + ridge2
+        lam_min = (pair.lambda_min_signed if pair.lambda_min_signed is not None else pair.sigma_min) + ridge2
+        lam_nonzero = None if singular and not problem.ridge else pair.sigma_min + ridge2
+    else:
+        lam_max = scale * pair.sigma_max**2 + ridge2
+        lam_nonzero = None if singular and not problem.ridge else scale * pair.sigma_min**2 + ridge2
+        lam_min = ridge2 if (wide or singular) else scale * pair.sigma_min**2 + ridge2
+    rank = (min(problem.n_rows, d) - (1 if singular else 0))
+
+    def direction(vector, eigenvalue):
+        v = vector if vector[np.argmax(np.abs(vector))] >= 0 else -vector
+        return Direction(float(eigenvalue), v, loadings(v, names))
+
+    steepest = direction(pair.v_max, lam_max)
+    flattest = direction(pair.v_min, lam_min if not wide else lam_nonzero) if pair.v_min is not None else steepest
+    return Spectrum(
+        singular_values=np.array([pair.sigma_max, pair.sigma_min]),
+        sigma_max=pair.sigma_max,
+        sigma_min=pair.sigma_min,
+        sigma_min_nonzero=None if singular else pair.sigma_min,
+        condition_number=pair.sigma_max / pair.sigma_min if pair.sigma_min > 0 else float("inf"),
+        effective_condition_number=None if singular else pair.sigma_max / pair.sigma_min,
+        rank=rank,
+        rank_tol=rank_tol,
+        null_dim=d - rank,
+        lambda_max=lam_max,
+        lambda_min=lam_min,
+        lambda_min_nonzero=lam_nonzero,
+        hessian_condition_number=lam_max / lam_min if lam_min > 0 else float("inf"),
+        effective_hessian_condition_number=None if not lam_nonzero else lam_max / lam_nonzero,
+        steepest=steepest,
+        flattest=flattest,
+        slowest_learned=flattest if lam_nonzero else None,
+        method=f"{pair.method} (relative accuracy of sigma_min ≈ {pair.relative_accuracy:.1g})",
+        exact=False,
+    )
+
+
+def iterative_reference(problem: Problem, spectrum):
+    """x* for the iterative path: the refined dense solver when A fits comfortably, else LSQR."""
+    from .memory import available_memory_bytes
+    from .reference import Reference, _refined_reference, accuracy_estimate
+
+    n, d = problem.n_rows, problem.n_cols
+    if not problem.is_quadratic and n * d * 8 * 4 < 0.25 * available_memory_bytes() and d <= DENSE_EXACT_MAX_COLUMNS:
+        return _refined_reference(problem)
+    from scipy.sparse.linalg import lsqr, spsolve
+
+    if problem.is_quadratic:
+        import scipy.sparse as sp
+
+        x = spsolve(sp.csc_matrix(problem.A + 2 * problem.ridge * sp.identity(d)), problem.b)
+        method = "sparse LU solve (SuperLU)"
+    else:
+        damp = math.sqrt(problem.ridge / problem.data_scale)
+        out = lsqr(problem.A, problem.b, damp=damp, atol=1e-14, btol=1e-14, conlim=1e16, iter_lim=max(10 * d, 1000))
+        x = out[0]
+        method = f"LSQR ({out[2]} iterations, istop {out[1]})"
+    accuracy = accuracy_estimate(problem, x, spectrum.sigma_max, spectrum.effective_condition_number or spectrum.condition_number)
+    accuracy.update({"norm": "2-norm", "refinement_steps": 0, "residual_precision": "float64"})
+    return Reference(x=np.asarray(x, dtype=float), loss=float(problem.value(x)),
+                     residual_norm=None if problem.is_quadratic else float(np.linalg.norm(problem.residual(x))),
+                     method=method, minimum_norm=False, accuracy=accuracy)

@@ -1,0 +1,90 @@
+"""The iterative path: reference matrices (SuiteSparse/Harwell-Boeing) against their dense-SVD properties."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+from condiag.analysis import analyze
+from condiag.comparison import compare
+from condiag.io import load_problem
+from condiag.iterative import choose_method, extreme_pair
+from condiag.problem import Problem
+from condiag.solvers import Settings
+
+
+def _properties(data_dir):
+    table = {}
+    for line in (data_dir / "matrices" / "PROPERTIES.md").read_text().splitlines():
+        match = re.match(r"\| (\S+\.mtx) \|.*\| ([0-9.e+-]+) \| ([0-9.e+-]+) \| ([0-9.e+-]+) \| (\d+) \|$", line.strip())
+        if match:
+            table[match.group(1)] = tuple(float(match.group(i)) for i in (2, 3, 4))
+    return table
+
+
+MATRICES = ["illc1033.mtx", "well1033.mtx", "illc1850.mtx", "well1850.mtx", "west0067.mtx", "west0479.mtx",
+            "impcol_a.mtx", "494_bus.mtx", "1138_bus.mtx", "bcsstk13.mtx", "lund_a.mtx"]
+
+
+@pytest.mark.parametrize("name", MATRICES)
+def test_iterative_extremes_within_one_percent(data_dir, name):
+    sigma_max, sigma_min, cond = _properties(data_dir)[name]
+    problem = load_problem(str(data_dir / "matrices" / name))
+    a = analyze(problem, method="iterative")
+    assert not a.spectrum.exact
+    assert a.spectrum.sigma_max == pytest.approx(sigma_max, rel=0.01)
+    assert a.spectrum.sigma_min == pytest.approx(sigma_min, rel=0.01)
+    assert a.spectrum.condition_number == pytest.approx(cond, rel=0.01)
+    # and the stated accuracy is honest about what the factorisation can deliver
+    pair = extreme_pair(problem)
+    assert 0 < pair.relative_accuracy < 0.01
+
+
+def test_iterative_agrees_with_exact_on_a_dense_problem(samples):
+    p = load_problem(str(samples / "badly_scaled.npz"))
+    exact, iterative = analyze(p, [1e-12]), analyze(p, [1e-12], method="iterative")
+    assert iterative.spectrum.condition_number == pytest.approx(exact.spectrum.condition_number, rel=1e-6)
+    assert iterative.bounds.divergence_threshold == pytest.approx(exact.bounds.divergence_threshold, rel=1e-8)
+    assert iterative.causes.scaling.cond_equilibrated == pytest.approx(exact.causes.scaling.cond_equilibrated, rel=1e-6)
+    assert iterative.checks[0].predicted_loss is None and "iterative" in iterative.checks[0].reason
+    np.testing.assert_allclose(iterative.reference.x, exact.reference.x, rtol=1e-10)
+
+
+def test_iterative_quadratic(samples):
+    p = load_problem(str(samples / "quadratic_2d.npz"), objective="quadratic")
+    a = analyze(p, method="iterative")
+    assert a.spectrum.hessian_condition_number == pytest.approx(2.0, rel=1e-8)
+
+
+def test_auto_method_choice(data_dir, samples):
+    assert choose_method(load_problem(str(samples / "valley_2x2.npz")), "auto") == "exact"
+    assert choose_method(load_problem(str(data_dir / "matrices" / "bcsstk13.mtx")), "auto") == "iterative"
+    assert choose_method(load_problem(str(data_dir / "matrices" / "west0479.mtx")), "auto") == "exact"
+
+
+def test_compare_on_sparse_uses_sparse_products(data_dir):
+    p = load_problem(str(data_dir / "matrices" / "well1033.mtx"), str(data_dir / "matrices" / "well1033_rhs1.mtx"))
+    result = compare(p, ["gd", "cg", "lsqr", "lbfgs"], Settings(max_iter=3000), method="iterative")
+    statuses = {r.solver: r.status for r in result.results}
+    assert statuses["cg"] == "converged" and statuses["lsqr"] == "converged"
+    assert all(not r.exact for r in result.results)
+    assert p.sparse
+
+
+def test_cli_method_iterative_json(run, data_dir):
+    report = run("analyze", data_dir / "matrices" / "illc1033.mtx", "--rhs", data_dir / "matrices" / "illc1033_rhs1.mtx",
+                 "--method", "iterative", "--lr", "0.1", "--json").json()
+    assert report["spectrum"]["exact"] is False and "SuperLU" in report["spectrum"]["method"]
+    assert report["lr_checks"][0]["predicted_loss"] is None and report["lr_checks"][0]["steps_to_tol"] > 0
+
+
+def test_rank_deficient_sparse_is_flagged():
+    import scipy.sparse as sp
+
+    rng = np.random.default_rng(0)
+    base = rng.normal(size=(50, 4))
+    A = sp.csr_matrix(np.column_stack([base, base[:, 0]]))
+    a = analyze(Problem.create(A, rng.normal(size=50)), method="iterative")
+    assert a.spectrum.sigma_min < 1e-10 * a.spectrum.sigma_max or a.spectrum.null_dim >= 1
