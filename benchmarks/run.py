@@ -1,0 +1,171 @@
+"""Time condiag against what a user would run instead, in one run, and print the ratios.
+
+    python benchmarks/run.py [--repeat 5] [--large] [--markdown docs/benchmarks.md]
+
+Every pair runs on the same machine in the same process tree, best of ``--repeat``:
+  1. start-up: `condiag analyze valley_2x2.npz` vs a bare numpy script printing cond(A) (both as commands);
+  2. dense: `analyze` vs one `numpy.linalg.svd(A, full_matrices=False)`, 10000x500 and 2000x2000
+     (in-process, and as commands that load the same .npy);
+  3. Longley: `condiag analyze longley.csv` vs a statsmodels OLS summary (if statsmodels is installed);
+  4. sparse: `analyze --method iterative` vs `scipy.sparse.linalg.svds` for the largest and smallest
+     singular values, on the SuiteSparse matrices;
+  5. story 1: `compare --solvers gd --max-iter 1000000` (closed form) vs the 1e6-step GD loop in numpy;
+  6. with --large: the 1e6 x 1e5 sparse problem with 1e7 non-zeros (benchmarks/large_sparse.py).
+No timed assertions live in the tests; this script is where the numbers come from.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import scipy
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+SAMPLES = ROOT / "sample_problems"
+MATRICES = ROOT / "tests" / "data" / "matrices"
+
+
+def best_of(repeat: int, function) -> float:
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - started)
+    return min(times)
+
+
+def command(args) -> None:
+    env = {**os.environ, "NO_COLOR": "1"}
+    subprocess.run(args, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=ROOT)
+
+
+def condiag_command() -> list[str]:
+    """The installed console script when there is one, else python -m condiag."""
+    script = Path(sys.executable).parent / "condiag"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "condiag"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--large", action="store_true", help="also the 1e6 x 1e5 sparse problem (about 30 s)")
+    parser.add_argument("--markdown", help="write the results table into this Markdown file")
+    args = parser.parse_args()
+    rows = []  # (what, condiag seconds, baseline seconds, baseline description, target)
+    condiag = condiag_command()
+
+    # 1. start-up
+    bare = [sys.executable, "-c", f"import numpy as np; d=np.load({str(SAMPLES / 'valley_2x2.npz')!r}); print(np.linalg.cond(d['A']))"]
+    t_base = best_of(args.repeat, lambda: command(bare))
+    t_cd = best_of(args.repeat, lambda: command(condiag + ["analyze", str(SAMPLES / "valley_2x2.npz")]))
+    rows.append(("start-up: analyze valley_2x2.npz (command)", t_cd, t_base, "python -c 'np.load; np.linalg.cond'", 1.6))
+    t_import = best_of(args.repeat, lambda: command([sys.executable, "-c", "import numpy"]))
+    rows.append(("start-up vs bare `import numpy` (command)", t_cd, t_import, "python -c 'import numpy'", None))
+
+    # 2. dense
+    from condiag.analysis import analyze
+    from condiag.problem import Problem
+
+    rng = np.random.default_rng(0)
+    with tempfile.TemporaryDirectory() as folder:
+        for n, d in ((10_000, 500), (2_000, 2_000)):
+            A = rng.standard_normal((n, d))
+            b = rng.standard_normal(n)
+            problem = Problem.create(A, b)
+            repeat = max(1, args.repeat // 2)
+            t_svd = best_of(repeat, lambda: np.linalg.svd(A, full_matrices=False))
+            t_an = best_of(repeat, lambda: analyze(problem))
+            rows.append((f"dense {n}x{d}: analyze (in-process)", t_an, t_svd, "numpy.linalg.svd(A, full_matrices=False)", 1.3))
+            path = Path(folder) / f"A{n}x{d}.npz"
+            np.savez(path, A=A, b=b)
+            svd_script = [sys.executable, "-c", f"import numpy as np; d=np.load({str(path)!r}); np.linalg.svd(d['A'], full_matrices=False)"]
+            t_svd_cmd = best_of(repeat, lambda: command(svd_script))
+            t_cd_cmd = best_of(repeat, lambda: command(condiag + ["analyze", str(path)]))
+            rows.append((f"dense {n}x{d}: analyze (command, with loading)", t_cd_cmd, t_svd_cmd, "python -c 'np.load; svd'", 1.3))
+
+    # 3. Longley with statsmodels
+    try:
+        import statsmodels.api as sm  # noqa: F401
+
+        script = [sys.executable, "-c",
+                  "import numpy as np, statsmodels.api as sm; "
+                  f"d=np.loadtxt({str(SAMPLES / 'longley.csv')!r}, delimiter=',', skiprows=1); "
+                  "print(sm.OLS(d[:, 6], sm.add_constant(d[:, :6])).fit().summary())"]
+        t_sm = best_of(args.repeat, lambda: command(script))
+        t_cd = best_of(args.repeat, lambda: command(condiag + ["analyze", str(SAMPLES / "longley.csv"), "--target", "Employed", "--intercept"]))
+        rows.append(("Longley: analyze (command)", t_cd, t_sm, "statsmodels OLS(...).fit().summary()", None))
+    except ImportError:
+        rows.append(("Longley: statsmodels not installed", float("nan"), float("nan"), "statsmodels OLS summary", None))
+
+    # 4. sparse
+    from scipy.sparse.linalg import svds
+
+    from condiag.io import load_problem
+
+    for name in ("bcsstk13.mtx", "1138_bus.mtx", "illc1850.mtx"):
+        problem = load_problem(str(MATRICES / name))
+        A = problem.A
+
+        outcome = {}
+
+        def scipy_svds():
+            from scipy.sparse.linalg import ArpackNoConvergence
+
+            svds(A, k=1, which="LM", random_state=0)
+            try:
+                outcome["smallest"] = svds(A, k=1, which="SM", random_state=0, return_singular_vectors=False)[0]
+            except ArpackNoConvergence:
+                outcome["smallest"] = None
+
+        t_svds = best_of(1, scipy_svds)
+        t_it = best_of(args.repeat, lambda: analyze(problem, method="iterative"))
+        note = "scipy svds largest + smallest" + (" (smallest: ARPACK did not converge)" if outcome.get("smallest") is None else "")
+        rows.append((f"sparse {name} {A.shape[0]}x{A.shape[1]}: analyze --method iterative", t_it, t_svds, note, None))
+
+    # 5. story 1's million GD steps
+    d = np.load(SAMPLES / "valley_2x2.npz")
+    A2, b2 = d["A"], d["b"]
+
+    def gd_loop():
+        x = np.zeros(2)
+        for _ in range(1_000_000):
+            x -= 1e-5 * 2 * A2.T @ (A2 @ x - b2)
+
+    t_loop = best_of(1, gd_loop)
+    t_cd = best_of(args.repeat, lambda: command(condiag + ["compare", str(SAMPLES / "valley_2x2.npz"), "--solvers", "gd", "--lr", "1e-5",
+                                                          "--max-iter", "1000000"]))
+    rows.append(("story 1: compare gd, 1e6 steps (command, closed form)", t_cd, t_loop, "numpy loop of 1e6 GD steps", None))
+
+    if args.large:
+        out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "large_sparse.py")], capture_output=True, text=True, check=True)
+        print(out.stdout)
+
+    lines = ["| what | condiag | baseline | baseline is | ratio | target |", "|---|---:|---:|---|---:|---|"]
+    for what, ours, theirs, desc, target in rows:
+        ratio = ours / theirs if theirs == theirs and theirs > 0 else float("nan")
+        verdict = "" if target is None else (f"≤ {target}× — met" if ratio <= target else f"≤ {target}× — not met")
+        lines.append(f"| {what} | {ours:.3f} s | {theirs:.3f} s | {desc} | {ratio:.2f}× | {verdict} |")
+    machine = (f"Python {platform.python_version()}, numpy {np.__version__}, scipy {scipy.__version__}, {platform.machine()}, "
+               f"{os.cpu_count()} cores, best of {args.repeat}.")
+    table = "\n".join(lines)
+    print(table)
+    print(machine)
+    if args.markdown:
+        text = Path(args.markdown).read_text() if Path(args.markdown).exists() else ""
+        start, end = text.find("<!-- table -->"), text.find("<!-- /table -->")
+        block = f"<!-- table -->\n{table}\n\n{machine}\n<!-- /table -->"
+        text = text[:start] + block + text[end + len("<!-- /table -->"):] if start >= 0 and end >= 0 else text + "\n" + block + "\n"
+        Path(args.markdown).write_text(text)
+
+
+if __name__ == "__main__":
+    main()
