@@ -132,7 +132,7 @@ def learning_rate_bounds(problem: Problem, spectrum: Spectrum, tol: float) -> Le
     conventions = []
     if not problem.is_quadratic:
         for loss in LOSS_CONVENTIONS:
-            L_conv = 2.0 * loss_scale(loss, problem.n_rows) * spectrum.sigma_max**2 + 2.0 * problem.ridge
+            L_conv = 2.0 * loss_scale(loss, problem.n_samples) * spectrum.sigma_max**2 + 2.0 * problem.ridge
             conventions.append(
                 ConventionThreshold(loss, 2.0 / L_conv if L_conv > 0 else float("inf"), CONVENTION_USERS[loss], loss == problem.loss)
             )

@@ -97,6 +97,8 @@ class Problem:
     """Whether a column of ones was appended (``--intercept``)."""
     notes: tuple[str, ...] = field(default=())
     """Remarks made while loading (e.g. which keys were picked)."""
+    sample_count: int | None = None
+    """Rows of the original A when the problem was reduced exactly to its R factor (streaming)."""
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -113,6 +115,7 @@ class Problem:
         rhs_source: str | None = None,
         column_names=None,
         notes=(),
+        sample_count: int | None = None,
     ) -> "Problem":
         """Validate and build a problem; raise :class:`InputError` on bad data.
 
@@ -163,6 +166,7 @@ class Problem:
             input_dtype=input_dtype,
             intercept=intercept,
             notes=tuple(notes),
+            sample_count=sample_count,
         )
 
     def with_options(self, **changes) -> "Problem":
@@ -181,6 +185,11 @@ class Problem:
         return int(self.A.shape[1])
 
     @property
+    def n_samples(self) -> int:
+        """Rows of the original data (differs from n_rows for a problem reduced by streaming)."""
+        return self.sample_count if self.sample_count is not None else self.n_rows
+
+    @property
     def sparse(self) -> bool:
         return is_sparse(self.A)
 
@@ -197,7 +206,7 @@ class Problem:
     @property
     def data_scale(self) -> float:
         """c in f = c ||Ax - b||^2 (1 for the quadratic objective, whose scale is in Q)."""
-        return 1.0 if self.is_quadratic else loss_scale(self.loss, self.n_rows)
+        return 1.0 if self.is_quadratic else loss_scale(self.loss, self.n_samples)
 
     @property
     def hessian_scale(self) -> float:

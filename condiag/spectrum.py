@@ -111,8 +111,9 @@ def decompose(problem: Problem) -> Decomposition:
 
     Costs one QR of [A b] plus one SVD of a d x d matrix for tall A, else one SVD of A.
     """
-    n, d = problem.n_rows, problem.n_cols
-    require_memory(8.0 * (n * d * (2 if problem.sparse else 1) + d * d * 2), problem.source, f"a dense {n}x{d} decomposition")
+    n, d = problem.n_samples, problem.n_cols  # n: the original rows (rank tolerance), also for a streamed problem
+    rows = problem.n_rows
+    require_memory(8.0 * (rows * d * (2 if problem.sparse else 1) + d * d * 2), problem.source, f"a dense {rows}x{d} decomposition")
     A = problem.dense_matrix()
     b = problem.b
     if problem.is_quadratic:
@@ -133,14 +134,14 @@ def decompose(problem: Problem) -> Decomposition:
             reduced_by_qr=False,
             reduced_matrix=A,
         )
-    reduced = n > TALL_RATIO * d
+    reduced = problem.n_rows > TALL_RATIO * d
     if reduced:
         R, qtb, rho = _reduced_tall(A, b)
         U, s, Vt = np.linalg.svd(R, full_matrices=False)
         coefficients = U.T @ qtb
         outside = rho
     else:
-        U, s, Vt = np.linalg.svd(A, full_matrices=d > n)
+        U, s, Vt = np.linalg.svd(A, full_matrices=d > rows)
         coefficients = U.T @ b
         outside = float(np.sqrt(max(float(b @ b) - float(coefficients @ coefficients), 0.0)))
     V = Vt.T

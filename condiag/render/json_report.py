@@ -83,7 +83,7 @@ def problem_json(problem) -> dict:
     return {
         "source": problem.source,
         "rhs_source": problem.rhs_source,
-        "n_rows": problem.n_rows,
+        "n_rows": problem.n_samples,
         "n_cols": problem.n_cols,
         "loss": problem.loss,
         "objective": problem.objective,

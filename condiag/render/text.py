@@ -82,7 +82,7 @@ def problem_section(problem) -> list:
         ]
         return [heading("Problem"), key_values(rows)]
     kind = "sparse" if problem.sparse else "dense"
-    shape = f"{problem.n_rows} × {problem.n_cols} ({kind}, {problem.nnz:,} non-zeros, stored as {problem.input_dtype})"
+    shape = f"{problem.n_samples:,} × {problem.n_cols} ({kind}, {problem.nnz:,} non-zeros, stored as {problem.input_dtype})"
     b = problem.rhs_source or ("(in the same file)" if problem.has_rhs else "none (curvature only)")
     rows = [
         ("matrix", f"{problem.source}: {shape}"),

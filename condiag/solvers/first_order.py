@@ -407,6 +407,8 @@ class MinibatchSGD(IterativeSolver):
     def supports(self, problem):
         if problem.is_quadratic:
             return False, "SGD samples rows of A; a quadratic objective has no rows to sample"
+        if problem.sample_count is not None:
+            return False, "the problem was streamed and reduced to its R factor: its rows are not available to sample"
         return True, ""
 
     def prepare(self, context, params):
