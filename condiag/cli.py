@@ -95,6 +95,9 @@ def problem_options(command):
         click.option("--allow-external", is_flag=True, help="HDF5: follow external links and virtual datasets into other files."),
         click.option("--method", type=click.Choice(("auto", "exact", "iterative")), default="auto", show_default=True,
                      help="Spectrum: exact dense decomposition, or iterative extreme singular values (large/sparse)."),
+        click.option("--engine", type=click.Choice(("local", "dask")), default="local", show_default=True,
+                     help="dask: compute the tall-skinny QR of a huge .npy/HDF5 matrix with Dask (pip install 'condiag[dask]')."),
+        click.option("--scheduler", metavar="ADDRESS", help="With --engine dask: an existing Dask scheduler (default: a local cluster of 2 workers)."),
         click.option("--memory-limit", metavar="SIZE",
                      help="Stream a dense .npy/HDF5 matrix larger than this (e.g. 2G) in row blocks (default: half the available memory)."),
     ]
@@ -140,8 +143,18 @@ def output_options(command):
     return command
 
 
-def load(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, target, no_header, fmt, allow_external, memory_limit=None):
+def load(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, target, no_header, fmt, allow_external, memory_limit=None,
+         engine="local", scheduler=None):
     from .io import load_problem
+
+    if engine == "dask":
+        if objective != "least-squares":
+            from .errors import UsageError
+
+            raise UsageError("--engine dask supports the least-squares objective")
+        from .dask_engine import load_with_dask
+
+        return load_with_dask(problem, rhs, scheduler=scheduler, loss=loss, ridge=ridge, intercept=intercept)
 
     if objective == "least-squares" and fmt is None and a_key is None and b_key is None:
         from .streaming import maybe_streamed, parse_memory
@@ -243,7 +256,7 @@ def cli():
 @click.option("--max-condition", type=float, metavar="K", help="Exit 1 when cond(A) (cond(Q)) exceeds K.")
 @click.option("--min-lr-margin", type=float, metavar="M", help="Exit 1 when an --lr is within a factor M of the divergence threshold.")
 @handle_errors
-def analyze(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, target, no_header, fmt, allow_external, method, memory_limit,
+def analyze(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, target, no_header, fmt, allow_external, method, engine, scheduler, memory_limit,
             lrs, steps, tol, x0, model, hidden, samples, init_scale, model_seed, as_json, output, no_color, fail_on, max_condition,
             min_lr_margin):
     """Explain why gradient descent stalls or diverges: spectrum, learning-rate bounds,
@@ -253,7 +266,8 @@ def analyze(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, targe
 
     if any(lr <= 0 for lr in lrs):
         raise InputError("--lr", "learning rates must be positive")
-    prob = load(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, target, no_header, fmt, allow_external, memory_limit)
+    prob = load(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, target, no_header, fmt, allow_external, memory_limit,
+                engine, scheduler)
     if model == "two-layer":
         return analyze_two_layer_command(two_layer_problem(prob, hidden, samples, init_scale, model_seed), lrs, tol,
                                          as_json, output, no_color, fail_on, max_condition)
@@ -348,7 +362,7 @@ class LazyProgress:
 @output_options
 @click.option("--require-converged", metavar="LIST", help="Exit 1 unless these solvers (comma-separated) converge.")
 @handle_errors
-def compare(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, target, no_header, fmt, allow_external, method, memory_limit,
+def compare(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, target, no_header, fmt, allow_external, method, engine, scheduler, memory_limit,
             solvers, lr, max_iter, tol, time_limit, dtype, simulate, params, x0, seed, model, hidden, samples, init_scale, model_seed,
             plot, as_json, output, no_color, require_converged):
     """Run solvers against the exact least-squares answer: who gets there, how fast, and why not."""
@@ -361,7 +375,8 @@ def compare(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, targe
     names = parse_solvers(solvers) if solvers or model != "two-layer" else None
     required = tuple(n.strip() for n in (require_converged or "").split(",") if n.strip())
     parse_solvers(",".join(required)) if required else None
-    prob = load(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, target, no_header, fmt, allow_external, memory_limit)
+    prob = load(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, target, no_header, fmt, allow_external, memory_limit,
+                engine, scheduler)
     if model == "two-layer":
         prob = two_layer_problem(prob, hidden, samples, init_scale, model_seed)
     x0_values, _label = parse_x0(x0)
@@ -401,12 +416,13 @@ def compare(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, targe
 @problem_options
 @output_options
 @handle_errors
-def solve(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, target, no_header, fmt, allow_external, method, memory_limit,
-          as_json, output, no_color):
+def solve(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, target, no_header, fmt, allow_external, method, engine, scheduler,
+          memory_limit, as_json, output, no_color):
     """Print the reference solution x* with its stated accuracy (more accurate than numpy.linalg.lstsq)."""
     from .reference import solve as run_solve
 
-    prob = load(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, target, no_header, fmt, allow_external, memory_limit)
+    prob = load(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, target, no_header, fmt, allow_external, memory_limit,
+                engine, scheduler)
     import time
 
     started = time.perf_counter()
