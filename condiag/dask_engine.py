@@ -64,7 +64,7 @@ def client_for(scheduler: str | None):
         raise UsageError("--engine dask needs Dask: pip install 'condiag[dask]'") from None
     if scheduler:
         return Client(scheduler, timeout="30s"), None
-    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0")
     return Client(cluster), cluster
 
 

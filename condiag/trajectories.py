@@ -198,54 +198,49 @@ def spectral_radius(method: LinearMethod, lam: np.ndarray) -> float:
     return float(np.max(roots))
 
 
-def first_step_below(model: QuadraticModel, method: LinearMethod, log_target: float, limit: int) -> int | None:
-    """Smallest k <= limit with log gap(k) <= log_target, or None if none is found.
-
-    Exact for gradient descent: its log gap is a log-sum-exp of functions linear in k,
-    hence convex and, when stable, non-increasing, so bisection finds the first crossing.
-    A momentum method's gap can oscillate; the search then scans the checkpoints of
-    :func:`checkpoints` for the first one below the target and bisects between it and
-    the checkpoint before (the step found is within that interval's oscillation).
-    """
-    if log_gap(model, method, 0) <= log_target:
-        return 0
-    if method.kind == "gd":
-        lo, hi = 0, limit
-        if log_gap(model, method, hi) > log_target:
-            return None
-    else:
-        grid = checkpoints(limit)
-        below = [k for k in grid if log_gap(model, method, int(k)) <= log_target]
-        if not below:
-            return None
-        hi = int(below[0])
-        lo = int(grid[np.searchsorted(grid, hi) - 1])
+def _bisect(holds, lo: int, hi: int) -> int:
+    """Smallest k in (lo, hi] with holds(k), given holds(hi) and not holds(lo) (and one crossing between)."""
     while hi - lo > 1:
         mid = (lo + hi) // 2
-        if log_gap(model, method, mid) <= log_target:
+        if holds(mid):
             hi = mid
         else:
             lo = mid
     return hi
+
+
+def _first_step(model: QuadraticModel, method: LinearMethod, holds, limit: int) -> int | None:
+    """First k <= limit with holds(log gap(k)).
+
+    Gradient descent: log gap(k) is a log-sum-exp of functions linear in k, hence convex, so the set
+    where it is below (or above) a level is an interval from one end and bisection over [0, limit]
+    finds the exact first step. Momentum methods can oscillate: the checkpoints of :func:`checkpoints`
+    are scanned for the first one that holds and the step is bisected between it and the checkpoint before.
+    """
+    def at(k):
+        return holds(log_gap(model, method, k))
+
+    if at(0):
+        return 0
+    if method.kind == "gd":
+        return _bisect(at, 0, limit) if at(limit) else None
+    grid = checkpoints(limit)
+    hit = next((int(k) for k in grid if k > 0 and at(int(k))), None)
+    if hit is None:
+        return None
+    return _bisect(at, int(grid[np.searchsorted(grid, hit) - 1]), hit)
+
+
+def first_step_below(model: QuadraticModel, method: LinearMethod, log_target: float, limit: int) -> int | None:
+    """Smallest k <= limit with log gap(k) <= log_target (convergence), or None; see :func:`_first_step`."""
+    return _first_step(model, method, lambda value: value <= log_target, limit)
 
 
 def first_step_above(model: QuadraticModel, method: LinearMethod, log_target: float, limit: int) -> int | None:
-    """Smallest k <= limit with log gap(k) >= log_target (an unstable run's overflow step).
-
-    log gap is convex in k for gradient descent, so once it rises past the target it stays.
-    """
-    if log_gap(model, method, limit) < log_target:
+    """Smallest k <= limit with log gap(k) >= log_target (divergence, overflow), or None; see :func:`_first_step`."""
+    if log_target == -np.inf or limit < 1:
         return None
-    lo, hi = 0, limit
-    if log_gap(model, method, 0) >= log_target:
-        return 0
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if log_gap(model, method, mid) >= log_target:
-            hi = mid
-        else:
-            lo = mid
-    return hi
+    return _first_step(model, method, lambda value: value >= log_target, limit)
 
 
 def checkpoints(max_iter: int, per_decade: int = 12) -> np.ndarray:

@@ -126,14 +126,7 @@ def read_matrix(spec: str, options: ReadOptions, fmt: str | None = None, stdin=N
     source, label = _open_source(path, fmt, stdin)
     if key is not None and options.a_key is None:
         options = ReadOptions(**{**options.__dict__, "a_key": key})
-    try:
-        raw = _reader(fmt).read_matrix(source, label, fmt, options)
-    except InputError:
-        raise
-    except MemoryError:
-        raise InputError(label, "does not fit in the available memory") from None
-    except Exception as exc:  # noqa: BLE001 - any parser failure is a property of the file
-        raise InputError(label, f"cannot be read as {fmt}: {_short(exc)}") from exc
+    raw = _guarded(label, fmt, _reader(fmt).read_matrix, source, label, fmt, options)
     if not raw.matrix_label:
         raw.matrix_label = label
     return raw
@@ -144,8 +137,13 @@ def read_vector(spec: str, options: ReadOptions, fmt: str | None = None, stdin=N
     path, key = split_spec(spec)
     fmt = detect_format(path, fmt if path == "-" else None)
     source, label = _open_source(path, fmt, stdin)
+    return _guarded(label, fmt, _reader(fmt).read_vector, source, label, fmt, key, options)
+
+
+def _guarded(label: str, fmt: str, reader, *args):
+    """Call a reader; any failure other than our own InputError is a property of the file: one line, exit 3."""
     try:
-        return _reader(fmt).read_vector(source, label, fmt, key, options)
+        return reader(*args)
     except InputError:
         raise
     except MemoryError:

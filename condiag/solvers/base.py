@@ -214,6 +214,24 @@ class Monitor:
         )
 
 
+def drive(monitor: Monitor, params: dict, x, f: float, step) -> None:
+    """The loop every iterating solver shares: observe x0, then (x, f) = step(k) for k = 1, 2, ...
+    until the monitor decides a status or the budget runs out. Ctrl-C raises
+    :class:`SolverInterrupted` carrying the partial result. ``step`` counts its own evaluations."""
+    k = 0
+    try:
+        with np.errstate(all="ignore"):
+            if monitor.observe(0, f, x) is not None:
+                return
+            for k in range(1, monitor.max_iter + 1):
+                x, f = step(k)
+                if monitor.observe(k, f, x) is not None:
+                    return
+            monitor.budget_exhausted(monitor.max_iter, f, x)
+    except KeyboardInterrupt:
+        raise SolverInterrupted(monitor.result(params, status="max_iter", message=f"interrupted at iteration {k:,}")) from None
+
+
 def skipped(name: str, reason: str, params: dict | None = None) -> SolverResult:
     return SolverResult(name, "skipped", reason, params or {}, None, 0, 0, 0.0, History(np.array([], dtype=np.int64), np.array([])))
 

@@ -14,8 +14,8 @@ import numpy as np
 
 from ..bounds import quadratic_model
 from ..spectrum import learned_eigenvalues
-from ..trajectories import LinearMethod, checkpoints, error_at, first_step_below, log_gap, spectral_radius
-from .base import Context, Monitor, SolverInterrupted, Solver, SolverResult
+from ..trajectories import LinearMethod, checkpoints, error_at, first_step_above, first_step_below, log_gap, spectral_radius
+from .base import Context, Monitor, Solver, SolverResult, drive
 
 LOG_DIVERGENCE = math.log(1e5)
 
@@ -91,23 +91,17 @@ class IterativeSolver(Solver):
         state = self.init_state(x, params, context)
         f, g = oracle(x)
         monitor.f_evals += 1
-        k = 0
-        try:
-            with np.errstate(all="ignore"):
-                if monitor.observe(0, f, x) is None:
-                    for k in range(1, monitor.max_iter + 1):
-                        x = self.step(x, g, state, params, k, oracle)
-                        f, g = oracle(x)
-                        monitor.f_evals += 1 + state.get("extra_evals", 0)
-                        state["extra_evals"] = 0
-                        if monitor.observe(k, f, x) is not None:
-                            break
-                    else:
-                        monitor.budget_exhausted(monitor.max_iter, f, x)
-        except KeyboardInterrupt:
-            raise SolverInterrupted(
-                monitor.result(self.public(params), dtype=context.settings.dtype, status="max_iter", message=f"interrupted at iteration {k:,}")
-            ) from None
+        current = {"x": x, "g": g}
+
+        def step(k):
+            x_new = self.step(current["x"], current["g"], state, params, k, oracle)
+            f_new, current["g"] = oracle(x_new)
+            current["x"] = x_new
+            monitor.f_evals += 1 + state.get("extra_evals", 0)
+            state["extra_evals"] = 0
+            return x_new, f_new
+
+        drive(monitor, self.public(params), x, f, step)
         return monitor.result(self.public(params), dtype=context.settings.dtype, extra=self.facts(state, params, context))
 
     def public(self, params: dict) -> dict:
@@ -132,7 +126,7 @@ def exact_run(name: str, context: Context, params: dict, method: LinearMethod) -
     if k_conv is not None:
         end, reason = k_conv, "converged"
     diverge_log = start_log + LOG_DIVERGENCE if start_log > -math.inf else -math.inf
-    k_div = first_crossing_above(model, method, diverge_log, min(end, max_iter)) if monitor.growth_rule else None
+    k_div = first_step_above(model, method, diverge_log, min(end, max_iter)) if monitor.growth_rule else None
     if k_div is not None and k_div < end:
         end, reason = k_div, "diverged"
     marks = [int(k) for k in checkpoints(max_iter) if k < end] + [end]
@@ -169,25 +163,6 @@ def convergent(method: LinearMethod, context: Context) -> bool:
     lam = learned_eigenvalues(context.problem, context.decomposition)
     lam = lam[lam > 0]
     return lam.size == 0 or spectral_radius(method, lam) < 1.0
-
-
-def first_crossing_above(model, method, log_target: float, limit: int) -> int | None:
-    """First logged-then-bisected step <= limit whose log gap reaches log_target (divergence)."""
-    if log_target == -math.inf or limit < 1:
-        return None
-    grid = checkpoints(limit)
-    above = [int(k) for k in grid if k > 0 and log_gap(model, method, int(k)) >= log_target]
-    if not above:
-        return None
-    hi = above[0]
-    lo = int(grid[np.searchsorted(grid, hi) - 1])
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if log_gap(model, method, mid) >= log_target:
-            hi = mid
-        else:
-            lo = mid
-    return hi
 
 
 # ---------------------------------------------------------------------------- the solvers

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Context, Monitor, Solver, SolverInterrupted, SolverResult
+from .base import Context, Monitor, Solver, SolverResult, drive
 
 
 class CGLS(Solver):
@@ -38,40 +38,31 @@ class CGLS(Solver):
         else:
             r = problem.b - problem.A @ x
             s = problem.A.T @ r - delta * x
-        p = s.copy()
-        gamma = float(s @ s)
+        state = {"x": x, "r": r, "p": s.copy(), "gamma": float(s @ s)}
         monitor.f_evals = 1
-        k = 0
-        try:
-            with np.errstate(all="ignore"):
-                if monitor.observe(0, problem.value(x), x) is None:
-                    for k in range(1, monitor.max_iter + 1):
-                        if gamma == 0.0:
-                            monitor.budget_exhausted(k - 1, problem.value(x), x)
-                            monitor.status, monitor.message = "converged", "the gradient is exactly zero"
-                            break
-                        if quadratic:
-                            q = problem.hessian_vector(p)
-                            alpha = gamma / float(p @ q)
-                            x = x + alpha * p
-                            r = r - alpha * q
-                            s = r
-                        else:
-                            q = problem.A @ p
-                            alpha = gamma / (float(q @ q) + delta * float(p @ p))
-                            x = x + alpha * p
-                            r = r - alpha * q
-                            s = problem.A.T @ r - delta * x
-                        gamma_new = float(s @ s)
-                        p = s + (gamma_new / gamma) * p
-                        gamma = gamma_new
-                        monitor.f_evals += 1
-                        if monitor.observe(k, problem.value(x), x) is not None:
-                            break
-                    else:
-                        monitor.budget_exhausted(monitor.max_iter, problem.value(x), x)
-        except KeyboardInterrupt:
-            raise SolverInterrupted(monitor.result({}, status="max_iter", message=f"interrupted at iteration {k:,}")) from None
+
+        def step(k):
+            x, r, p, gamma = state["x"], state["r"], state["p"], state["gamma"]
+            if gamma == 0.0:  # the gradient is exactly zero: x is optimal
+                return x, problem.value(x)
+            if quadratic:
+                q = problem.hessian_vector(p)
+                alpha = gamma / float(p @ q)
+                x = x + alpha * p
+                r = r - alpha * q
+                s = r
+            else:
+                q = problem.A @ p
+                alpha = gamma / (float(q @ q) + delta * float(p @ p))
+                x = x + alpha * p
+                r = r - alpha * q
+                s = problem.A.T @ r - delta * x
+            gamma_new = float(s @ s)
+            state.update(x=x, r=r, p=s + (gamma_new / gamma) * p, gamma=gamma_new)
+            monitor.f_evals += 1
+            return x, problem.value(x)
+
+        drive(monitor, {}, x, problem.value(x), step)
         return monitor.result({})
 
 

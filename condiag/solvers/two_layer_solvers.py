@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Context, Monitor, Solver, SolverInterrupted, SolverResult
+from .base import Context, Monitor, Solver, SolverResult, drive
 
 TWO_LAYER_ONLY = "applies to --model two-layer only"
 
@@ -36,38 +36,30 @@ class LevenbergMarquardt(Solver):
         monitor = Monitor(context, self.name, record_path=False)
         theta = context.x0.astype(float).copy()
         r = problem.residual_vector(theta)
-        f = float(r @ r)
-        mu, nu = None, 2.0
-        k = 0
-        try:
-            with np.errstate(all="ignore"):
-                if monitor.observe(0, f, theta) is None:
-                    for k in range(1, monitor.max_iter + 1):
-                        J = problem.jacobian(theta)
-                        JtJ = J.T @ J
-                        g = J.T @ r
-                        if mu is None:
-                            mu = float(params["mu0"]) * float(np.max(np.diag(JtJ)) or 1.0)
-                        delta = np.linalg.solve(JtJ + mu * np.eye(JtJ.shape[0]), -g)
-                        candidate = theta + delta
-                        r_new = problem.residual_vector(candidate)
-                        f_new = float(r_new @ r_new)
-                        predicted = float(delta @ (mu * delta - g))
-                        monitor.f_evals += 1
-                        rho = (f - f_new) / predicted if predicted > 0 else -1.0
-                        if rho > 0:
-                            theta, r, f = candidate, r_new, f_new
-                            mu *= max(1.0 / 3.0, 1.0 - (2.0 * rho - 1.0) ** 3)
-                            nu = 2.0
-                        else:
-                            mu *= nu
-                            nu *= 2.0
-                        if monitor.observe(k, f, theta) is not None:
-                            break
-                    else:
-                        monitor.budget_exhausted(monitor.max_iter, f, theta)
-        except KeyboardInterrupt:
-            raise SolverInterrupted(monitor.result(params, status="max_iter", message=f"interrupted at iteration {k:,}")) from None
+        state = {"theta": theta, "r": r, "f": float(r @ r), "mu": None, "nu": 2.0}
+
+        def step(k):
+            theta, r, f = state["theta"], state["r"], state["f"]
+            J = problem.jacobian(theta)
+            JtJ = J.T @ J
+            g = J.T @ r
+            if state["mu"] is None:
+                state["mu"] = float(params["mu0"]) * float(np.max(np.diag(JtJ)) or 1.0)
+            mu = state["mu"]
+            delta = np.linalg.solve(JtJ + mu * np.eye(JtJ.shape[0]), -g)
+            candidate = theta + delta
+            r_new = problem.residual_vector(candidate)
+            f_new = float(r_new @ r_new)
+            predicted = float(delta @ (mu * delta - g))
+            monitor.f_evals += 1
+            rho = (f - f_new) / predicted if predicted > 0 else -1.0
+            if rho > 0:
+                state.update(theta=candidate, r=r_new, f=f_new, mu=mu * max(1.0 / 3.0, 1.0 - (2.0 * rho - 1.0) ** 3), nu=2.0)
+            else:
+                state.update(mu=mu * state["nu"], nu=2.0 * state["nu"])
+            return state["theta"], state["f"]
+
+        drive(monitor, params, theta, state["f"], step)
         return monitor.result(params)
 
 
@@ -91,20 +83,15 @@ class AlternatingLeastSquares(Solver):
         monitor = Monitor(context, self.name, record_path=False)
         W1, W2 = problem.split(context.x0.astype(float))
         A, C = problem.A, problem.C
-        k = 0
-        try:
-            with np.errstate(all="ignore"):
-                theta = problem.join(W1, W2)
-                if monitor.observe(0, problem.value(theta), theta) is None:
-                    for k in range(1, monitor.max_iter + 1):
-                        W1 = A @ C @ W2.T @ np.linalg.pinv(W2 @ C @ W2.T)
-                        W2 = np.linalg.pinv(W1) @ A
-                        theta = problem.join(W1, W2)
-                        monitor.f_evals += 1
-                        if monitor.observe(k, problem.value(theta), theta) is not None:
-                            break
-                    else:
-                        monitor.budget_exhausted(monitor.max_iter, problem.value(theta), theta)
-        except KeyboardInterrupt:
-            raise SolverInterrupted(monitor.result({}, status="max_iter", message=f"interrupted at iteration {k:,}")) from None
+        factors = {"W2": W2}
+
+        def step(k):
+            W1 = A @ C @ factors["W2"].T @ np.linalg.pinv(factors["W2"] @ C @ factors["W2"].T)
+            factors["W2"] = np.linalg.pinv(W1) @ A
+            theta = problem.join(W1, factors["W2"])
+            monitor.f_evals += 1
+            return theta, problem.value(theta)
+
+        theta0 = problem.join(W1, W2)
+        drive(monitor, {}, theta0, problem.value(theta0), step)
         return monitor.result({})
