@@ -126,7 +126,7 @@ def verdict(result: SolverResult, gap, x_err, row_err, null_err, start_loss, con
     if status == "converged":
         text = f"{name}: reached the floor in {count(k)} iteration{'s' if k != 1 else ''}"
         if result.f_evals:
-            text += f" ({count(result.f_evals)} evaluations)"
+            text += f" ({count(result.f_evals)} evaluation{'s' if result.f_evals != 1 else ''})"
         if x_err is not None:
             text += f"; weights within {sig(x_err, 2)} of x* (relative)"
         if start_loss > floor:
