@@ -61,7 +61,9 @@ def render_comparison(comparison, console: Console) -> None:
             fmt_seconds(result.seconds) if result.status != "skipped" else "-",
         )
     parts += [heading("Solvers"), table]
-    parts.append(Text(f"* computed in closed form (exact), not iterated; the others were iterated in {settings.dtype}. loss = final f(x); gap = f(x) - f*; x error = {"‖W1·W2 - M*‖ / ‖M*‖" if comparison.spectrum is None else "‖x - x*‖ / ‖x*‖"}.", style="dim"))
+    error_words = "‖W1·W2 - M*‖ / ‖M*‖" if comparison.spectrum is None else "‖x - x*‖ / ‖x*‖"
+    parts.append(Text(f"* computed in closed form (exact), not iterated; the others were iterated in {settings.dtype}. "
+                      f"loss = final f(x); gap = f(x) - f*; x error = {error_words}.", style="dim"))
     if any(m.null_space_rel_error is not None and m.null_space_rel_error > 1e-3 for m in comparison.metrics):
         parts.append(Text("A is rank deficient: error in its null space changes the weights but not the loss.", style="dim"))
     parts.append(heading("Verdicts"))
