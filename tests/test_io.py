@@ -374,3 +374,12 @@ def test_pickle_module_unused():
     for source in root.rglob("*.py"):
         assert "allow_pickle=True" not in source.read_text(), source
     assert pickle  # imported above for the Evil payload
+
+
+def test_stdin_through_the_cli(run, samples):
+    data = (samples / "valley_2x2.npz").read_bytes()
+    result = run("analyze", "-", "--format", "npz", "--json", input=data)
+    assert result.code == 0, result.err
+    assert result.json()["spectrum"]["condition_number"] == pytest.approx(1803.3, rel=1e-4)
+    missing = run("analyze", "-", input=data)
+    assert missing.code == ExitCode.BAD_INPUT and "--format" in missing.err
