@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import os
-import signal
 import sys
 
 import click
@@ -446,8 +445,6 @@ def solve(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, target,
 
 def main(argv=None):
     """Console-script entry point."""
-    if hasattr(signal, "SIGPIPE"):
-        pass  # BrokenPipeError is handled per command; SIG_DFL would hide our exit codes
     try:
         cli.main(args=argv, prog_name="condiag", standalone_mode=True)
     except BrokenPipeError:  # pragma: no cover - raised while click prints help to a closed pipe

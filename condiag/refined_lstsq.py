@@ -203,22 +203,18 @@ def refined_lstsq(A: np.ndarray, b: np.ndarray, max_steps: int = 6, kernels=None
         r = (b - r_hi) - r_lo
         return _finish(A, As, D, b, x, r, rank, 0, "SVD minimum-norm (rank-deficient after equilibration)", scaled_cond, precision)
 
-    Rt = R  # pivoted order
     def correction(f, g_scaled):
         # [I As][dr; dz] = [f; g] with As P = Q R  (in pivoted order: g_p = g[P])
-        u = solve_triangular(Rt, g_scaled[P], transpose=True)
+        u = solve_triangular(R, g_scaled[P], transpose=True)
         qf = Q.T @ f
-        dz_p = solve_triangular(Rt, qf - u)
+        dz_p = solve_triangular(R, qf - u)
         dz = np.empty(d)
         dz[P] = dz_p
         dr = Q @ u + (f - Q @ qf)
         return dr, dz
 
     # initial solution (z = D x in scaled variables)
-    zero = np.zeros(d)
-    r = np.zeros(n)
-    dr, z = correction(b.copy(), zero)
-    r = dr
+    r, z = correction(b.copy(), np.zeros(d))
     z_lo = np.zeros(d)
     steps = 0
     last = math.inf

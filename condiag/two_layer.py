@@ -146,8 +146,7 @@ class TwoLayerProblem:
     def jacobian(self, theta) -> np.ndarray:
         """d r / d theta, (m d) x (mK + Kd), formed explicitly (small models)."""
         W1, W2 = self.split(theta)
-        m, d = self.A.shape
-        K = self.K
+        m = self.A.shape[0]
         B = W2 @ self.L  # K x d
         # r_{ij} = sum_k W1_ik B_kj  -> dr_ij/dW1_ik = B_kj
         J1 = np.kron(np.eye(m), B.T)  # (m d) x (m K)

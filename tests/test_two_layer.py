@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pytest
 
@@ -83,7 +81,6 @@ def test_step_prediction_matches_simulated_gd_near_minimum(seed):
     analysis = analyze_two_layer(p, tol=1e-8)
     best = optimum(p)
     W1, W2 = p.split(best.theta)
-    rng = np.random.default_rng(seed)
     U, _s, Vt = np.linalg.svd(best.M)
     # perturb the product along its slowest component only, keeping balance to first order
     theta = best.theta + 1e-3 * p.join(np.outer(U[:, 3], np.eye(4)[3]), np.outer(np.eye(4)[3], Vt[3]))

@@ -82,7 +82,7 @@ def _parse_cell(cell: str, label: str, line: int, col: int) -> float:
         value = float(text)
     except ValueError:
         try:
-            value_c = complex(text.replace("i", "j").replace(" ", ""))
+            complex(text.replace("i", "j").replace(" ", ""))  # parses: a complex number, not a typo
         except ValueError:
             shown = text if len(text) <= 30 else text[:27] + "..."
             raise InputError(label, f"non-numeric cell {shown!r} at line {line}, column {col + 1}") from None
