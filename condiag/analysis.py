@@ -12,7 +12,7 @@ from .causes import Causes, diagnose_causes
 from .errors import InputError
 from .findings import Finding, diagnose
 from .problem import Problem
-from .reference import Reference, floor_is_zero, reference_from
+from .reference import Reference, floor_is_zero, minimiser_coefficients, reference_from
 from .iterative import choose_method
 from .spectrum import Decomposition, Spectrum, decompose, spectrum_from
 
@@ -72,12 +72,7 @@ def suggest_ridge(problem: Problem, decomposition: Decomposition, spectrum: Spec
         return None
     ridge = problem.ridge + added
     shifted = problem.with_options(ridge=ridge)
-    coefficients = decomposition.b_coefficients
-    s = decomposition.singular_values
-    scale = problem.hessian_scale
-    x_coef = np.zeros(problem.n_cols)
-    x_coef[: s.size] = scale * s * coefficients / (scale * s**2 + 2.0 * ridge)
-    x_ridge = decomposition.V @ x_coef
+    x_ridge = decomposition.V @ minimiser_coefficients(shifted, decomposition)
     norm_star = float(np.linalg.norm(reference.x))
     change = float(np.linalg.norm(x_ridge - reference.x)) / norm_star if norm_star > 0 and problem.has_rhs else None
     data_loss = shifted.with_options(ridge=0.0).value(x_ridge)

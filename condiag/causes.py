@@ -101,8 +101,10 @@ def _constant_column(A: np.ndarray) -> int | None:
     return int(hits[0]) if hits.size else None
 
 
-def scaling(problem: Problem, decomposition: Decomposition, condition_number: float, equilibrated_singular_values=None) -> Scaling | None:
-    """Condition numbers after equilibration (and standardisation with an intercept)."""
+def scaling(problem: Problem, decomposition: Decomposition, condition_number: float, equilibrated_singular_values=None,
+            A: np.ndarray | None = None, intercept_index: int | None = None) -> Scaling | None:
+    """Condition numbers after equilibration (and standardisation when column ``intercept_index`` of the
+    dense ``A`` is constant)."""
     R = decomposition.reduced_matrix
     norms = np.sqrt(np.sum(R * R, axis=0))
     if np.any(norms == 0):
@@ -116,9 +118,8 @@ def scaling(problem: Problem, decomposition: Decomposition, condition_number: fl
     else:
         cond_eq = None
     cond_std = None
-    A = problem.dense_matrix()
-    j = _constant_column(A) if A.shape[0] > 2 else None
-    if j is not None and A.shape[1] > 1:
+    j = intercept_index
+    if j is not None and A is not None and A.shape[1] > 1:
         others = [i for i in range(A.shape[1]) if i != j]
         Z = A[:, others] - A[:, others].mean(axis=0)
         sd = np.sqrt(np.sum(Z * Z, axis=0))
@@ -184,7 +185,7 @@ def diagnose_causes(problem: Problem, decomposition: Decomposition, condition_nu
     j = _constant_column(A) if A.shape[0] > 2 else None
     belsley, equilibrated = collinearity(problem, decomposition)
     return Causes(
-        scaling=scaling(problem, decomposition, condition_number, equilibrated),
+        scaling=scaling(problem, decomposition, condition_number, equilibrated, A, j),
         collinearity=belsley,
         precision=precision,
         intercept_column=problem.column_names[j] if j is not None else None,

@@ -210,11 +210,12 @@ def linear_context(problem: Problem, settings: Settings, x0: np.ndarray, method:
 
 
 def _two_layer_context(problem, settings: Settings, x0: np.ndarray, method: str = "auto") -> Context:
-    from .two_layer import component_rates, curvature_at_init, optimum
+    from .two_layer import optimum, stability_curvatures
 
     best = optimum(problem)
-    lam = max(curvature_at_init(problem, x0), float(np.max(component_rates(problem, best), initial=0.0)))
-    bounds = TwoLayerBounds(L=lam, optimal=1.0 / lam if lam > 0 else 1.0, divergence_threshold=2.0 / lam if lam > 0 else float("inf"))
+    lam_init, lam_min, recommended = stability_curvatures(problem, x0, best)
+    lam = max(lam_init, lam_min)
+    bounds = TwoLayerBounds(L=lam, optimal=recommended, divergence_threshold=2.0 / lam if lam > 0 else float("inf"))
     reference = Reference(x=best.theta, loss=best.loss, residual_norm=None, method="truncated SVD of A·L (Eckart–Young), balanced",
                           minimum_norm=False, accuracy={})
     return Context(problem, None, bounds, None, reference, x0, settings)

@@ -75,7 +75,7 @@ def load_with_dask(spec: str, rhs: str | None, *, scheduler: str | None = None, 
         import dask.array as da
     except ImportError:
         raise UsageError("--engine dask needs Dask: pip install 'condiag[dask]'") from None
-    from .problem import Problem
+    from .streaming import reduced_problem
 
     path, key, shape = _describe(spec)
     if len(shape) != 2:
@@ -104,12 +104,8 @@ def load_with_dask(spec: str, rhs: str | None, *, scheduler: str | None = None, 
                 cluster.close()
     if not finite:
         raise InputError(spec, "has NaN/Inf values", "remove or impute them")
-    width = R_aug.shape[1]
-    if R_aug.shape[0] < width:
-        R_aug = np.vstack([R_aug, np.zeros((width - R_aug.shape[0], width))])
-    p = width - 1
     names = [f"x[{i}]" for i in range(d)] + (["intercept"] if intercept else [])
     note = (f"reduced exactly to its R factor by Dask (dask.array.linalg.tsqr over {-(-n // chunk_rows)} chunks of "
             f"{chunk_rows:,} rows on {'the scheduler at ' + scheduler if scheduler else 'a local cluster of 2 workers'})")
-    return Problem.create(np.vstack([R_aug[:p, :p], np.zeros((1, p))]), np.concatenate([R_aug[:p, p], [R_aug[p, p]]]) if rhs else None,
-                          loss=loss, ridge=ridge, source=spec, rhs_source=rhs, column_names=names, notes=(note,), sample_count=n)
+    return reduced_problem(R_aug, n, has_rhs=rhs is not None, loss=loss, ridge=ridge, source=spec, rhs_source=rhs,
+                           column_names=names, note=note)

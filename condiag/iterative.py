@@ -150,7 +150,7 @@ def choose_method(problem: Problem, method: str) -> str:
 
 def spectrum_from_pair(problem: Problem, pair: ExtremePair):
     """A :class:`~condiag.spectrum.Spectrum` from the extreme pair (exact=False)."""
-    from .spectrum import Direction, Spectrum, loadings
+    from .spectrum import Spectrum, direction
 
     d = problem.n_cols
     names = problem.column_names
@@ -169,12 +169,8 @@ def spectrum_from_pair(problem: Problem, pair: ExtremePair):
         lam_min = ridge2 if (wide or singular) else scale * pair.sigma_min**2 + ridge2
     rank = (min(problem.n_rows, d) - (1 if singular else 0))
 
-    def direction(vector, eigenvalue):
-        v = vector if vector[np.argmax(np.abs(vector))] >= 0 else -vector
-        return Direction(float(eigenvalue), v, loadings(v, names))
-
-    steepest = direction(pair.v_max, lam_max)
-    flattest = direction(pair.v_min, lam_min if not wide else lam_nonzero) if pair.v_min is not None else steepest
+    steepest = direction(pair.v_max, lam_max, names)
+    flattest = direction(pair.v_min, lam_min if not wide else lam_nonzero, names) if pair.v_min is not None else steepest
     return Spectrum(
         singular_values=np.array([pair.sigma_max, pair.sigma_min]),
         sigma_max=pair.sigma_max,

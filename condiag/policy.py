@@ -15,19 +15,25 @@ class Verdict:
     reasons: tuple[str, ...]
 
 
+def _findings_reason(findings, fail_on: str) -> list[str]:
+    """The --fail-on rule: codes of findings at or above the chosen severity."""
+    if fail_on == "never":
+        return []
+    hits = [f.code for f in findings if severity_rank(f.severity) >= severity_rank(fail_on)]
+    return [f"findings at or above '{fail_on}': {', '.join(hits)}"] if hits else []
+
+
+def _condition_reason(cond: float, max_condition: float | None, name: str = "cond") -> list[str]:
+    """The --max-condition rule (a NaN or infinite cond fails it too)."""
+    if max_condition is None or cond <= max_condition:
+        return []
+    return [f"{name} = {sig(cond, 5)} exceeds --max-condition {sig(max_condition, 5)}"]
+
+
 def analysis_verdict(analysis, fail_on: str = "never", max_condition: float | None = None, min_lr_margin: float | None = None) -> Verdict:
     """Exit 1 when a finding reaches ``fail_on``, cond(A) exceeds ``max_condition``, or an
     ``--lr`` is closer to the divergence threshold than ``min_lr_margin`` (threshold / lr)."""
-    reasons = []
-    if fail_on != "never":
-        limit = severity_rank(fail_on)
-        hits = [f.code for f in analysis.findings if severity_rank(f.severity) >= limit]
-        if hits:
-            reasons.append(f"findings at or above '{fail_on}': {', '.join(hits)}")
-    if max_condition is not None:
-        cond = analysis.spectrum.condition_number
-        if not cond <= max_condition:
-            reasons.append(f"cond = {sig(cond, 5)} exceeds --max-condition {sig(max_condition, 5)}")
+    reasons = _findings_reason(analysis.findings, fail_on) + _condition_reason(analysis.spectrum.condition_number, max_condition)
     if min_lr_margin is not None:
         threshold = analysis.bounds.divergence_threshold
         for check in analysis.checks:
@@ -57,11 +63,5 @@ def comparison_verdict(comparison, require_converged=()) -> Verdict:
 
 def two_layer_verdict(analysis, fail_on: str = "never", max_condition: float | None = None) -> Verdict:
     """As :func:`analysis_verdict`, for ``--model two-layer`` (cond(A) for --max-condition)."""
-    reasons = []
-    if fail_on != "never":
-        hits = [f.code for f in analysis.findings if severity_rank(f.severity) >= severity_rank(fail_on)]
-        if hits:
-            reasons.append(f"findings at or above '{fail_on}': {', '.join(hits)}")
-    if max_condition is not None and not analysis.condition_number <= max_condition:
-        reasons.append(f"cond(A) = {sig(analysis.condition_number, 5)} exceeds --max-condition {sig(max_condition, 5)}")
+    reasons = _findings_reason(analysis.findings, fail_on) + _condition_reason(analysis.condition_number, max_condition, "cond(A)")
     return Verdict(ExitCode.THRESHOLD if reasons else ExitCode.OK, tuple(reasons))

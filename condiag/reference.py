@@ -90,6 +90,14 @@ def accuracy_estimate(problem: Problem, x: np.ndarray, norm: float, condition_nu
     }
 
 
+def _norm_and_condition(decomposition: Decomposition) -> tuple[float, float]:
+    """(||A||_2, the condition number over the singular values above the rank tolerance)."""
+    s = np.abs(decomposition.singular_values)
+    kept = s[s > decomposition.rank_tol]
+    norm = float(s.max()) if s.size else 0.0
+    return norm, (float(kept.max() / kept.min()) if kept.size else 1.0)
+
+
 def reference_from(problem: Problem, decomposition: Decomposition) -> Reference:
     """x*, f(x*) and its stated accuracy.
 
@@ -110,10 +118,7 @@ def reference_from(problem: Problem, decomposition: Decomposition) -> Reference:
     loss = problem.value(x)
     minimum_norm = problem.ridge == 0 and decomposition.rank < problem.n_cols
     method = f"eigendecomposition ({'minimum-norm pseudo-inverse' if minimum_norm else 'solve'})"
-    s = np.abs(decomposition.singular_values)
-    kept = s[s > decomposition.rank_tol]
-    norm = float(s.max()) if s.size else 0.0
-    effective = float(kept.max() / kept.min()) if kept.size else 1.0
+    norm, effective = _norm_and_condition(decomposition)
     return Reference(
         x=x,
         loss=float(loss),
@@ -134,10 +139,7 @@ def _svd_reference(problem: Problem, decomposition: Decomposition) -> Reference:
     """x* from the spectrum's SVD, with a float64 accuracy estimate (large, well-conditioned problems)."""
     coefficients = minimiser_coefficients(problem, decomposition)
     x = decomposition.V @ coefficients
-    s = decomposition.singular_values
-    kept = s[s > decomposition.rank_tol]
-    norm = float(s.max()) if s.size else 0.0
-    effective = float(kept.max() / kept.min()) if kept.size else 1.0
+    norm, effective = _norm_and_condition(decomposition)
     minimum_norm = problem.ridge == 0 and decomposition.rank < problem.n_cols
     accuracy = accuracy_estimate(problem, x, norm, effective)
     accuracy.update({"norm": "2-norm, ||x - x*|| / ||x*||", "refinement_steps": 0, "residual_precision": "float64",

@@ -189,11 +189,14 @@ def loadings(vector: np.ndarray, names, top: int = 3, min_share: float = 0.01):
     return tuple(picked)
 
 
+def direction(vector: np.ndarray, eigenvalue: float, names) -> Direction:
+    """A Direction with a deterministic sign (largest component positive) and its loadings."""
+    v = -vector if vector[np.argmax(np.abs(vector))] < 0 else vector
+    return Direction(float(eigenvalue), v.copy(), loadings(v, names))
+
+
 def _direction(decomposition: Decomposition, index: int, names) -> Direction:
-    v = decomposition.V[:, index]
-    if v[np.argmax(np.abs(v))] < 0:  # a deterministic sign
-        v = -v
-    return Direction(float(decomposition.hessian_eigenvalues[index]), v.copy(), loadings(v, names))
+    return direction(decomposition.V[:, index], decomposition.hessian_eigenvalues[index], names)
 
 
 def _ratio(top: float, bottom: float | None) -> float:

@@ -145,15 +145,12 @@ def tsqr(source: RowSource, rhs: RowSource | None, memory_limit: int, intercept:
         R = np.linalg.qr(stacked, mode="r")
         del stacked
         blocks += 1
-    if R.shape[0] < width:
-        R = np.vstack([R, np.zeros((width - R.shape[0], width))])
     return R, n, blocks
 
 
 def load_streamed(spec: str, rhs: str | None, memory_limit: int, *, loss="sum", objective="least-squares", ridge=0.0,
                   intercept=False, allow_external=False, column_names=None):
     """The exactly equivalent reduced problem of a matrix too large for the memory limit (see the module docstring)."""
-    from .problem import Problem
 
     source = open_rows(spec, allow_external)
     if source is None:
@@ -174,13 +171,29 @@ def load_streamed(spec: str, rhs: str | None, memory_limit: int, *, loss="sum", 
     d = source.shape[1] + (1 if intercept else 0)
     if intercept:
         column_names = [f"x[{i}]" for i in range(d - 1)] + ["intercept"]
-    A_reduced = np.vstack([R_aug[:d, :d], np.zeros((1, d))])
-    b_reduced = np.concatenate([R_aug[:d, d], [R_aug[d, d]]])
     note = (f"streamed: {n:,} x {d} ({format_bytes(8.0 * n * d)} as float64) read in {blocks} row blocks under "
             f"--memory-limit {format_bytes(memory_limit)} and reduced exactly by TSQR to its R factor")
-    return Problem.create(A_reduced, b_reduced if rhs_source is not None else None, loss=loss, ridge=ridge, source=source.label,
-                          rhs_source=rhs_source.label if rhs_source else None, column_names=column_names, notes=(note,),
-                          sample_count=n)
+    return reduced_problem(R_aug, n, has_rhs=rhs_source is not None, loss=loss, ridge=ridge, source=source.label,
+                           rhs_source=rhs_source.label if rhs_source else None, column_names=column_names, note=note)
+
+
+def reduced_problem(R_aug: np.ndarray, n: int, *, has_rhs: bool, loss: str, ridge: float, source: str, rhs_source: str | None,
+                    column_names, note: str):
+    """The exactly equivalent problem A' = [R; 0], b' = [z; rho] of the TSQR factor R_aug = [[R, z], [0, rho]].
+
+    A factor with fewer rows than columns (fewer data rows than d + 1) is padded with zero rows; the
+    original row count n is kept for the loss convention.
+    """
+    from .problem import Problem
+
+    width = R_aug.shape[1]
+    if R_aug.shape[0] < width:
+        R_aug = np.vstack([R_aug, np.zeros((width - R_aug.shape[0], width))])
+    d = width - 1
+    A_reduced = np.vstack([R_aug[:d, :d], np.zeros((1, d))])
+    b_reduced = np.concatenate([R_aug[:d, d], [R_aug[d, d]]]) if has_rhs else None
+    return Problem.create(A_reduced, b_reduced, loss=loss, ridge=ridge, source=source, rhs_source=rhs_source,
+                          column_names=column_names, notes=(note,), sample_count=n)
 
 
 def maybe_streamed(spec: str, rhs: str | None, memory_limit: int | None, **options):

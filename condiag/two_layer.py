@@ -229,6 +229,18 @@ def curvature_at_init(problem: TwoLayerProblem, theta: np.ndarray) -> float:
     return 2.0 * problem.scale * (np.linalg.norm(R, 2) + np.linalg.norm(W1, 2) ** 2 * top_c + np.linalg.norm(W2 @ problem.L, 2) ** 2)
 
 
+def stability_curvatures(problem: TwoLayerProblem, theta0: np.ndarray, best: Optimum) -> tuple[float, float, float]:
+    """(lambda at the start (i), lambda at the balanced minimum (ii), recommended lr = 1 / the larger).
+
+    The recommended lr is half the tighter of the two stability bounds 2/lambda.
+    """
+    lam_init = curvature_at_init(problem, theta0)
+    rates = component_rates(problem, best)
+    lam_min = float(rates.max()) if rates.size else 0.0
+    top = max(lam_init, lam_min)
+    return lam_init, lam_min, (1.0 / top if top > 0 else 1.0)
+
+
 def component_rates(problem: TwoLayerProblem, best: Optimum) -> np.ndarray:
     """lambda_i ≈ 4c sigma_i(M*) v_iᵀ C v_i for the kept components (estimate (ii))."""
     v = best.right_vectors

@@ -10,7 +10,7 @@ import numpy as np
 
 from .findings import Finding, Remedy, severity_rank
 from .numbers import count, sig
-from .two_layer import Optimum, TwoLayerProblem, component_rates, curvature_at_init, optimum, power_iteration_top
+from .two_layer import Optimum, TwoLayerProblem, component_rates, optimum, power_iteration_top, stability_curvatures
 
 
 @dataclass(frozen=True)
@@ -60,13 +60,10 @@ def analyze_two_layer(problem: TwoLayerProblem, lrs=(), *, tol: float = 1e-6) ->
     theta0 = problem.initial_point()
     s = np.linalg.svd(problem.A, compute_uv=False)
     cond = float(s[0] / s[-1]) if s[-1] > 0 else math.inf
-    lam_init = curvature_at_init(problem, theta0)
+    lam_init, lam_min, recommended = stability_curvatures(problem, theta0, best)
     rates = component_rates(problem, best)
-    lam_min = float(rates.max()) if rates.size else 0.0
     measured_init = power_iteration_top(problem, theta0)
     measured_min = power_iteration_top(problem, best.theta)
-    top = max(lam_init, lam_min)
-    recommended = 1.0 / top if top > 0 else 1.0
     slowest = float(rates[rates > 0].min()) if np.any(rates > 0) else None
     steps = None
     if slowest is not None:
