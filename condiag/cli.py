@@ -397,17 +397,19 @@ def compare(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, targe
 
         return comparison_json(result)
 
+    converged = sum(r.status == "converged" for r in result.results)
+    if result.interrupted:  # the report is partial: shown, never written over --output
+        emit(text, json_report, as_json, None, no_color, "")
+        kept = f"; {output} was left as it was" if output else ""
+        _stderr(f"condiag: interrupted; the results above are the solvers that finished{kept}")
+        return ExitCode.INTERRUPTED
     if plot:
         from .render.plots import plot_comparison
 
         plot_comparison(result, plot)
-    converged = sum(r.status == "converged" for r in result.results)
     emit(text, json_report, as_json, output, no_color, f"{converged} of {len(result.results)} solvers converged")
     if plot:
         _stderr(f"condiag: wrote plot {plot}")
-    if result.interrupted:
-        _stderr("condiag: interrupted; the results above are the solvers that finished")
-        return ExitCode.INTERRUPTED
     return report_verdict(comparison_verdict(result, required))
 
 

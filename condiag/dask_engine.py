@@ -63,7 +63,11 @@ def client_for(scheduler: str | None):
     except ImportError:
         raise UsageError("--engine dask needs Dask: pip install 'condiag[dask]'") from None
     if scheduler:
-        return Client(scheduler, timeout="30s"), None
+        try:
+            return Client(scheduler, timeout="30s"), None
+        except (OSError, TimeoutError, ValueError, TypeError) as exc:
+            raise InputError(scheduler, f"cannot reach the Dask scheduler: {str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__}",
+                             "check the address, or leave out --scheduler to start a local cluster") from None
     cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0")
     return Client(cluster), cluster
 

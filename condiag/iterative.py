@@ -164,9 +164,13 @@ def spectrum_from_pair(problem: Problem, pair: ExtremePair):
         lam_min = (pair.lambda_min_signed if pair.lambda_min_signed is not None else pair.sigma_min) + ridge2
         lam_nonzero = None if singular and not problem.ridge else pair.sigma_min + ridge2
     else:
-        lam_max = scale * pair.sigma_max**2 + ridge2
-        lam_nonzero = None if singular and not problem.ridge else scale * pair.sigma_min**2 + ridge2
-        lam_min = ridge2 if (wide or singular) else scale * pair.sigma_min**2 + ridge2
+        from .spectrum import check_curvature_range
+
+        with np.errstate(over="ignore", under="ignore"):
+            lam_max = scale * pair.sigma_max**2 + ridge2
+            lam_nonzero = None if singular and not problem.ridge else scale * pair.sigma_min**2 + ridge2
+            lam_min = ridge2 if (wide or singular) else scale * pair.sigma_min**2 + ridge2
+        check_curvature_range(problem, pair.sigma_max, lam_max, lam_nonzero)
     rank = (min(problem.n_rows, d) - (1 if singular else 0))
 
     steepest = direction(pair.v_max, lam_max, names)

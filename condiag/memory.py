@@ -6,6 +6,10 @@ import os
 
 from .errors import InputError
 
+SPARSE_WORK_VECTORS = 64
+"""Dense vectors of length rows + cols that the analysis of a sparse problem may hold at once
+(Lanczos bases of ARPACK's default size, LSQR and CG work vectors, equilibration scales)."""
+
 
 def available_memory_bytes() -> int:
     """Bytes of memory available to this process now.
@@ -35,7 +39,7 @@ def format_bytes(n: float) -> str:
     return f"{n:.1f} EiB"  # pragma: no cover
 
 
-def require_memory(nbytes: float, source: str, what: str, fraction: float = 0.8) -> None:
+def require_memory(nbytes: float, source: str, what: str, fraction: float = 0.8, hint: str | None = None) -> None:
     """Raise :class:`InputError` if ``nbytes`` exceed ``fraction`` of available memory.
 
     Parameters
@@ -46,6 +50,8 @@ def require_memory(nbytes: float, source: str, what: str, fraction: float = 0.8)
         The file the data comes from, for the message.
     what : str
         What would be allocated, e.g. ``"a 100000 x 100000 float64 matrix"``.
+    hint : str, optional
+        What to do instead; by default, a smaller problem or a sparse format.
     fraction : float
         Share of the available memory one allocation may take.
     """
@@ -55,5 +61,5 @@ def require_memory(nbytes: float, source: str, what: str, fraction: float = 0.8)
             source,
             f"{what} needs {format_bytes(nbytes)}, more than the {format_bytes(available)} "
             "of memory available",
-            "use a smaller problem, a sparse format (.mtx or scipy .npz), or a machine with more memory",
+            hint or "use a smaller problem, a sparse format (.mtx or scipy .npz), or a machine with more memory",
         )

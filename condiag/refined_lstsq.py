@@ -176,13 +176,44 @@ def _kernels(d: int):
 
 
 # ---------------------------------------------------------------------------- the solver
+def power_of_two_scale(values: np.ndarray) -> int:
+    """The exponent e such that 2**e · max|values| lies in [0.5, 1) (0 for an all-zero array).
+
+    Scaling by a power of two is exact (no rounding) unless it reaches the subnormal range,
+    so it moves data of any magnitude (1e-300 or 1e300) to where squares, norms and
+    products neither underflow nor overflow (Higham 2002, §27.8 on scaling).
+    """
+    top = float(np.max(np.abs(values))) if values.size else 0.0
+    if top == 0.0 or not math.isfinite(top):
+        return 0
+    return -math.frexp(top)[1]
+
+
 def refined_lstsq(A: np.ndarray, b: np.ndarray, max_steps: int = 6, kernels=None) -> RefinedSolution:
     """Solve min ||A x - b||₂ for dense A (n >= 1, d >= 1) as accurately as float64 allows.
 
-    ``kernels`` = (pivoted_qr, solve_upper) overrides the automatic choice (tests use it).
+    A and b are first scaled by powers of two to a maximum entry near 1, so matrices of
+    any magnitude (entries 1e-300 or 1e300) are solved as accurately as unit-sized ones:
+    with A = 2^-a A', b = 2^-c b', the solution is x = 2^(a-c) x' and the residual 2^-c r'
+    (exact rescalings). ``kernels`` = (pivoted_qr, solve_upper) overrides the automatic
+    choice (tests use it).
     """
     A = np.asarray(A, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
+    a_exp, b_exp = power_of_two_scale(A), power_of_two_scale(b)
+    if a_exp == 0 and b_exp == 0:
+        return _refined_lstsq_unit(A, b, max_steps, kernels)
+    scaled = _refined_lstsq_unit(np.ldexp(A, a_exp), np.ldexp(b, b_exp), max_steps, kernels)
+    with np.errstate(over="ignore", under="ignore"):
+        x = np.ldexp(scaled.x, a_exp - b_exp)
+        residual = np.ldexp(scaled.residual, -b_exp)
+    bound = scaled.forward_error_bound if np.all(np.isfinite(x)) else None
+    return RefinedSolution(x, residual, scaled.rank, scaled.refinement_steps, scaled.method, scaled.scaled_condition,
+                           scaled.backward_error, bound, scaled.precision)
+
+
+def _refined_lstsq_unit(A: np.ndarray, b: np.ndarray, max_steps: int, kernels) -> RefinedSolution:
+    """:func:`refined_lstsq` on data already scaled to a maximum entry near 1."""
     n, d = A.shape
     qr, solve_triangular = kernels or _kernels(d)
     norms = np.sqrt(np.sum(A * A, axis=0))

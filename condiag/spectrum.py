@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .errors import InputError
 from .memory import require_memory
 from .problem import Problem
 
@@ -106,6 +107,29 @@ def _reduced_tall(A: np.ndarray, b: np.ndarray):
     return R_aug[:d, :d], R_aug[:d, d].copy(), float(abs(R_aug[d, d]))
 
 
+def check_curvature_range(problem: Problem, sigma_max: float, lambda_max: float, lambda_min_learned: float | None) -> None:
+    """Refuse a least-squares problem whose Hessian eigenvalues c·σ² leave float64's normal range.
+
+    Entries near 1e160 make λmax = 2cσmax² overflow, entries near 1e-160 make the curvature of
+    a direction the data determine underflow to a subnormal or zero: every learning-rate bound
+    (2/λ) and closed-form prediction would then be inf, zero or silently imprecise. The answer
+    x* itself is unaffected (``condiag solve`` scales A by powers of two and works on A, not AᵀA).
+    """
+    tiny, huge = float(np.finfo(np.float64).tiny), float(np.finfo(np.float64).max)
+    if problem.is_quadratic:
+        return
+    too_big = not np.isfinite(lambda_max) or lambda_max > huge / 4
+    too_small = lambda_max < tiny * 1e3 or (lambda_min_learned is not None and 0 <= lambda_min_learned < tiny * 1e3)
+    if too_big or too_small:
+        scale = "overflow" if too_big else "underflow"
+        raise InputError(
+            problem.source,
+            f"the Hessian's eigenvalues (c·σ², with σmax = {sigma_max:.3g}) "
+            f"{scale} float64, so no learning rate or step count can be computed in double precision",
+            "rescale A and b (say, divide them by their largest entry); `condiag solve` gives x* as it is",
+        )
+
+
 def decompose(problem: Problem) -> Decomposition:
     """Exact decomposition of a dense (or densifiable) problem, float64.
 
@@ -149,7 +173,12 @@ def decompose(problem: Problem) -> Decomposition:
     rank = int(np.count_nonzero(s > rank_tol))
     sigma_all = np.zeros(d)
     sigma_all[: s.size] = s
-    eigenvalues = problem.hessian_scale * sigma_all**2 + 2.0 * problem.ridge
+    with np.errstate(over="ignore", under="ignore"):
+        eigenvalues = problem.hessian_scale * sigma_all**2 + 2.0 * problem.ridge
+        kept = s[s > rank_tol]
+        smallest_learned = float(problem.hessian_scale * kept[-1] ** 2) if kept.size else None
+    check_curvature_range(problem, float(s[0]) if s.size else 0.0, float(eigenvalues[0]) if eigenvalues.size else 0.0,
+                          smallest_learned)
     return Decomposition(
         singular_values=s,
         hessian_eigenvalues=eigenvalues,

@@ -72,11 +72,10 @@ def open_rows(spec: str, allow_external: bool = False) -> RowSource | None:
         return None
     fmt = detect_format(path, None)
     if fmt == "npy":
-        from .io.numpy_files import _read_header
+        from .io.numpy_files import check_npy_file
 
-        with open(path, "rb") as fh:
-            shape, fortran, dtype = _read_header(fh, path)
-        if dtype.hasobject or dtype.kind not in "biuf" or len(shape) not in (1, 2):
+        shape, dtype = check_npy_file(path)
+        if dtype.kind not in "biuf" or len(shape) not in (1, 2):
             return None
         array = np.load(path, mmap_mode="r", allow_pickle=False)
         return RowSource(path, tuple(array.shape), array.dtype, lambda a, b: np.asarray(array[a:b], dtype=np.float64))
@@ -91,7 +90,13 @@ def open_rows(spec: str, allow_external: bool = False) -> RowSource | None:
                 handle.close()
                 return None
             key = names[0]
-        dataset = handle.get(key)
+        from .io.hdf5 import resolve
+
+        try:
+            dataset = resolve(handle, key, path, allow_external)
+        except BaseException:
+            handle.close()
+            raise
         if not isinstance(dataset, h5py.Dataset) or dataset.dtype.kind not in "biuf" or dataset.ndim not in (1, 2):
             handle.close()
             return None

@@ -56,6 +56,63 @@ def _walk(group, label: str, allow_external: bool, prefix: str = "", depth: int 
     return out, external
 
 
+def resolve(f, name: str, label: str, allow_external: bool, role: str = "dataset"):
+    """The object at ``name`` in the open file ``f``, or None; every path component is checked.
+
+    h5py (like the HDF5 library) follows soft and external links silently at every component
+    of a path, so ``x.h5:g/secret`` reads another file when ``g`` is an external link, or a
+    soft link to one. Here each component's link is looked at before it is followed: an
+    external link is refused unless ``allow_external`` (naming its target), a soft link is
+    resolved by walking its own target path the same way (at most :data:`MAX_DEPTH` hops),
+    and the object reached must live in ``f`` itself. Every route that opens HDF5 (the
+    reader, MAT v7.3, streaming, Dask) resolves names through this one function.
+    """
+    import h5py
+
+    hops = 0
+    parts = [p for p in name.split("/") if p]
+    current = f["/"]
+    done: list[str] = []
+    while parts:
+        part = parts.pop(0)
+        if part == ".":
+            continue
+        if not isinstance(current, h5py.Group):
+            return None
+        try:
+            link = current.get(part, getlink=True)
+        except (KeyError, OSError, ValueError, TypeError):
+            return None
+        if link is None:
+            return None
+        here = "/".join(done + [part])
+        if isinstance(link, h5py.ExternalLink):
+            if not allow_external:
+                raise InputError(
+                    f"{label}:{here}",
+                    f"is an external link to {link.filename}:{link.path}",
+                    "pass --allow-external if you trust that file",
+                )
+        elif isinstance(link, h5py.SoftLink):
+            hops += 1
+            if hops > MAX_DEPTH:
+                raise InputError(f"{label}:{name}", "has a chain of soft links that is too long (a loop?)")
+            target = link.path
+            if target.startswith("/"):
+                current, done = f["/"], []
+            parts = [p for p in target.split("/") if p] + parts
+            continue
+        try:
+            current = current[part]
+        except (KeyError, OSError, ValueError, TypeError):
+            return None
+        done.append(part)
+    if not allow_external and current.file.filename != f.filename:
+        raise InputError(f"{label}:{name}", f"lies in another file ({current.file.filename})",
+                         "pass --allow-external if you trust that file")
+    return current
+
+
 def _external_target(ds) -> str | None:
     if ds.is_virtual:
         files = sorted({src.file_name for src in ds.virtual_sources()})
@@ -75,7 +132,7 @@ def _read_dataset(f, name: str, label: str, role: str, allow_external: bool, ext
             f"is an external link to {external[name]}",
             "pass --allow-external if you trust that file",
         )
-    obj = f.get(name)
+    obj = resolve(f, name, label, allow_external)
     if obj is None:
         raise InputError(label, f"has no dataset {name!r}")
     if isinstance(obj, h5py.Group):
@@ -106,7 +163,7 @@ def read_matrix(source, label: str, fmt: str, options):
         key = options.a_key
         if key is not None:
             key = key.lstrip("/")
-        if key is not None and key not in listing and f.get(key) is not None:
+        if key is not None and key not in listing and resolve(f, key, label, options.allow_external) is not None:
             listing[key] = ()
         name = pick_matrix(listing if key else datasets, key, label)
         vector = vector_label = None
@@ -125,7 +182,7 @@ def read_vector(source, label: str, fmt: str, key: str | None, options):
     with _open(source, label) as f:
         datasets, external = _walk(f, label, options.allow_external)
         key = key.lstrip("/") if key else key
-        if key is not None and key not in datasets and f.get(key) is not None:
+        if key is not None and key not in datasets and resolve(f, key, label, options.allow_external) is not None:
             datasets[key] = ()
         if key is None and external and not datasets:
             key = next(iter(external))

@@ -7,6 +7,7 @@ import numpy as np
 from ..errors import InputError
 from ..memory import require_memory
 from .keys import pick_matrix, pick_vector
+from .validate import check_compressed
 
 NUMERIC_CLASSES = {
     "double", "single", "logical", "sparse",
@@ -128,7 +129,8 @@ def _v73_read(source, label: str, name: str | None, role: str, options, vector_k
     with h5py.File(source, "r") as f:
         datasets, external = _walk(f, label, options.allow_external)
         datasets = {k: v for k, v in datasets.items() if not k.startswith("#")}
-        groups = {k: (int(f[k].attrs.get("MATLAB_sparse", 0)), -1) for k in f if isinstance(f[k], h5py.Group) and "MATLAB_sparse" in f[k].attrs}
+        hard = [k for k in f if isinstance(f.get(k, getlink=True), h5py.HardLink)]
+        groups = {k: (int(f[k].attrs.get("MATLAB_sparse", 0)), -1) for k in hard if isinstance(f[k], h5py.Group) and "MATLAB_sparse" in f[k].attrs}
         listing = {k: tuple(reversed(v)) for k, v in datasets.items() if "/" not in k}
         listing.update(groups)
         if role == "matrix":
@@ -139,9 +141,14 @@ def _v73_read(source, label: str, name: str | None, role: str, options, vector_k
             import scipy.sparse as sp
 
             grp = f[key]
-            data = grp["data"][()] if "data" in grp else np.ones(0)
-            ir, jc = grp["ir"][()], grp["jc"][()]
             n_rows = int(grp.attrs["MATLAB_sparse"])
+            if "ir" not in grp or "jc" not in grp:
+                raise InputError(f"{label}:{key}", "is a MATLAB sparse matrix without its ir/jc index arrays")
+            ir, jc = (np.asarray(_read_dataset(f, f"{key}/{part}", label, "sparse index array", options.allow_external, external)).ravel()
+                      for part in ("ir", "jc"))
+            data = (np.asarray(_read_dataset(f, f"{key}/data", label, "sparse data", options.allow_external, external)).ravel()
+                    if "data" in grp else np.ones(len(ir)))
+            check_compressed(jc, ir, len(data), len(jc) - 1, n_rows, f"{label}:{key}")
             return sp.csc_matrix((data, ir, jc), shape=(n_rows, len(jc) - 1)).tocsr(), key
         value = _read_dataset(f, key, label, role, options.allow_external, external)
         return np.asarray(value).T, key  # MATLAB stores column-major

@@ -13,6 +13,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..memory import require_memory
+from .validate import check_coordinates, check_sparse_size
 
 LAYOUTS = ("coordinate", "array")
 FIELDS = ("real", "integer", "pattern", "double", "complex")
@@ -61,6 +62,7 @@ def _parse(source, label: str):
         per_entry = 2 if field == "pattern" else 3
         expected = entries * per_entry
         require_memory(entries * 48.0 * (2 if symmetry != "general" else 1), label, f"the {rows}x{cols} matrix ({entries} entries)")
+        check_sparse_size((rows, cols), entries * (2 if symmetry != "general" else 1), label)
     else:
         if symmetry == "general":
             expected = rows * cols
@@ -78,6 +80,11 @@ def _parse(source, label: str):
     except ValueError:
         bad = next((t for t in tokens if not _is_float(t)), b"?")
         raise InputError(label, f"has a non-numeric entry {bad[:30].decode('latin1')!r}") from None
+    if field == "integer" and values.size:
+        numbers = values if layout == "array" else values.reshape(-1, 3)[:, 2]
+        if np.any(numbers != np.floor(numbers)):
+            bad = numbers[np.argmax(numbers != np.floor(numbers))]
+            raise InputError(label, f"declares an integer field but holds the value {bad:g}")
     notes = []
     if layout == "array":
         return _dense(values, rows, cols, symmetry), notes
@@ -121,10 +128,33 @@ def _sparse(values, rows, cols, per_entry, symmetry, label):
         raise InputError(label, f"has an index outside the declared {rows}x{cols} shape")
     v = table[:, 2] if per_entry == 3 else np.ones(table.shape[0])
     if symmetry != "general":
+        _check_one_triangle(i, j, cols, symmetry, label)
         off = i != j
         sign = 1.0 if symmetry == "symmetric" else -1.0
         i, j, v = np.concatenate([i, j[off]]), np.concatenate([j, i[off]]), np.concatenate([v, sign * v[off]])
+    check_coordinates(i, j, len(v), (rows, cols), label)
     return sp.coo_matrix((v, (i, j)), shape=(rows, cols)).tocsr()
+
+
+def _check_one_triangle(i, j, n: int, symmetry: str, label: str) -> None:
+    """A symmetric or skew-symmetric file stores one triangle only (NIST's specification).
+
+    An entry given in both triangles would be counted twice when the matrix is mirrored, and a
+    skew-symmetric matrix has a zero diagonal; both are refused instead of silently changed.
+    """
+    if symmetry == "skew-symmetric" and np.any(i == j):
+        k = int(np.argmax(i == j))
+        raise InputError(label, f"is skew-symmetric but stores a diagonal entry ({i[k] + 1}, {j[k] + 1})")
+    off = i != j
+    lower = np.unique(np.maximum(i[off], j[off]) * n + np.minimum(i[off], j[off]), return_counts=True)
+    if np.any(lower[1] > 1):
+        key = int(lower[0][np.argmax(lower[1] > 1)])
+        raise InputError(
+            label,
+            f"is {symmetry} but lists the entry ({key // n + 1}, {key % n + 1}) more than once "
+            "(both triangles, or repeated); mirroring would double it",
+            "store only the lower triangle, as the Matrix Market format requires",
+        )
 
 
 def read_matrix(source, label: str, fmt: str, options):

@@ -17,7 +17,7 @@ from numpy.lib import format as npformat
 from ..errors import InputError
 from ..memory import require_memory
 from .keys import pick_matrix, pick_vector
-from .validate import check_numeric_dtype, describe_dtype
+from .validate import check_compressed, check_coordinates, check_numeric_dtype, describe_dtype
 
 SPARSE_KEYS = {
     "csr": ("data", "indices", "indptr", "shape"),
@@ -41,7 +41,9 @@ def _read_header(fp, label: str):
     return shape, fortran, np.dtype(dtype)
 
 
-def _check_header(shape, dtype, label: str, payload_bytes: int | None, role: str) -> None:
+def _check_header(shape, dtype, label: str, payload_bytes: int | None, role: str, in_memory: bool = True) -> None:
+    """Refuse pickles, invalid shapes, a payload of another size than declared and, when the
+    array is to be loaded whole (``in_memory``), one that does not fit in memory."""
     if dtype.hasobject:
         raise InputError(
             label,
@@ -60,6 +62,14 @@ def _check_header(shape, dtype, label: str, payload_bytes: int | None, role: str
             f"is truncated: its header declares a {'x'.join(map(str, shape))} {describe_dtype(dtype)} array "
             f"({nbytes} bytes) but only {payload_bytes} bytes of data follow",
         )
+    if payload_bytes is not None and nbytes < payload_bytes:
+        raise InputError(
+            label,
+            f"is inconsistent: its header declares a {'x'.join(map(str, shape))} {describe_dtype(dtype)} array "
+            f"({nbytes} bytes) but {payload_bytes} bytes of data follow",
+        )
+    if not in_memory:
+        return
     require_memory(
         max(nbytes, count * 8),
         label,
@@ -88,6 +98,17 @@ def _file_size(source) -> int:
     size = source.tell()
     source.seek(here)
     return size
+
+
+def check_npy_file(path: str) -> tuple[tuple, np.dtype]:
+    """Shape and dtype of a .npy file from its header, after the same checks as a full load
+    except the memory one (for readers that map the file and stream it)."""
+    size = _file_size(path)
+    with open(path, "rb") as fp:
+        shape, _fortran, dtype = _read_header(fp, path)
+        header_len = fp.tell()
+    _check_header(shape, dtype, path, size - header_len, "matrix", in_memory=False)
+    return tuple(shape), dtype
 
 
 def _load_npy(source, label: str, role: str) -> np.ndarray:
@@ -172,6 +193,14 @@ def _load_sparse(archive: _Archive):
     if len(shape) != 2:
         raise InputError(label, f"is a sparse array of shape {shape}; A must be 2-D")
     check_numeric_dtype(parts["data"].dtype, label)
+    n_data = parts["data"].size
+    if parts["data"].ndim != 1:
+        raise InputError(label, "is an inconsistent scipy.sparse archive: its data is not 1-D")
+    if fmt == "coo":
+        check_coordinates(parts["row"], parts["col"], n_data, shape, label)
+    else:
+        major, minor = shape if fmt == "csr" else shape[::-1]
+        check_compressed(parts["indptr"], parts["indices"], n_data, major, minor, label)
     try:
         if fmt == "coo":
             matrix = sp.coo_matrix((parts["data"], (parts["row"], parts["col"])), shape=shape)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import InputError
+from ..memory import SPARSE_WORK_VECTORS, require_memory
 from ..problem import is_sparse
 
 
@@ -63,9 +64,80 @@ def check_finite(values: np.ndarray, source: str, what: str, positions=None) -> 
     )
 
 
+def _integer_array(values, source: str, what: str) -> np.ndarray:
+    values = np.asarray(values)
+    if values.ndim != 1 or values.dtype.kind not in "iu":
+        raise InputError(source, f"is an inconsistent sparse matrix: its {what} is not a 1-D integer array")
+    return values
+
+
+def check_sparse_size(shape, nnz: int, source: str) -> None:
+    """Refuse a sparse shape whose working set would not fit, before anything is allocated.
+
+    Conversions allocate a pointer array of length rows + 1, and the analysis keeps up to
+    :data:`~condiag.memory.SPARSE_WORK_VECTORS` dense vectors of length rows + cols
+    (Lanczos bases, LSQR work vectors), so a file of a few bytes declaring a 10⁹ x 10⁹
+    matrix is refused here instead of exhausting memory later.
+    """
+    rows, cols = (int(s) for s in shape)
+    if rows < 0 or cols < 0:
+        raise InputError(source, f"declares a negative shape {rows}x{cols}")
+    need = 8.0 * (SPARSE_WORK_VECTORS * (rows + cols) + 2 * nnz) + 4.0 * 2 * nnz
+    require_memory(need, source, f"the sparse {rows}x{cols} matrix ({nnz} stored entries) and its analysis",
+                   hint="check the shape the file declares")
+
+
+def check_compressed(indptr, indices, n_data: int, n_major: int, n_minor: int, source: str) -> None:
+    """Validate the index arrays of a CSR/CSC matrix before any compiled routine reads them.
+
+    scipy's conversions (``tocsr``, ``tocoo``, products) trust ``indptr`` and ``indices``:
+    an index out of range or a decreasing pointer makes them write outside their buffers
+    (segmentation faults and heap corruption were seen with scipy 1.17; scipy issue #19949
+    lists related crashes). Checked here: ``indptr`` has ``n_major + 1`` entries, starts at 0,
+    never decreases and ends at ``len(indices) == n_data``; every index lies in ``[0, n_minor)``.
+    """
+    indptr = _integer_array(indptr, source, "index pointer")
+    indices = _integer_array(indices, source, "index array")
+    check_sparse_size((n_major, n_minor), len(indices), source)
+    if len(indptr) != n_major + 1:
+        raise InputError(source, f"is an inconsistent sparse matrix: {len(indptr)} index pointers for {n_major} rows/columns (expected {n_major + 1})")
+    if indptr[0] != 0 or np.any(np.diff(indptr) < 0):
+        raise InputError(source, "is an inconsistent sparse matrix: its index pointers do not start at 0 and increase")
+    if indptr[-1] != len(indices) or len(indices) != n_data:
+        raise InputError(source, f"is an inconsistent sparse matrix: {int(indptr[-1])} entries by its pointers, {len(indices)} indices and {n_data} values")
+    if len(indices) and (indices.min() < 0 or indices.max() >= n_minor):
+        raise InputError(source, f"is an inconsistent sparse matrix: an index outside 0..{n_minor - 1}")
+
+
+def check_coordinates(row, col, n_data: int, shape, source: str) -> None:
+    """Validate COO index arrays: equal lengths, every (row, col) inside ``shape``."""
+    row = _integer_array(row, source, "row index array")
+    col = _integer_array(col, source, "column index array")
+    rows, cols = (int(s) for s in shape)
+    check_sparse_size((rows, cols), len(row), source)
+    if not len(row) == len(col) == n_data:
+        raise InputError(source, f"is an inconsistent sparse matrix: {len(row)} rows, {len(col)} columns and {n_data} values")
+    if n_data and (row.min() < 0 or col.min() < 0 or row.max() >= rows or col.max() >= cols):
+        raise InputError(source, f"is an inconsistent sparse matrix: an index outside its {rows}x{cols} shape")
+
+
+def check_sparse_structure(matrix, source: str) -> None:
+    """Validate any scipy.sparse matrix's index arrays (CSR, CSC, COO; others are converted by scipy's own checks)."""
+    fmt = getattr(matrix, "format", "")
+    rows, cols = matrix.shape
+    if fmt in ("csr", "csc"):
+        major, minor = (rows, cols) if fmt == "csr" else (cols, rows)
+        check_compressed(matrix.indptr, matrix.indices, len(matrix.data), major, minor, source)
+    elif fmt == "coo":
+        check_coordinates(matrix.row, matrix.col, len(matrix.data), matrix.shape, source)
+    else:
+        check_sparse_size(matrix.shape, int(matrix.nnz), source)
+
+
 def as_matrix(A, source: str):
     """Validate A and return it as float64 ndarray or float64 CSR matrix."""
     if is_sparse(A):
+        check_sparse_structure(A, source)
         A = A.tocsr()
         check_numeric_dtype(A.dtype, source)
         if A.ndim != 2:

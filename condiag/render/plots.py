@@ -17,6 +17,10 @@ def plot_comparison(comparison, path: str) -> None:
     ext = os.path.splitext(path)[1].lower()
     if ext not in FORMATS:
         raise UsageError(f"--plot {path}: use a .png, .svg or .pdf file name")
+    import logging
+
+    # A read-only HOME makes matplotlib log a cache-directory warning on import: not the user's concern.
+    logging.getLogger("matplotlib").setLevel(logging.ERROR)
     import matplotlib
 
     matplotlib.use("Agg", force=True)
@@ -51,18 +55,16 @@ def plot_comparison(comparison, path: str) -> None:
         _contours(axes[0, 1], comparison, colours)
     fig.suptitle(f"condiag compare — {comparison.problem.source}", fontsize=10)
     fig.tight_layout()
-    folder = os.path.dirname(os.path.abspath(path))
-    import tempfile
+    import io
 
-    fd, tmp = tempfile.mkstemp(prefix=".condiag-", suffix=ext, dir=folder)
-    os.close(fd)
+    from ..output import write_atomic
+
+    buffer = io.BytesIO()
     try:
-        fig.savefig(tmp, dpi=120)
-        os.replace(tmp, path)
+        fig.savefig(buffer, dpi=120, format=ext[1:])
     finally:
         plt.close(fig)
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    write_atomic(path, buffer.getvalue())
 
 
 def _contours(axis, comparison, colours) -> None:
