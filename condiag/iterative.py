@@ -43,6 +43,19 @@ class ExtremePair:
     method: str
     lambda_min_signed: float | None = None
     """Quadratic objective: the smallest eigenvalue of Q with its sign (negative: not convex)."""
+    squared: bool = False
+    """True when sigma_min came from AᵀA (or AAᵀ): its absolute error is then about
+    sqrt(max(n, d)·eps)·sigma_max, not max(n, d)·eps·sigma_max (see :meth:`rank_tolerance`)."""
+
+    def rank_tolerance(self, n: int, d: int) -> float:
+        """The smallest sigma_min this method tells apart from zero.
+
+        Through A itself the rounding of sigma_min is about max(n, d)·eps·sigma_max (as for
+        ``numpy.linalg.matrix_rank``); through AᵀA it is that on sigma², so on sigma its square
+        root, sqrt(max(n, d)·eps)·sigma_max (Golub & Van Loan, §5.3.7 on the normal equations).
+        """
+        unit = max(n, d) * EPS64
+        return self.sigma_max * (math.sqrt(unit) if self.squared else unit)
 
 
 def _operator(shape, matvec):
@@ -89,6 +102,13 @@ def extreme_pair(problem: Problem) -> ExtremePair:
                            lambda_min_signed=-bottom)
     top, v_max = _largest(_operator((d, d), lambda v: A.T @ (A @ v)), d)
     sigma_max = math.sqrt(max(top, 0.0))
+    empty = np.flatnonzero(np.asarray(abs(A).sum(axis=0)).ravel() == 0)
+    if empty.size:  # an all-zero column: sigma_min is exactly 0 along it, no iteration needed
+        v_min = np.zeros(d)
+        v_min[empty[0]] = 1.0
+        return ExtremePair(sigma_max, 0.0, v_max, v_min, 0.0,
+                           f"Lanczos (ARPACK) for sigma_max; sigma_min = 0 exactly (column {int(empty[0])} is all zero)")
+    squared = False
     try:
         if n == d:
             lu = splu(sp.csc_matrix(A))
@@ -113,7 +133,8 @@ def extreme_pair(problem: Problem) -> ExtremePair:
         method = f"Lanczos (ARPACK) for sigma_max; {how} for sigma_min"
     except (RuntimeError, MemoryError):
         sigma_min, v_min, accuracy, method = _lobpcg_min(A)
-    return ExtremePair(sigma_max, sigma_min, v_max, v_min, accuracy, method)
+        squared = True
+    return ExtremePair(sigma_max, sigma_min, v_max, v_min, accuracy, method, squared=squared)
 
 
 def _lobpcg_min(A):
@@ -156,7 +177,7 @@ def spectrum_from_pair(problem: Problem, pair: ExtremePair):
     names = problem.column_names
     scale = 1.0 if problem.is_quadratic else problem.hessian_scale
     ridge2 = 2.0 * problem.ridge
-    rank_tol = pair.sigma_max * max(problem.n_rows, d) * EPS64
+    rank_tol = pair.rank_tolerance(problem.n_rows, d)
     singular = pair.sigma_min <= rank_tol
     wide = not problem.is_quadratic and problem.n_rows < d
     if problem.is_quadratic:

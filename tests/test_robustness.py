@@ -28,6 +28,31 @@ def condiag(*args, **kwargs):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kwargs)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used (Linux /proc), 0 where it cannot be read."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def wait_until_busy(child, cpu: float = 1.5, deadline: float = 300.0) -> None:
+    """Wait until ``child`` has done ``cpu`` seconds of work (imports done, in its long loop).
+
+    Waiting for work done, not for wall time, keeps the test right on a loaded machine, where a
+    fixed sleep can fire before the child has even finished importing.
+    """
+    if not os.path.exists(f"/proc/{child.pid}/stat"):
+        pytest.skip("needs /proc to see the child's CPU time")
+    started = time.monotonic()
+    while cpu_seconds(child.pid) < cpu:
+        assert child.poll() is None, "the child ended before it got busy"
+        assert time.monotonic() - started < deadline, "the child never got busy"
+        time.sleep(0.05)
+
+
 # ---------------------------------------------------------------------------- fuzzing every reader
 @pytest.mark.parametrize("generator", sorted(fuzz_inputs.GENERATORS))
 @settings(max_examples=60, deadline=5000, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -93,9 +118,9 @@ def test_solver_fault_is_reported_and_exit_code_says_so(run, samples, monkeypatc
 def test_sigint_during_compare_reports_finished_and_exits_130(samples):
     child = condiag("compare", samples / "valley_2x2.npz", "--solvers", "lbfgs,gd", "--lr", "1e-7", "--simulate",
                     "--max-iter", "100000000", "--json")
-    time.sleep(4.0)  # lbfgs finishes at once; gd at lr 1e-7 simulates 1e8 steps for minutes
+    wait_until_busy(child)  # lbfgs finishes at once; gd at lr 1e-7 simulates 1e8 steps for minutes
     child.send_signal(signal.SIGINT)
-    out, err = child.communicate(timeout=60)
+    out, err = child.communicate(timeout=300)
     assert child.returncode == ExitCode.INTERRUPTED, err
     assert b"Traceback" not in err
     report = json.loads(out)
@@ -123,7 +148,7 @@ def test_killed_run_leaves_no_output_file(samples, tmp_path):
     target = tmp_path / "report.json"
     child = condiag("compare", samples / "valley_2x2.npz", "--solvers", "gd", "--lr", "1e-7", "--simulate", "--max-iter", "100000000",
                     "--output", target)
-    time.sleep(3.0)
+    wait_until_busy(child)
     child.kill()
     child.communicate(timeout=30)
     assert not target.exists()
