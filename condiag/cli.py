@@ -7,13 +7,14 @@ commands, so ``condiag --help`` and ``--version`` stay fast.
 from __future__ import annotations
 
 import functools
+import math
 import os
 import sys
 
 import click
 
 from ._version import __version__
-from .errors import CondiagError, ExitCode, InputError
+from .errors import CondiagError, ExitCode
 
 LOSS_CHOICES = ("sum", "mean", "half", "half-mean")
 SEVERITY_CHOICES = ("never", "info", "warning", "error")
@@ -42,8 +43,14 @@ def handle_errors(command):
 
     @functools.wraps(command)
     def wrapper(*args, traceback: bool = False, **kwargs):
+        import warnings
+
         try:
-            code = command(*args, **kwargs)
+            with warnings.catch_warnings():
+                # numpy/scipy warnings are not messages for the user: the report states what matters
+                if not traceback:
+                    warnings.simplefilter("ignore")
+                code = command(*args, **kwargs)
             sys.stdout.flush()  # a closed pipe (| head) shows up here, inside the handler
         except CondiagError as exc:
             if traceback:
@@ -62,7 +69,13 @@ def handle_errors(command):
             if traceback:
                 raise
             _stderr("condiag: error: ran out of memory; try a smaller problem or --method iterative")
-            code = ExitCode.BAD_INPUT
+            code = ExitCode.ENVIRONMENT
+        except OSError as exc:  # writing the report to standard output failed (disk full, closed)
+            if traceback:
+                raise
+            _quiet_broken_pipe()
+            _stderr(f"condiag: error: cannot write the report: {exc.strerror or type(exc).__name__}")
+            code = ExitCode.ENVIRONMENT
         except Exception as exc:  # noqa: BLE001 - the last line of defence
             if traceback:
                 raise
@@ -71,6 +84,43 @@ def handle_errors(command):
         sys.exit(int(code or 0))
 
     return click.option("--traceback", is_flag=True, help="Show the full Python traceback on errors.")(wrapper)
+
+
+# ---------------------------------------------------------------------------- option types
+SMALLEST_NORMAL = 2.2250738585072014e-308
+"""float64's smallest normal number: a learning rate below it loses precision in every product."""
+MAX_RIDGE = 1e150
+"""Largest --ridge: 2·ridge and ridge·||x||² stay inside float64 (as the Hessian range check requires)."""
+MAX_ITERATIONS = 10**12
+"""Largest --max-iter: iteration counters and closed-form exponents stay exact in float64 and int64."""
+MAX_STEPS = 10**15
+"""Largest --steps: t is used as a float exponent, exact below 2⁵³."""
+MAX_SEED = 2**32 - 1
+
+
+class FiniteFloat(click.FloatRange):
+    """A float option in a range that also refuses NaN, ±inf and, with ``normal``, subnormal numbers.
+
+    click's FloatRange compares with < and >, which NaN always passes.
+    """
+
+    def __init__(self, *args, normal: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.normal = normal
+
+    def convert(self, value, param, ctx):
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        if self.normal and number != 0 and abs(number) < SMALLEST_NORMAL:
+            self.fail(f"{value!r} is below float64's smallest normal number ({SMALLEST_NORMAL:.3g})", param, ctx)
+        return number
+
+
+POSITIVE = FiniteFloat(min=0, min_open=True, normal=True)
+LEARNING_RATE = POSITIVE
+TOLERANCE = FiniteFloat(min=0, max=1, min_open=True, max_open=True, normal=True)
+SEED = click.IntRange(min=0, max=MAX_SEED)
 
 
 # ---------------------------------------------------------------------------- shared options
@@ -84,7 +134,8 @@ def problem_options(command):
         click.option("--objective", type=click.Choice(("least-squares", "quadratic")), default="least-squares", show_default=True,
                      help="quadratic: the matrix is Q in f(x) = ½xᵀQx - bᵀx."),
         click.option("--intercept", is_flag=True, help="Append a column of ones to A."),
-        click.option("--ridge", type=float, default=0.0, show_default=True, metavar="LAMBDA", help="Add LAMBDA·||x||² to the loss."),
+        click.option("--ridge", type=FiniteFloat(min=0, max=MAX_RIDGE), default=0.0, show_default=True, metavar="LAMBDA",
+                     help="Add LAMBDA·||x||² to the loss."),
         click.option("--a-key", metavar="KEY", help="Name of A in an npz/HDF5/MAT file."),
         click.option("--b-key", metavar="KEY", help="Name of b in an npz/HDF5/MAT file."),
         click.option("--target", metavar="COL", help="CSV/TSV column holding b (name or 0-based index; 'none' for none)."),
@@ -111,10 +162,11 @@ def model_options(command):
         click.option("--model", type=click.Choice(("linear", "two-layer")), default="linear", show_default=True,
                      help="two-layer: fit W1·W2 to the matrix A (story 3) instead of solving Ax ≈ b."),
         click.option("--hidden", type=click.IntRange(min=1), metavar="K", help="Two-layer: width K of the hidden layer (default: min(rows, cols))."),
-        click.option("--samples", type=click.IntRange(min=0), default=1000, show_default=True, metavar="N",
+        click.option("--samples", type=click.IntRange(min=0, max=10**7), default=1000, show_default=True, metavar="N",
                      help="Two-layer: Gaussian inputs X (seeded); 0 = population loss ||W1·W2 - A||²."),
-        click.option("--init-scale", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True, help="Two-layer: std of the normal initialisation."),
-        click.option("--model-seed", type=int, default=0, show_default=True, help="Two-layer: seed of the inputs X (the init uses seed + 1)."),
+        click.option("--init-scale", type=FiniteFloat(min=0, min_open=True, normal=True), default=1.0, show_default=True,
+                     help="Two-layer: std of the normal initialisation."),
+        click.option("--model-seed", type=SEED, default=0, show_default=True, help="Two-layer: seed of the inputs X (the init uses seed + 1)."),
     ]
     for option in reversed(options):
         command = option(command)
@@ -244,16 +296,16 @@ def cli():
 
 @cli.command()
 @problem_options
-@click.option("--lr", "lrs", type=float, multiple=True, metavar="LR", help="A learning rate to check exactly (repeatable).")
-@click.option("--steps", type=click.IntRange(min=0), default=1000, show_default=True, metavar="T", help="Steps for the closed-form loss prediction.")
-@click.option("--tol", type=click.FloatRange(min=0, min_open=True, max=1, max_open=True), default=1e-6, show_default=True, metavar="EPS",
+@click.option("--lr", "lrs", type=LEARNING_RATE, multiple=True, metavar="LR", help="A learning rate to check exactly (repeatable).")
+@click.option("--steps", type=click.IntRange(min=0, max=MAX_STEPS), default=1000, show_default=True, metavar="T", help="Steps for the closed-form loss prediction.")
+@click.option("--tol", type=TOLERANCE, default=1e-6, show_default=True, metavar="EPS",
               help="Relative reduction of the error/gap that counts as converged.")
 @click.option("--x0", metavar="SPEC", help="Starting point: comma-separated numbers or a vector file (default zeros).")
 @model_options
 @output_options
 @click.option("--fail-on", type=click.Choice(SEVERITY_CHOICES), default="never", show_default=True, help="Exit 1 when a finding of this severity or worse is present.")
-@click.option("--max-condition", type=float, metavar="K", help="Exit 1 when cond(A) (cond(Q)) exceeds K.")
-@click.option("--min-lr-margin", type=float, metavar="M", help="Exit 1 when an --lr is within a factor M of the divergence threshold.")
+@click.option("--max-condition", type=FiniteFloat(min=1), metavar="K", help="Exit 1 when cond(A) (cond(Q)) exceeds K (K >= 1).")
+@click.option("--min-lr-margin", type=POSITIVE, metavar="M", help="Exit 1 when an --lr is within a factor M of the divergence threshold.")
 @handle_errors
 def analyze(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, target, no_header, fmt, allow_external, method, engine, scheduler, memory_limit,
             lrs, steps, tol, x0, model, hidden, samples, init_scale, model_seed, as_json, output, no_color, fail_on, max_condition,
@@ -263,8 +315,6 @@ def analyze(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, targe
     from .analysis import analyze as run_analysis
     from .policy import analysis_verdict
 
-    if any(lr <= 0 for lr in lrs):
-        raise InputError("--lr", "learning rates must be positive")
     prob = load(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, target, no_header, fmt, allow_external, memory_limit,
                 engine, scheduler)
     if model == "two-layer":
@@ -346,16 +396,16 @@ class LazyProgress:
 @cli.command()
 @problem_options
 @click.option("--solvers", metavar="LIST", help="Comma-separated solvers, or 'all' (default: gd,momentum,adam,lbfgs,cg,lsqr,newton).")
-@click.option("--lr", type=click.FloatRange(min=0, min_open=True), metavar="LR", help="Learning rate of the first-order solvers (default: each solver's own; gd/momentum/nesterov: from the spectrum).")
-@click.option("--max-iter", type=click.IntRange(min=1), default=10_000, show_default=True, metavar="N", help="Iteration budget per solver (closed-form runs answer any N at once).")
-@click.option("--tol", type=click.FloatRange(min=0, min_open=True, max=1, max_open=True), default=1e-6, show_default=True, metavar="EPS",
+@click.option("--lr", type=LEARNING_RATE, metavar="LR", help="Learning rate of the first-order solvers (default: each solver's own; gd/momentum/nesterov: from the spectrum).")
+@click.option("--max-iter", type=click.IntRange(min=1, max=MAX_ITERATIONS), default=10_000, show_default=True, metavar="N", help="Iteration budget per solver (closed-form runs answer any N at once).")
+@click.option("--tol", type=TOLERANCE, default=1e-6, show_default=True, metavar="EPS",
               help="Converged when f(x) - f* <= EPS * max(1, f(x0) - f*).")
-@click.option("--time-limit", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS", help="Wall-time limit per solver.")
+@click.option("--time-limit", type=POSITIVE, metavar="SECONDS", help="Wall-time limit per solver.")
 @click.option("--dtype", type=click.Choice(("float64", "float32")), default="float64", show_default=True, help="Precision of the simulated iterations (float32 as PyTorch).")
 @click.option("--simulate", is_flag=True, help="Iterate step by step even where the trajectory is known in closed form.")
 @click.option("--param", "params", multiple=True, metavar="SOLVER.NAME=VALUE", help="A solver parameter, e.g. adam.lr=0.1 or sgd.batch_size=2 (repeatable).")
 @click.option("--x0", metavar="SPEC", help="Starting point: comma-separated numbers or a vector file (default zeros).")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed for stochastic solvers.")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Seed for stochastic solvers.")
 @model_options
 @click.option("--plot", type=click.Path(dir_okay=False), metavar="FILE", help="Write a plot (.png, .svg or .pdf): loss gap per iteration, and paths on the contours for 2 variables.")
 @output_options
@@ -372,8 +422,7 @@ def compare(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, targe
     from .solvers import Settings
 
     names = parse_solvers(solvers) if solvers or model != "two-layer" else None
-    required = tuple(n.strip() for n in (require_converged or "").split(",") if n.strip())
-    parse_solvers(",".join(required)) if required else None
+    required = parse_solvers(require_converged, "--require-converged") if require_converged else ()
     prob = load(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, target, no_header, fmt, allow_external, memory_limit,
                 engine, scheduler)
     if model == "two-layer":
@@ -420,8 +469,12 @@ def compare(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, targe
 def solve(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, target, no_header, fmt, allow_external, method, engine, scheduler,
           memory_limit, as_json, output, no_color):
     """Print the reference solution x* with its stated accuracy (more accurate than numpy.linalg.lstsq)."""
+    from .errors import UsageError
     from .reference import solve as run_solve
 
+    if method == "iterative":
+        raise UsageError("--method iterative: solve computes x* by a direct, refined factorisation; "
+                         "--method applies to the spectrum in analyze and compare")
     prob = load(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, target, no_header, fmt, allow_external, memory_limit,
                 engine, scheduler)
     import time
@@ -445,10 +498,48 @@ def solve(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, target,
     return 0
 
 
+def _reconfigure_streams() -> None:
+    """Never fail on an encoding: characters stdout/stderr cannot encode (PYTHONIOENCODING=ascii)
+    become backslash escapes, which are also valid inside JSON strings."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.reconfigure(errors="backslashreplace")
+        except (AttributeError, ValueError, OSError):
+            pass
+
+
 def main(argv=None):
-    """Console-script entry point."""
+    """Console-script entry point: every outcome is an exit code and at most one line on stderr.
+
+    click's usage errors (four lines in its standalone mode) become one line and exit 2; a
+    failure to write help or a report to standard output (``> /dev/full``) exits 74 quietly.
+    """
+    if sys.stdout is None or sys.stderr is None:  # started with a closed standard stream
+        if sys.stderr is not None:
+            _stderr("condiag: error: standard output is closed")
+        sys.exit(int(ExitCode.ENVIRONMENT))
+    _reconfigure_streams()
     try:
-        cli.main(args=argv, prog_name="condiag", standalone_mode=True)
-    except BrokenPipeError:  # pragma: no cover - raised while click prints help to a closed pipe
+        code = cli.main(args=argv, prog_name="condiag", standalone_mode=False)
+        sys.stdout.flush()
+    except click.exceptions.UsageError as exc:
+        command = f" {exc.ctx.command_path.split(' ', 1)[1]}" if exc.ctx and " " in exc.ctx.command_path else ""
+        _stderr(f"condiag{command}: usage error: {exc.format_message()} (see condiag{command} --help)")
+        code = ExitCode.USAGE
+    except click.exceptions.Abort:
+        _stderr("condiag: interrupted")
+        code = ExitCode.INTERRUPTED
+    except KeyboardInterrupt:
+        _stderr("condiag: interrupted")
+        code = ExitCode.INTERRUPTED
+    except BrokenPipeError:  # help or version printed to a closed pipe
         _quiet_broken_pipe()
-        sys.exit(0)
+        code = ExitCode.OK
+    except OSError as exc:  # help or version printed to a full disk
+        _quiet_broken_pipe()
+        _stderr(f"condiag: error: cannot write to standard output: {exc.strerror or type(exc).__name__}")
+        code = ExitCode.ENVIRONMENT
+    except click.exceptions.ClickException as exc:
+        _stderr(f"condiag: error: {exc.format_message()}")
+        code = exc.exit_code
+    sys.exit(int(code or 0))

@@ -13,7 +13,7 @@ from .numbers import count, sig
 from .problem import Problem
 from .reference import Reference, floor_is_zero, reference_from
 from .solvers import DEFAULT_SOLVERS, REGISTRY, Context, Settings, SolverResult, get_solver
-from .solvers.base import SolverInterrupted, failed, skipped
+from .solvers.base import SolverInterrupted, check_parameter, failed, skipped
 from .spectrum import decompose, learned_mask, spectrum_from
 
 
@@ -48,19 +48,22 @@ class Comparison:
     seconds: float
 
 
-def parse_solvers(text: str | None) -> tuple[str, ...]:
-    """'gd,lbfgs' -> ('gd', 'lbfgs'); 'all' -> every solver; None -> the default handful."""
+def parse_solvers(text: str | None, option: str = "--solvers") -> tuple[str, ...]:
+    """'gd,lbfgs' -> ('gd', 'lbfgs'); 'all' (alone or in the list) -> every solver, each once;
+    None -> the default handful. ``option`` names the flag in error messages."""
     if text is None:
         return DEFAULT_SOLVERS
-    if text.strip() == "all":
-        return tuple(REGISTRY)
-    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    names: list[str] = []
+    for name in (n.strip() for n in text.split(",") if n.strip()):
+        for one in (REGISTRY if name == "all" else (name,)):
+            if one not in names:
+                names.append(one)
     unknown = [n for n in names if n not in REGISTRY]
     if unknown:
-        raise UsageError(f"--solvers: unknown solver {', '.join(unknown)}; available: {', '.join(REGISTRY)}, all")
+        raise UsageError(f"{option}: unknown solver {', '.join(unknown)}; available: {', '.join(REGISTRY)}, all")
     if not names:
-        raise UsageError("--solvers: no solver named")
-    return names
+        raise UsageError(f"{option}: no solver named")
+    return tuple(names)
 
 
 def parse_params(items) -> dict:
@@ -79,6 +82,7 @@ def parse_params(items) -> dict:
                 value = float(value)
             except ValueError:
                 raise UsageError(f"--param {item!r}: {value!r} is not a number (or auto)") from None
+        check_parameter(REGISTRY[solver], name, value)
         params.setdefault(solver, {})[name] = value
     return params
 

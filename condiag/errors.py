@@ -23,6 +23,9 @@ class ExitCode(IntEnum):
     """An input file is missing, unreadable, malformed, hostile or inconsistent."""
     INTERNAL = 70
     """A bug in condiag (EX_SOFTWARE); please report it with ``--traceback``."""
+    ENVIRONMENT = 74
+    """The machine could not do it (EX_IOERR): the output cannot be written (missing folder, disk
+    full, closed standard output) or memory ran out."""
     INTERRUPTED = 130
     """Interrupted by the user (Ctrl-C)."""
 
@@ -46,6 +49,12 @@ class InputError(CondiagError):
         if hint:
             message += f" ({hint})"
         super().__init__(message)
+
+
+class OutputError(CondiagError):
+    """The report, plot or standard output cannot be written; or the machine ran out of memory."""
+
+    exit_code = ExitCode.ENVIRONMENT
 
 
 class UsageError(CondiagError):

@@ -64,9 +64,17 @@ def _operator(shape, matvec):
     return LinearOperator(shape, matvec=matvec, rmatvec=matvec, dtype=np.float64)
 
 
+DENSE_OPERATOR_MAX = 8
+"""An operator this small is applied to the identity and solved densely: ARPACK needs k < n - 1."""
+
+
 def _largest(operator, n: int, seed: int = 0) -> tuple[float, np.ndarray]:
     from scipy.sparse.linalg import eigsh
 
+    if n <= DENSE_OPERATOR_MAX:
+        M = np.column_stack([operator.matvec(e) for e in np.eye(n)])
+        values, vectors = np.linalg.eigh((M + M.T) / 2.0)
+        return float(values[-1]), vectors[:, -1]
     v0 = np.random.default_rng(seed).standard_normal(n)
     values, vectors = eigsh(operator, k=1, which="LA", tol=ARPACK_TOL, v0=v0, maxiter=20 * n + 1000)
     return float(values[0]), vectors[:, 0]

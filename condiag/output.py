@@ -14,7 +14,7 @@ import os
 import stat
 import tempfile
 
-from .errors import InputError
+from .errors import OutputError
 
 
 def _umask() -> int:
@@ -23,9 +23,15 @@ def _umask() -> int:
     return mask
 
 
+def _shown(path) -> str:
+    """A path as printable text, whatever bytes its name holds (undecodable bytes as \\xNN)."""
+    raw = os.fsencode(path)
+    return raw.decode("utf-8", errors="backslashreplace")
+
+
 def _fail(path: str, exc: OSError):
     reason = exc.strerror or type(exc).__name__
-    return InputError(os.fsdecode(path), f"cannot be written: {reason}")
+    return OutputError(f"{_shown(path)}: cannot be written: {reason}")
 
 
 def write_atomic(path: str, text: str | bytes) -> None:
@@ -43,7 +49,7 @@ def write_atomic(path: str, text: str | bytes) -> None:
     except OSError as exc:
         raise _fail(path, exc) from exc
     if info is not None and stat.S_ISDIR(info.st_mode):
-        raise InputError(os.fsdecode(path), "cannot be written: it is a directory")
+        raise OutputError(f"{_shown(path)}: cannot be written: it is a directory")
     if info is not None and not stat.S_ISREG(info.st_mode):
         try:
             with open(target, "wb") as fh:
@@ -53,7 +59,7 @@ def write_atomic(path: str, text: str | bytes) -> None:
         return
     folder = os.path.dirname(target) or "."
     if not os.path.isdir(folder):
-        raise InputError(os.fsdecode(path), "cannot be written: its folder does not exist")
+        raise OutputError(f"{_shown(path)}: cannot be written: its folder does not exist")
     try:
         fd, tmp = tempfile.mkstemp(prefix=".condiag-", suffix=".tmp", dir=folder)
     except OSError as exc:

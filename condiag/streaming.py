@@ -18,6 +18,7 @@ one block of rows plus R.
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 
@@ -55,12 +56,15 @@ def parse_memory(text: str | None) -> int | None:
     factor = 1
     if value and value[-1] in units:
         factor, value = units[value[-1]], value[:-1]
-    try:
-        return int(float(value) * factor)
-    except ValueError:
-        from .errors import UsageError
+    from .errors import UsageError
 
+    try:
+        size = float(value) * factor
+    except ValueError:
         raise UsageError(f"--memory-limit {text!r}: expected a size such as 512M or 2G") from None
+    if not math.isfinite(size) or size < 1:
+        raise UsageError(f"--memory-limit {text!r}: expected a positive, finite size such as 512M or 2G")
+    return int(size)
 
 
 def open_rows(spec: str, allow_external: bool = False) -> RowSource | None:

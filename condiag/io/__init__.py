@@ -86,22 +86,80 @@ def detect_format(path: str, fmt: str | None) -> str:
     return EXTENSIONS[ext]
 
 
+STREAM_FRACTION = 0.25
+"""A stream (stdin, a FIFO, ``<(cmd)``, a device) is read into memory up to this share of the
+available memory; the parse that follows needs room of its own."""
+STREAM_CHUNK = 1 << 20
+
+
+MAGIC = {"npy": (b"\x93NUMPY",), "npz": (b"PK\x03\x04", b"PK\x05\x06")}
+"""How the binary formats read from streams begin: a stream that starts otherwise is refused
+after its first chunk instead of being read to the end (``/dev/zero --format npy``)."""
+
+
+def _sniff(first: bytes, fmt: str | None, label: str) -> None:
+    if fmt in MAGIC and not first.startswith(MAGIC[fmt]):
+        raise InputError(label, f"does not begin like a .{fmt} file")
+    if fmt in ("csv", "tsv") and b"\x00" in first:
+        raise InputError(label, f"holds NUL bytes: it is not {fmt.upper()} text")
+
+
+def read_stream(stream, label: str, fmt: str | None = None) -> bytes:
+    """Read a stream in chunks, refusing it once it passes :data:`STREAM_FRACTION` of the
+    available memory (``/dev/zero`` never ends; a pipe's size is not known in advance), or at
+    once when its first chunk cannot begin a file of format ``fmt``."""
+    from ..memory import available_memory_bytes, format_bytes
+
+    cap = int(STREAM_FRACTION * available_memory_bytes())
+    chunks, total = [], 0
+    while True:
+        try:
+            chunk = stream.read(min(STREAM_CHUNK, cap + 1 - total))
+        except OSError as exc:
+            raise InputError(label, f"cannot be read: {exc.strerror or type(exc).__name__}") from None
+        if isinstance(chunk, str):
+            chunk = chunk.encode("utf-8")
+        if not chunk:
+            return b"".join(chunks)
+        if not chunks:
+            _sniff(chunk, fmt, label)
+        chunks.append(chunk)
+        total += len(chunk)
+        if total > cap:
+            raise InputError(label, f"is a stream longer than {format_bytes(cap)} (a quarter of the available memory)",
+                             "save it to a file; large .npy/HDF5 files are streamed from disk")
+
+
 def _open_source(path: str, fmt: str, stdin=None):
-    """A path, or for ``-`` an in-memory copy of standard input; and the label for messages."""
+    """A path, or for ``-`` and other streams (FIFOs, devices) an in-memory copy; and the label for messages."""
+    import stat
+
     if path == "-":
         if fmt not in STDIN_FORMATS:
             raise InputError("<stdin>", f"format {fmt} cannot be read from standard input", "save it to a file")
+        if stdin is None and sys.stdin is None:
+            raise InputError("<stdin>", "standard input is closed")
         stream = stdin if stdin is not None else sys.stdin.buffer
-        data = stream.read()
-        if isinstance(data, str):
-            data = data.encode("utf-8")
-        return _io.BytesIO(data), "<stdin>"
-    if os.path.isdir(path):
+        return _io.BytesIO(read_stream(stream, "<stdin>", fmt)), "<stdin>"
+    try:
+        info = os.stat(path)
+    except OSError as exc:
+        import errno
+
+        reasons = {errno.ENOENT: "no such file", errno.ELOOP: "is a loop of symbolic links",
+                   errno.EACCES: "is not readable (permission denied)", errno.ENAMETOOLONG: "has a name that is too long",
+                   errno.ENOTDIR: "no such file (a part of the path is not a folder)"}
+        raise InputError(path, reasons.get(exc.errno, f"cannot be opened: {exc.strerror}")) from None
+    if stat.S_ISDIR(info.st_mode):
         raise InputError(path, "is a directory, not a file")
-    if not os.path.exists(path):
-        raise InputError(path, "no such file")
     if not os.access(path, os.R_OK):
         raise InputError(path, "is not readable (permission denied)")
+    if not stat.S_ISREG(info.st_mode):  # a FIFO, <(cmd) or a device: read once, with a cap, then parse from memory
+        try:
+            with open(path, "rb") as stream:
+                return _io.BytesIO(read_stream(stream, path, fmt)), path
+        except OSError as exc:
+            raise InputError(path, f"cannot be read: {exc.strerror}") from None
     return path, path
 
 

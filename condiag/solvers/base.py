@@ -241,6 +241,70 @@ def failed(name: str, error: BaseException, params: dict | None = None, seconds:
     return SolverResult(name, "failed", message[:300], params or {}, None, 0, 0, seconds, History(np.array([], dtype=np.int64), np.array([])))
 
 
+@dataclass(frozen=True)
+class ParameterRange:
+    """The values a solver parameter may take: (low, high) with open or closed ends, perhaps integer."""
+
+    low: float
+    high: float = math.inf
+    low_open: bool = False
+    high_open: bool = False
+    integer: bool = False
+
+    def describe(self) -> str:
+        left = "(" if self.low_open else "["
+        right = ")" if self.high_open or self.high == math.inf else "]"
+        kind = "an integer" if self.integer else "a number"
+        return f"{kind} in {left}{self.low:g}, {self.high:g}{right}"
+
+    def admits(self, value: float) -> bool:
+        if not math.isfinite(value):
+            return False
+        if self.integer and value != int(value):
+            return False
+        above = value > self.low if self.low_open else value >= self.low
+        below = value < self.high if self.high_open else value <= self.high
+        return above and below
+
+
+PARAMETER_RANGES = {
+    "lr": ParameterRange(0.0, low_open=True),
+    "beta": ParameterRange(0.0, 1.0, high_open=True),
+    "beta1": ParameterRange(0.0, 1.0, high_open=True),
+    "beta2": ParameterRange(0.0, 1.0, high_open=True),
+    "alpha": ParameterRange(0.0, 1.0, high_open=True),
+    "eps": ParameterRange(0.0, low_open=True),
+    "c": ParameterRange(0.0, 1.0, low_open=True, high_open=True),
+    "shrink": ParameterRange(0.0, 1.0, low_open=True, high_open=True),
+    "grow": ParameterRange(1.0, 1e6),
+    "batch_size": ParameterRange(1.0, integer=True),
+    "seed": ParameterRange(0.0, 2.0**32 - 1, integer=True),
+    "maxcor": ParameterRange(1.0, 10_000, integer=True),
+    "ftol": ParameterRange(0.0),
+    "gtol": ParameterRange(0.0),
+    "atol": ParameterRange(0.0),
+    "btol": ParameterRange(0.0),
+    "conlim": ParameterRange(1.0),
+    "mu0": ParameterRange(0.0, low_open=True),
+}
+"""What each solver parameter means is the same in every solver that has it, so one table holds the rule."""
+
+
+def check_parameter(solver: "Solver", name: str, value) -> None:
+    """Raise :class:`UsageError` for a parameter the solver lacks or a value out of its range ('auto' where the default is)."""
+    from ..errors import UsageError
+
+    if name not in solver.defaults:
+        raise UsageError(f"--param: {solver.name} has no parameter {name} (it has {', '.join(sorted(solver.defaults)) or 'none'})")
+    if value == "auto":
+        if solver.defaults[name] != "auto":
+            raise UsageError(f"--param {solver.name}.{name}=auto: only parameters that default to auto accept it")
+        return
+    rule = PARAMETER_RANGES.get(name, ParameterRange(-math.inf))
+    if not rule.admits(float(value)):
+        raise UsageError(f"--param {solver.name}.{name}={value:g}: expected {rule.describe()}")
+
+
 class Solver:
     """Base class: a name, documented defaults, ``supports`` and ``run``.
 
@@ -270,12 +334,9 @@ class Solver:
         params = dict(self.defaults)
         if self.first_order and context.settings.lr is not None and "lr" in params:
             params["lr"] = context.settings.lr
-        params.update(context.settings.params.get(self.name, {}))
-        unknown = set(context.settings.params.get(self.name, {})) - set(self.defaults)
-        if unknown:
-            from ..errors import UsageError
-
-            raise UsageError(f"--param: {self.name} has no parameter {', '.join(sorted(unknown))} (it has {', '.join(sorted(self.defaults)) or 'none'})")
+        for name, value in context.settings.params.get(self.name, {}).items():
+            check_parameter(self, name, value)
+            params[name] = value
         return params
 
     def run(self, context: Context) -> SolverResult:  # pragma: no cover - abstract

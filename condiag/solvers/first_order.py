@@ -13,9 +13,10 @@ import math
 import numpy as np
 
 from ..bounds import quadratic_model
+from ..problem import Problem
 from ..spectrum import learned_eigenvalues
 from ..trajectories import LinearMethod, checkpoints, error_at, first_step_above, first_step_below, log_gap, spectral_radius
-from .base import Context, Monitor, Solver, SolverResult, drive
+from .base import Context, Monitor, Solver, SolverResult, drive, skipped
 
 LOG_DIVERGENCE = math.log(1e5)
 
@@ -82,6 +83,9 @@ class IterativeSolver(Solver):
 
     def simulate(self, context: Context, params: dict) -> SolverResult:
         dtype = np.float32 if context.settings.dtype == "float32" else np.float64
+        if dtype == np.float32 and not isinstance(context.problem, Problem):
+            return skipped(self.name, "--dtype float32 is simulated for least-squares and quadratic problems only; "
+                                      "rerun with --dtype float64", self.public(params))
         oracle = make_oracle(context.problem, dtype)
         monitor = Monitor(context, self.name)
         method = self.linear_method(params)
@@ -325,6 +329,11 @@ class Adagrad(IterativeSolver):
         return (x - params["lr"] * g / (np.sqrt(state["G"]) + params["eps"])).astype(x.dtype)
 
 
+MAX_BACKTRACKS = 2000
+"""Trial steps per line search: with shrink 0.5 that spans 2⁻²⁰⁰⁰, past float64's range, so a
+search that has not found a decrease by then never will (the step is taken and the run stalls)."""
+
+
 class ArmijoGD(IterativeSolver):
     r"""Gradient descent with backtracking (Armijo) line search (Nocedal & Wright 2006, Alg. 3.1).
 
@@ -353,7 +362,7 @@ class ArmijoGD(IterativeSolver):
             candidate = x - t * g
             evals += 1
             value = problem.value(candidate)
-            if value <= f - params["c"] * t * gg or t < 1e-300 or gg == 0:
+            if value <= f - params["c"] * t * gg or t < 1e-300 or gg == 0 or evals >= MAX_BACKTRACKS:
                 break
             t *= params["shrink"]
         state["t"] = t
