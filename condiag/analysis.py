@@ -9,9 +9,8 @@ import numpy as np
 
 from .bounds import LearningRateBounds, LearningRateCheck, check_learning_rate, learning_rate_bounds, quadratic_model
 from .causes import Causes, diagnose_causes
-from .errors import InputError
 from .findings import Finding, diagnose
-from .problem import Problem
+from .problem import Problem, starting_point
 from .reference import Reference, floor_is_zero, minimiser_coefficients, reference_from
 from .iterative import choose_method
 from .spectrum import Decomposition, Spectrum, decompose, spectrum_from
@@ -85,17 +84,6 @@ def suggest_ridge(problem: Problem, decomposition: Decomposition, spectrum: Spec
     )
 
 
-def _check_x0(x0, problem: Problem) -> np.ndarray:
-    if x0 is None:
-        return np.zeros(problem.n_cols)
-    x0 = np.asarray(x0, dtype=float).reshape(-1)
-    if x0.shape[0] != problem.n_cols:
-        raise InputError("--x0", f"has {x0.shape[0]} entries but the problem has {problem.n_cols} unknowns")
-    if not np.all(np.isfinite(x0)):
-        raise InputError("--x0", "has NaN or Inf entries")
-    return x0
-
-
 def analyze(
     problem: Problem,
     lrs=(),
@@ -125,7 +113,7 @@ def analyze(
         predictions then come from the extreme pair and are worst-case bounds).
     """
     started = time.perf_counter()
-    x0 = _check_x0(x0, problem)
+    x0 = starting_point(x0, problem.n_cols)
     if choose_method(problem, method) == "iterative":
         return _analyze_iterative(problem, lrs, steps, tol, x0, x0_source, started)
     decomposition = decompose(problem)

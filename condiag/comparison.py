@@ -10,7 +10,7 @@ import numpy as np
 from .bounds import learning_rate_bounds
 from .errors import UsageError
 from .numbers import count, sig
-from .problem import Problem
+from .problem import Problem, starting_point
 from .reference import Reference, floor_is_zero, reference_from
 from .solvers import DEFAULT_SOLVERS, REGISTRY, Context, Settings, SolverResult, get_solver
 from .solvers.base import SolverInterrupted, check_parameter, failed, skipped
@@ -241,13 +241,7 @@ def compare(problem, solvers=None, settings: Settings | None = None, x0=None, me
         names = TWO_LAYER_DEFAULT_SOLVERS if two_layer else parse_solvers(None)
     else:
         names = tuple(solvers)
-    if x0 is None:
-        x0 = problem.initial_point() if two_layer else np.zeros(problem.n_cols)
-    x0 = np.asarray(x0, dtype=float).reshape(-1)
-    if x0.shape[0] != problem.n_cols:
-        from .errors import InputError
-
-        raise InputError("--x0", f"has {x0.shape[0]} entries but the problem has {problem.n_cols} unknowns")
+    x0 = starting_point(x0, problem.n_cols, problem.initial_point() if two_layer else None)
     context = (_two_layer_context if two_layer else linear_context)(problem, settings, x0, method)
     start_loss = problem.value(x0)
     results, metrics = [], []

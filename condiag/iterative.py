@@ -108,6 +108,9 @@ def extreme_pair(problem: Problem) -> ExtremePair:
             method = "Lanczos (ARPACK) on Q; Q is exactly singular (SuperLU)"
         return ExtremePair(magnitude_max, sigma_min, v_top if abs(top) >= abs(bottom) else v_bottom, v_min, accuracy, method,
                            lambda_min_signed=-bottom)
+    if A.count_nonzero() == 0:  # ARPACK cannot start on a zero operator; every singular value is 0
+        e0 = np.eye(d, 1).ravel()
+        return ExtremePair(0.0, 0.0, e0, e0, 0.0, "A is all zeros (no iteration needed)")
     top, v_max = _largest(_operator((d, d), lambda v: A.T @ (A @ v)), d)
     sigma_max = math.sqrt(max(top, 0.0))
     empty = np.flatnonzero(np.asarray(abs(A).sum(axis=0)).ravel() == 0)

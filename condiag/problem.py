@@ -60,6 +60,18 @@ def loss_scale(loss: str, n_rows: int) -> float:
     raise ValueError(f"unknown loss convention {loss!r}; expected one of {LOSS_CONVENTIONS}")
 
 
+def starting_point(x0, n_unknowns: int, default=None) -> np.ndarray:
+    """Validate a starting point: one finite entry per unknown (``default``, else zeros, when None)."""
+    if x0 is None:
+        return np.zeros(n_unknowns) if default is None else np.asarray(default, dtype=float).reshape(-1)
+    x0 = np.asarray(x0, dtype=float).reshape(-1)
+    if x0.shape[0] != n_unknowns:
+        raise InputError("--x0", f"has {x0.shape[0]} entries but the problem has {n_unknowns} unknowns")
+    if not np.all(np.isfinite(x0)):
+        raise InputError("--x0", "has NaN or Inf entries")
+    return x0
+
+
 def is_sparse(matrix) -> bool:
     """True for a scipy.sparse matrix or array (without importing scipy.sparse when absent)."""
     return hasattr(matrix, "tocsr") and hasattr(matrix, "nnz")

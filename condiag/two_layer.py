@@ -64,6 +64,9 @@ class TwoLayerProblem:
         A = np.asarray(A, dtype=float)
         if A.ndim != 2:
             raise InputError(source, f"A must be 2-D for --model two-layer, got shape {A.shape}")
+        if not A.any():
+            raise InputError(source, "A is all zeros: W1·W2 = 0 fits it exactly, and the curvature scale (σ₁ of A) is 0",
+                             "the two-layer analysis needs a non-zero target matrix")
         if K < 1:
             raise UsageError("--hidden must be at least 1")
         if samples < 0:

@@ -334,7 +334,7 @@ def test_exit_codes(run, samples, tmp_path):
     assert run("analyze", valley, "--lr", "1e-6", "--min-lr-margin", "1.5").code == ExitCode.OK
     assert run("analyze", valley, "--no-such-option").code == ExitCode.USAGE
     assert run("analyze", tmp_path / "missing.npz").code == ExitCode.BAD_INPUT
-    assert run("analyze", valley, "--lr", "-1").code == ExitCode.BAD_INPUT
+    assert run("analyze", valley, "--lr", "-1").code == ExitCode.USAGE  # as in compare: a bad option value
 
 
 def test_internal_error_exit_70(run, samples, monkeypatch):

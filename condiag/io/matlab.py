@@ -66,14 +66,81 @@ def _check_elements(buffer: bytes, start: int, end: int, order: str, label: str,
         if body + size > end:
             raise InputError(label, f"is truncated: an element at byte {position} declares {size} bytes, {end - body} remain")
         if kind == MI_MATRIX:
+            _check_matrix_size(buffer, body, size, order, label, position)
             _check_elements(buffer, body, body + size, order, label, depth + 1)
         elif kind == MI_COMPRESSED:
-            try:
-                inner = zlib.decompressobj().decompress(buffer[body : body + size], 1 << 31)
-            except zlib.error as exc:
-                raise InputError(label, f"is not a valid MAT-file: corrupt compressed element at byte {position}") from exc
+            inner = _inflate(buffer[body : body + size], order, label, position)
             _check_elements(inner, 0, len(inner), order, label, depth + 1)
         position = body + size + ((8 - size % 8) % 8 if kind != MI_COMPRESSED else 0)
+
+
+NUMERIC_CLASS_CODES = set(range(4, 16))
+"""mxCHAR_CLASS (4) to mxUINT64_CLASS (15), sparse (5) included: arrays whose payload the
+dimensions bound; cells, structs and objects (1-3) nest other arrays and are bounded by those."""
+
+
+def _check_matrix_size(buffer: bytes, body: int, size: int, order: str, label: str, position: int) -> None:
+    """A numeric or sparse miMATRIX holds at most about 8·(3·prod(dims) + cols + 1) bytes of data.
+
+    Its first two sub-elements are the array flags (class in the low byte) and the dimensions.
+    An element much larger than its dimensions allow is refused: it is how a small file
+    declaring a 10x10 matrix smuggles gigabytes past the declared-size check.
+    """
+    import struct
+
+    if size < 40:
+        return
+    flag_type, flag_size = struct.unpack_from(order + "II", buffer, body)
+    if flag_type != 6 or flag_size != 8:  # miUINT32, two words
+        return
+    class_code = struct.unpack_from(order + "I", buffer, body + 8)[0] & 0xFF
+    dim_type, dim_size = struct.unpack_from(order + "II", buffer, body + 16)
+    if class_code not in NUMERIC_CLASS_CODES or dim_type != 5 or not 8 <= dim_size <= 256 or body + 24 + dim_size > len(buffer):
+        return
+    dims = struct.unpack_from(order + f"{dim_size // 4}i", buffer, body + 24)
+    entries = 1
+    for n in dims:
+        entries *= max(int(n), 0)
+    allowed = 8 * (3 * entries + (dims[1] if len(dims) > 1 else 1) + 1) + 1024
+    if size > allowed:
+        raise InputError(
+            label,
+            f"is not a valid MAT-file: the array at byte {position} is {'x'.join(map(str, dims))} but its element holds {size} bytes",
+        )
+
+
+HEAD_BYTES = 8 + 16 + 8 + 256
+"""Inflated first: the inner tag, the array flags and up to 64 dimensions."""
+
+
+def _inflate(data: bytes, order: str, label: str, position: int) -> bytes:
+    """Inflate a compressed element no further than the size its inner tag declares.
+
+    The first 8 inflated bytes are the inner element's tag; its declared size is checked
+    against the available memory before the rest is inflated, and a stream that inflates past
+    it is refused, so a few megabytes cannot expand to gigabytes before any check runs.
+    """
+    import struct
+    import zlib
+
+    inflater = zlib.decompressobj()
+    try:
+        head = inflater.decompress(data, HEAD_BYTES)
+        if len(head) < 8:
+            raise InputError(label, f"is not a valid MAT-file: an empty compressed element at byte {position}")
+        kind, size = struct.unpack_from(order + "II", head)
+        if kind >> 16:  # a small element: 4 bytes of data in the tag itself
+            size = 0
+        if kind == MI_MATRIX:
+            _check_matrix_size(head, 8, size, order, label, position)
+        require_memory(8.0 + size, label, f"the compressed element at byte {position}, inflated,")
+        wanted = 8 + size - len(head)
+        rest = inflater.decompress(inflater.unconsumed_tail, wanted) if wanted > 0 else b""
+    except zlib.error as exc:
+        raise InputError(label, f"is not a valid MAT-file: corrupt compressed element at byte {position}") from exc
+    if inflater.unconsumed_tail or (not inflater.eof and inflater.decompress(b"", 1)):
+        raise InputError(label, f"is not a valid MAT-file: the compressed element at byte {position} inflates past the {size} bytes it declares")
+    return head + rest
 
 
 def _validate_v5(source, label: str) -> None:

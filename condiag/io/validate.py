@@ -153,7 +153,6 @@ def as_matrix(A, source: str):
             return (row, int(A.indices[k]))
 
         check_finite(A.data, source, "matrix A", positions=pos)
-        _check_not_all_zero(A.count_nonzero() == 0, source)
         return A
     A = np.asarray(A)
     check_numeric_dtype(A.dtype, source)
@@ -166,13 +165,7 @@ def as_matrix(A, source: str):
     with np.errstate(all="ignore"):  # float128 beyond float64's range becomes inf, reported just below
         A = np.ascontiguousarray(A, dtype=np.float64)
     check_finite(A, source, "matrix A")
-    _check_not_all_zero(not A.any(), source)
     return A
-
-
-def _check_not_all_zero(all_zero: bool, source: str) -> None:
-    if all_zero:
-        raise InputError(source, "the matrix is all zeros: every x gives the same loss, so there is no curvature to analyse")
 
 
 def as_vector(b, source: str, n_rows: int) -> np.ndarray:

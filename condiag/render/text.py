@@ -29,9 +29,25 @@ class ReportConsole(Console):
         raise BrokenPipeError
 
 
+MIN_WIDTH = 80
+"""Reports are laid out for at least 80 columns: a narrower terminal wraps whole lines rather
+than having rich fold numbers and snippets inside their cells."""
+
+
 def make_console(file=None, width: int | None = None, no_color: bool = False) -> Console:
-    """A console for the report; ``no_color`` forces plain output (NO_COLOR is honoured by rich)."""
-    return ReportConsole(file=file, width=width, no_color=no_color or None, highlight=False, soft_wrap=False, markup=False, emoji=False)
+    """A console for the report, at least :data:`MIN_WIDTH` wide.
+
+    ``no_color`` (or a non-empty NO_COLOR environment variable) gives plain text with no escape
+    sequences at all, bold included (rich's own NO_COLOR handling keeps bold and underline).
+    """
+    import os
+
+    plain = no_color or bool(os.environ.get("NO_COLOR"))
+    console = ReportConsole(file=file, width=width, no_color=plain or None, color_system=None if plain else "auto",
+                            highlight=False, soft_wrap=False, markup=False, emoji=False)
+    if console.width < MIN_WIDTH:
+        console.width = MIN_WIDTH
+    return console
 
 
 def heading(title: str) -> Text:
