@@ -11,7 +11,7 @@ from .bounds import LearningRateBounds, LearningRateCheck, check_learning_rate, 
 from .causes import Causes, diagnose_causes
 from .findings import Finding, diagnose
 from .problem import Problem, starting_point
-from .reference import Reference, floor_is_zero, minimiser_coefficients, reference_from
+from .reference import Reference, floor_is_zero, minimiser_coefficients, no_minimum_reason, reference_from
 from .iterative import choose_method
 from .spectrum import Decomposition, Spectrum, decompose, spectrum_from
 
@@ -118,23 +118,14 @@ def analyze(
         return _analyze_iterative(problem, lrs, steps, tol, x0, x0_source, started)
     decomposition = decompose(problem)
     spectrum = spectrum_from(problem, decomposition)
-    convex = spectrum.lambda_min >= -decomposition.rank_tol
+    convex, bounded, reason = no_minimum_reason(problem, decomposition)
     reference = reference_from(problem, decomposition)
-    bounded = True
-    if problem.is_quadratic and problem.ridge == 0:
-        outside = np.abs(decomposition.b_coefficients[np.abs(decomposition.singular_values) <= decomposition.rank_tol])
-        bounded = not np.any(outside > 1e-10 * max(float(np.linalg.norm(problem.b)), 1e-300))
     bounds = learning_rate_bounds(problem, spectrum, tol)
     start_loss = problem.value(x0)
-    reason = None
     model = None
-    if not convex:
-        reason = "the quadratic is not convex (a negative eigenvalue): f is unbounded below"
-    elif not bounded:
-        reason = "b has a component along a zero-curvature direction of Q: f is unbounded below"
-    elif not problem.has_rhs and not np.any(x0):
+    if reason is None and not problem.has_rhs and not np.any(x0):
         reason = "no right-hand side b was given and x0 = 0 is already optimal (pass --rhs or --x0)"
-    else:
+    elif reason is None:
         model = quadratic_model(problem, decomposition, reference.x, x0, reference.loss)
     checks = tuple(check_learning_rate(float(lr), spectrum, model, steps, tol, reason) for lr in lrs)
     causes = diagnose_causes(problem, decomposition, spectrum.condition_number, spectrum.hessian_condition_number)

@@ -189,12 +189,45 @@ def _refined_reference(problem: Problem) -> Reference:
     )
 
 
+def no_minimum_reason(problem: Problem, decomposition: Decomposition) -> tuple[bool, bool, str | None]:
+    """(convex, bounded below, why f has no minimiser or None) — one rule for analyze and solve.
+
+    Least squares always has a minimiser. A quadratic ½xᵀQx - bᵀx (+ ridge) has none when the
+    Hessian has a negative eigenvalue (below -rank_tol), or when it is singular and b has a
+    component along a zero-curvature direction (f then decreases linearly along it).
+    """
+    if not problem.is_quadratic:
+        return True, True, None
+    convex = float(np.min(decomposition.hessian_eigenvalues)) >= -decomposition.rank_tol
+    bounded = True
+    if problem.ridge == 0:
+        flat = np.abs(decomposition.singular_values) <= decomposition.rank_tol
+        outside = np.abs(decomposition.b_coefficients[flat])
+        bounded = not np.any(outside > 1e-10 * max(float(np.linalg.norm(problem.b)), 1e-300))
+    if not convex:
+        return convex, bounded, "the quadratic is not convex (a negative eigenvalue): f is unbounded below"
+    if not bounded:
+        return convex, bounded, "b has a component along a zero-curvature direction of Q: f is unbounded below"
+    return convex, bounded, None
+
+
 def solve(problem: Problem) -> Reference:
-    """The reference solution of a problem (``condiag solve``)."""
+    """The reference solution of a problem (``condiag solve``).
+
+    Raises :class:`~condiag.errors.InputError` for a quadratic with no minimiser: its stationary
+    point is then a maximum or a saddle, and printing it as x* would be a confident wrong answer.
+    """
+    from .errors import InputError
     from .spectrum import decompose
 
     if problem.is_quadratic:
-        return reference_from(problem, decompose(problem))
+        decomposition = decompose(problem)
+        _convex, _bounded, reason = no_minimum_reason(problem, decomposition)
+        if reason is not None:
+            lowest = float(np.min(decomposition.hessian_eigenvalues))
+            raise InputError(problem.source, f"has no minimiser x*: {reason} (smallest eigenvalue {lowest:.4g})",
+                             "condiag analyze explains the direction along which f decreases without bound")
+        return reference_from(problem, decomposition)
     return _refined_reference(problem)
 
 

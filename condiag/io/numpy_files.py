@@ -100,6 +100,32 @@ def _file_size(source) -> int:
     return size
 
 
+READ_CHUNK = 1 << 24
+
+
+def _read_payload(fp, shape, fortran: bool, dtype: np.dtype, label: str) -> np.ndarray:
+    """Inflate an array's data straight into its own buffer, a chunk at a time.
+
+    ``numpy.lib.format.read_array`` on a zip member reads the whole payload into a bytes object
+    and copies it into the array: twice the declared size at the peak. Reading into the
+    preallocated array keeps the peak at the array itself plus one chunk.
+    """
+    count = 1
+    for s in shape:
+        count *= s
+    array = np.empty(count, dtype=dtype)
+    view = memoryview(array.view(np.uint8).reshape(-1)) if count else memoryview(b"")
+    filled = 0
+    while filled < len(view):
+        got = fp.readinto(view[filled : filled + READ_CHUNK])
+        if not got:
+            raise InputError(label, f"is truncated: {filled} of {len(view)} bytes of data")
+        filled += got
+    if fortran:
+        return array.reshape(shape[::-1]).transpose()
+    return array.reshape(shape)
+
+
 def check_npy_file(path: str) -> tuple[tuple, np.dtype]:
     """Shape and dtype of a .npy file from its header, after the same checks as a full load
     except the memory one (for readers that map the file and stream it)."""
@@ -162,7 +188,8 @@ class _Archive:
                 header_len = fp.tell()
             _check_header(shape, dtype, label, info.file_size - header_len, role)
             with self.zip.open(info) as fp:
-                return npformat.read_array(fp, allow_pickle=False)
+                _read_header(fp, label)
+                return _read_payload(fp, shape, _fortran, dtype, label)
         except ValueError as exc:
             raise InputError(label, f"cannot be read: {str(exc).splitlines()[0][:160]}") from exc
         except (zipfile.BadZipFile, OSError, NotImplementedError, RuntimeError, EOFError) as exc:
