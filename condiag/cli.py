@@ -238,7 +238,8 @@ def emit(render_text, json_report, as_json: bool, output: str | None, no_color: 
         if use_json:
             from .render.json_report import dumps
 
-            sys.stdout.write(dumps(json_report()))
+            encoding = (getattr(sys.stdout, "encoding", None) or "").lower().replace("-", "").replace("_", "")
+            sys.stdout.write(dumps(json_report(), ascii_only=encoding not in ("utf8", "utf8sig")))
             sys.stdout.flush()
         else:
             from .render.text import make_console

@@ -119,8 +119,8 @@ def check_curvature_range(problem: Problem, sigma_max: float, lambda_max: float,
     if problem.is_quadratic:
         return
     too_big = not np.isfinite(lambda_max) or lambda_max > huge / 4
-    # lambda_max == 0 exactly is an all-zero A: no curvature at all, which the analysis reports as such
-    too_small = 0 < lambda_max < tiny * 1e3 or (lambda_min_learned is not None and 0 < lambda_max and 0 <= lambda_min_learned < tiny * 1e3)
+    # sigma_max == 0 is an all-zero A: no curvature at all, which the analysis reports as such
+    too_small = sigma_max > 0 and (lambda_max < tiny * 1e3 or (lambda_min_learned is not None and lambda_min_learned < tiny * 1e3))
     if too_big or too_small:
         scale = "overflow" if too_big else "underflow"
         raise InputError(

@@ -65,10 +65,13 @@ def check_finite(values: np.ndarray, source: str, what: str, positions=None) -> 
 
 
 def _integer_array(values, source: str, what: str) -> np.ndarray:
+    """The index array as int64 (unsigned arrays too: their differences must be able to go negative)."""
     values = np.asarray(values)
     if values.ndim != 1 or values.dtype.kind not in "iu":
         raise InputError(source, f"is an inconsistent sparse matrix: its {what} is not a 1-D integer array")
-    return values
+    if values.dtype.kind == "u" and values.size and int(values.max()) > np.iinfo(np.int64).max:
+        raise InputError(source, f"is an inconsistent sparse matrix: its {what} holds an index beyond 2⁶³")
+    return values.astype(np.int64, copy=False)
 
 
 def check_sparse_size(shape, nnz: int, source: str) -> None:

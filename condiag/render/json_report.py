@@ -67,9 +67,17 @@ def envelope(command: str, body: dict, seconds: float | None = None) -> dict:
     return strict(out)
 
 
-def dumps(report: dict) -> str:
-    """Serialise strictly (raises on NaN/Infinity), stable key order, trailing newline."""
-    return json.dumps(report, indent=2, allow_nan=False, ensure_ascii=False) + "\n"
+def dumps(report: dict, ascii_only: bool = False) -> str:
+    """Serialise strictly (raises on NaN/Infinity), stable key order, trailing newline.
+
+    ``ascii_only`` escapes every non-ASCII character as \\uXXXX (for a stream that cannot
+    encode UTF-8); lone surrogates (undecodable file names) are always escaped that way, so the
+    text is valid UTF-8 and valid JSON whatever the names in it hold.
+    """
+    text = json.dumps(report, indent=2, allow_nan=False, ensure_ascii=ascii_only) + "\n"
+    if not ascii_only and any("\ud800" <= ch <= "\udfff" for ch in text):
+        text = json.dumps(report, indent=2, allow_nan=False, ensure_ascii=True) + "\n"
+    return text
 
 
 # ---------------------------------------------------------------------------- shared pieces
