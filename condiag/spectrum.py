@@ -131,6 +131,14 @@ def check_curvature_range(problem: Problem, sigma_max: float, lambda_max: float,
         )
 
 
+def _range_shift(A: np.ndarray) -> int:
+    """0 for entries within 1e±100 of 1, else the power of two that brings the largest entry to [0.5, 1)."""
+    from .refined_lstsq import power_of_two_scale
+
+    top = float(np.max(np.abs(A))) if A.size else 0.0
+    return power_of_two_scale(A) if top and not 1e-100 < top < 1e100 else 0
+
+
 def decompose(problem: Problem) -> Decomposition:
     """Exact decomposition of a dense (or densifiable) problem, float64.
 
@@ -160,6 +168,9 @@ def decompose(problem: Problem) -> Decomposition:
             reduced_matrix=A,
         )
     reduced = problem.n_rows > TALL_RATIO * d
+    shift = _range_shift(A)
+    if shift:  # entries beyond 1e±100: factorise 2^shift·A (exact) so LAPACK neither overflows nor underflows
+        A = np.ldexp(A, shift)
     if reduced:
         R, qtb, rho = _reduced_tall(A, b)
         U, s, Vt = np.linalg.svd(R, full_matrices=False)
@@ -169,6 +180,12 @@ def decompose(problem: Problem) -> Decomposition:
         U, s, Vt = np.linalg.svd(A, full_matrices=d > rows)
         coefficients = U.T @ b
         outside = float(np.sqrt(max(float(b @ b) - float(coefficients @ coefficients), 0.0)))
+    if shift:
+        with np.errstate(over="ignore", under="ignore"):
+            s = np.ldexp(s, -shift)
+            if reduced:
+                R = np.ldexp(R, -shift)
+            A = problem.dense_matrix()
     V = Vt.T
     rank_tol = float(s[0]) * max(n, d) * EPS64 if s.size else 0.0
     rank = int(np.count_nonzero(s > rank_tol))
