@@ -155,7 +155,9 @@ def _lobpcg_min(A):
     d = A.shape[1]
     X = np.random.default_rng(3).standard_normal((d, 1))
     operator = _operator((d, d), lambda v: A.T @ (A @ v))
-    values, vectors, residuals = lobpcg(operator, X, largest=False, tol=1e-10, maxiter=5000, retResidualNormsHistory=True)
+    # no residual history requested: for small d lobpcg solves densely and returns (values, vectors) only;
+    # the residual is measured below either way
+    values, vectors = lobpcg(operator, X, largest=False, tol=1e-10, maxiter=5000)[:2]
     lam = float(max(values[0], 0.0))
     v = vectors[:, 0]
     residual = float(np.linalg.norm(A.T @ (A @ v) - lam * v))

@@ -593,3 +593,29 @@ def test_subnormal_solution_states_its_lost_digits():
     b = rng.standard_normal(10) * 1e-20  # x ~ 1e-320: subnormal, a few bits
     reference = solve(Problem.create(A, b))
     assert reference.accuracy["correct_digits"] < 3
+
+
+@pytest.mark.parametrize("d", [1, 3, 6])
+def test_lobpcg_fallback_on_few_columns(d):
+    """lobpcg solves small problems densely and returns two values, not three (exit 70 before)."""
+    import warnings
+
+    import scipy.sparse as sp
+
+    from condiag.iterative import _lobpcg_min
+
+    A = sp.random(20, d, density=0.8, random_state=0, format="csr")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sigma_min = _lobpcg_min(A)[0]
+    assert sigma_min == pytest.approx(np.linalg.svd(A.toarray(), compute_uv=False)[-1], rel=1e-6)
+
+
+def test_dask_route_refuses_a_lying_npy_header(tmp_path):
+    np.save(tmp_path / "A.npy", np.ones((100, 3)))
+    raw = (tmp_path / "A.npy").read_bytes()
+    (tmp_path / "A.npy").write_bytes(raw[: len(raw) // 2])  # the header promises twice the data
+    from condiag.streaming import open_rows
+
+    with pytest.raises(InputError, match="truncated"):
+        open_rows(str(tmp_path / "A.npy"))
