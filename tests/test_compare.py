@@ -279,4 +279,5 @@ def test_kernel_sample_explains_weights(run, samples):
     ).json()
     for solver in report["solvers"]:
         assert solver["x_rel_error"] > 0.5
-        assert "wrong yardstick" in solver["verdict"] or "null space" in solver["verdict"]
+        # the weights differ along directions of tiny curvature, which the loss barely sees
+        assert "wrong yardstick" in solver["verdict"] and "tiny curvature" in solver["verdict"]
