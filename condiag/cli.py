@@ -38,6 +38,21 @@ def _quiet_broken_pipe() -> None:
         pass
 
 
+def _to_stdout(write) -> None:
+    """Run ``write()`` and flush standard output; a write error other than a closed pipe (disk
+    full, closed descriptor) is an :class:`~condiag.errors.OutputError`."""
+    try:
+        write()
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        _quiet_broken_pipe()
+        from .errors import OutputError
+
+        raise OutputError(f"cannot write the report to standard output: {exc.strerror or type(exc).__name__}") from None
+
+
 def handle_errors(command):
     """Run a command turning every failure into one stderr line and an :class:`ExitCode`."""
 
@@ -51,7 +66,7 @@ def handle_errors(command):
                 if not traceback:
                     warnings.simplefilter("ignore")
                 code = command(*args, **kwargs)
-            sys.stdout.flush()  # a closed pipe (| head) shows up here, inside the handler
+            _to_stdout(lambda: None)  # a closed pipe (| head) or a full disk shows up here, inside the handler
         except CondiagError as exc:
             if traceback:
                 raise
@@ -70,12 +85,6 @@ def handle_errors(command):
                 raise
             _stderr("condiag: error: ran out of memory; try a smaller problem or --method iterative")
             code = ExitCode.ENVIRONMENT
-        except OSError as exc:  # writing the report to standard output failed (disk full, closed)
-            if traceback:
-                raise
-            _quiet_broken_pipe()
-            _stderr(f"condiag: error: cannot write the report: {exc.strerror or type(exc).__name__}")
-            code = ExitCode.ENVIRONMENT
         except Exception as exc:  # noqa: BLE001 - the last line of defence
             if traceback:
                 raise
@@ -87,7 +96,7 @@ def handle_errors(command):
 
 
 # ---------------------------------------------------------------------------- option types
-SMALLEST_NORMAL = 2.2250738585072014e-308
+SMALLEST_NORMAL = sys.float_info.min
 """float64's smallest normal number: a learning rate below it loses precision in every product."""
 MAX_RIDGE = 1e150
 """Largest --ridge: 2·ridge and ridge·||x||² stay inside float64 (as the Hessian range check requires)."""
@@ -239,12 +248,12 @@ def emit(render_text, json_report, as_json: bool, output: str | None, no_color: 
             from .render.json_report import dumps
 
             encoding = (getattr(sys.stdout, "encoding", None) or "").lower().replace("-", "").replace("_", "")
-            sys.stdout.write(dumps(json_report(), ascii_only=encoding not in ("utf8", "utf8sig")))
-            sys.stdout.flush()
+            text = dumps(json_report(), ascii_only=encoding not in ("utf8", "utf8sig"))
+            _to_stdout(lambda: sys.stdout.write(text))
         else:
             from .render.text import make_console
 
-            render_text(make_console(no_color=no_color))
+            _to_stdout(lambda: render_text(make_console(no_color=no_color)))
         return
     if use_json:
         from .render.json_report import dumps

@@ -440,8 +440,9 @@ def test_option_table_covers_every_option():
 
 def test_writing_to_a_full_or_closed_stdout():
     with open("/dev/full", "wb") as full:
-        result = cli("analyze", VALLEY, stdout=full)
-        assert result.returncode == ExitCode.ENVIRONMENT and "cannot write" in one_line(result.stderr)
+        for extra in ([], ["--json"]):
+            result = cli("analyze", VALLEY, *extra, stdout=full)
+            assert result.returncode == ExitCode.ENVIRONMENT and "cannot write" in one_line(result.stderr)
         result = cli("--help", stdout=full)
         assert result.returncode == ExitCode.ENVIRONMENT and "cannot write" in one_line(result.stderr)
     closed = subprocess.run(f"{sys.executable} -m condiag analyze {VALLEY} >&-", shell=True, cwd=ROOT, capture_output=True,
