@@ -620,3 +620,13 @@ def test_dask_route_refuses_a_lying_npy_header(tmp_path):
 
     with pytest.raises(InputError, match="truncated"):
         open_rows(str(tmp_path / "A.npy"))
+
+
+def test_json_stays_valid_utf8_with_a_non_utf8_input_name(tmp_path):
+    name = os.path.join(os.fsencode(tmp_path), b"A\xff.npz")
+    with open(name, "wb") as fh, open(VALLEY, "rb") as source:
+        fh.write(source.read())
+    result = cli("analyze", os.fsdecode(name), "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout.decode("utf-8"))  # strict UTF-8: undecodable bytes arrive escaped
+    assert report["problem"]["source"].startswith(str(tmp_path))
