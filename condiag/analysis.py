@@ -7,13 +7,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .advice import advise
 from .bounds import LearningRateBounds, LearningRateCheck, check_learning_rate, learning_rate_bounds, quadratic_model
 from .causes import Causes, diagnose_causes
 from .findings import Finding, diagnose
 from .problem import Problem, starting_point
 from .reference import Reference, floor_is_zero, minimiser_coefficients, no_minimum_reason, reference_from
 from .iterative import choose_method
-from .spectrum import Decomposition, Spectrum, decompose, spectrum_from
+from .spectrum import Decomposition, Spectrum, decompose, learned_eigenvalues, spectrum_from
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,8 @@ class Analysis:
     floor_is_zero: bool
     """f(x*) is zero up to rounding (at most 1e-12 of the start loss or of c||b||²)."""
     seconds: float
+    advice: dict = None
+    """Verified parameters to paste, by method ('gd', 'heavy_ball', 'nesterov'): :class:`~condiag.advice.Advised`."""
 
 
 RIDGE_TARGET = 1e3
@@ -130,10 +133,13 @@ def analyze(
     checks = tuple(check_learning_rate(float(lr), spectrum, model, steps, tol, reason) for lr in lrs)
     causes = diagnose_causes(problem, decomposition, spectrum.condition_number, spectrum.hessian_condition_number)
     ridge = suggest_ridge(problem, decomposition, spectrum, reference) if convex else None
+    # without b (model None) the counts are the worst case over starting points
+    advice = advise(bounds.L, bounds.mu, learned_eigenvalues(problem, decomposition), model, tol) if convex and bounded else {}
     findings = diagnose(
         problem=problem,
         spectrum=spectrum,
         bounds=bounds,
+        advice=advice,
         checks=checks,
         reference=reference,
         causes=causes,
@@ -160,6 +166,7 @@ def analyze(
         bounded=bool(bounded),
         floor_is_zero=floor_is_zero(problem, reference.loss, start_loss),
         seconds=time.perf_counter() - started,
+        advice=advice,
     )
 
 
@@ -180,7 +187,9 @@ def _analyze_iterative(problem: Problem, lrs, steps: int, tol: float, x0: np.nda
                               spectrum.condition_number * 2.0**-53, problem.input_dtype)
     causes = Causes(scaling_iterative(problem, spectrum.condition_number), None, precision, None)
     start_loss = problem.value(x0)
-    findings = diagnose(problem=problem, spectrum=spectrum, bounds=bounds, checks=checks, reference=reference, causes=causes,
-                        ridge=None, start_loss=start_loss, convex=convex, bounded=True, x0=x0)
+    extremes = np.array([bounds.L, bounds.mu if bounds.mu is not None else 0.0])
+    advice = advise(bounds.L, bounds.mu, extremes, None, tol) if convex else {}
+    findings = diagnose(problem=problem, spectrum=spectrum, bounds=bounds, advice=advice, checks=checks, reference=reference,
+                        causes=causes, ridge=None, start_loss=start_loss, convex=convex, bounded=True, x0=x0)
     return Analysis(problem, spectrum, bounds, checks, reference, causes, None, tuple(findings), steps, tol, x0_source, start_loss,
-                    bool(convex), True, floor_is_zero(problem, reference.loss, start_loss), time.perf_counter() - started)
+                    bool(convex), True, floor_is_zero(problem, reference.loss, start_loss), time.perf_counter() - started, advice)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .numbers import count, factor, loadings_text, sig
+from .numbers import count, factor, loadings_text, sig, sig_below
 
 SEVERITIES = ("info", "warning", "error")
 
@@ -76,17 +76,28 @@ def _remedy_lbfgs() -> Remedy:
     )
 
 
-def _remedy_momentum(bounds) -> Remedy | None:
-    hb = bounds.heavy_ball
-    if hb is None:
+def _steps_phrase(advised, tol: float) -> str:
+    where = "from your starting point" if advised.closed_form else "in the worst case over starting points"
+    return f"{count(advised.steps_to_tol)} steps to shrink the loss gap by {sig(tol, 2)} ({where})"
+
+
+def _remedy_momentum(advice: dict, tol: float, user_lr_steps: int | None = None) -> Remedy | None:
+    """Heavy-ball momentum with verified parameters, offered only when it beats plain GD here."""
+    hb, gd = advice.get("heavy_ball"), advice.get("gd")
+    if hb is None or hb.steps_to_tol is None:
         return None
-    gd_steps = bounds.iterations_to_tol
-    speed = f" — {count(hb.iterations_to_tol)} steps instead of {count(gd_steps)}" if gd_steps and hb.iterations_to_tol else ""
+    baseline = user_lr_steps if user_lr_steps is not None else (gd.steps_to_tol if gd is not None else None)
+    if baseline is not None and hb.steps_to_tol >= baseline:
+        return None  # momentum would not help on this problem
+    than = f" instead of {count(baseline)} for gradient descent" if baseline is not None else ""
+    cost = (f"; Polyak's optimum itself needs {count(hb.steps_at_optimum)} but sits within about 1/cond(H) of the edge of "
+            "stability, where one rounded digit diverges") if hb.steps_at_optimum is not None else ""
     return Remedy(
-        "Add momentum with the optimal parameters",
-        f"Heavy-ball momentum with lr = {sig(hb.lr)} and beta = {factor(hb.beta, hb.beta_gap)} shrinks the error by "
-        f"{factor(hb.rate, hb.rate_gap)} per step{speed} to reduce it by {sig(bounds.tol, 2)}.",
-        f"opt = torch.optim.SGD([x], lr={sig(hb.lr)}, momentum={hb.beta!r})",
+        "Add momentum (checked parameters)",
+        f"Heavy-ball momentum with lr = {sig(hb.lr, 4)} and momentum = {hb.beta!r} (10% from the edge of stability, "
+        f"checked: the error shrinks by a factor {sig(hb.rate, 6)} per step, also in float32) needs "
+        f"{_steps_phrase(hb, tol)}{than}{cost}.",
+        f"opt = torch.optim.SGD([x], lr={hb.lr!r}, momentum={hb.beta!r})",
     )
 
 
@@ -133,14 +144,20 @@ def _remedies(*items) -> tuple[Remedy, ...]:
 
 
 # ---------------------------------------------------------------------------- rules
-def _valley(problem, spectrum, bounds, ridge, causes) -> Finding | None:
+def _gd_steps(advice: dict) -> tuple[int | None, int | None, float | None]:
+    """(steps at the advised lr, steps at the optimum 2/(L+mu), the advised lr), in the one meaning of steps."""
+    gd = advice.get("gd")
+    return (gd.steps_to_tol, gd.steps_at_optimum, gd.lr) if gd is not None else (None, None, None)
+
+
+def _valley(problem, spectrum, bounds, advice, ridge, causes) -> Finding | None:
     kappa = spectrum.effective_hessian_condition_number
     if kappa is None or kappa < 1e3:
         return None
     severity = "error" if kappa >= 1e6 else "warning"
     slow = spectrum.slowest_learned or spectrum.flattest
     steep = spectrum.steepest
-    iterations = bounds.iterations_to_tol
+    iterations, at_optimum, safe_lr = _gd_steps(advice)
     lr_opt = bounds.optimal
     per_step_gap = (lr_opt or 0) * slow.eigenvalue
     singular_note = " (among the directions the data determines)" if bounds.mu_is_restricted else ""
@@ -148,10 +165,12 @@ def _valley(problem, spectrum, bounds, ridge, causes) -> Finding | None:
         f"The Hessian has condition number {sig(kappa, 3)}{singular_note}: the loss is a long, narrow valley. "
         f"Its steep walls run along {loadings_text(steep.loadings)} with curvature L = {sig(steep.eigenvalue)}, "
         f"its flat floor along {loadings_text(slow.loadings)} with curvature {sig(slow.eigenvalue)}. "
-        f"The walls cap the learning rate: above 2/L = {sig(bounds.divergence_threshold, 5)} gradient descent "
+        f"The walls cap the learning rate: above 2/L = {sig(bounds.divergence_threshold, 7)} gradient descent "
         "overshoots across the valley further every step and diverges. "
-        f"Even at the best fixed rate 2/(L+mu) = {sig(lr_opt, 5)} the error along the floor shrinks only by "
-        f"{factor(1.0 - per_step_gap, per_step_gap)} per step, so reducing it by {sig(bounds.tol, 2)} takes {count(iterations)} steps."
+        f"Even at the best fixed rate 2/(L+mu) = {sig_below(lr_opt, 6)} the error along the floor shrinks only by "
+        f"{factor(1.0 - per_step_gap, per_step_gap)} per step, so shrinking the loss gap by {sig(bounds.tol, 2)} takes "
+        + (f"{count(at_optimum)} steps" if at_optimum is not None else "forever (in float64 that lr is the edge itself)")
+        + (f"; at lr = {safe_lr!r}, 10% from the edge, {count(iterations)}." if safe_lr is not None else ".")
     )
     scaling_remedy = None
     if causes.scaling is not None and causes.scaling.improvement >= 10:
@@ -159,13 +178,14 @@ def _valley(problem, spectrum, bounds, ridge, causes) -> Finding | None:
     return Finding(
         "CD101",
         severity,
-        f"Narrow valley: cond(H) = {sig(kappa, 3)}, gradient descent needs {count(iterations)} steps",
+        f"Narrow valley: cond(H) = {sig(kappa, 3)}, gradient descent needs {count(iterations)} steps"
+        + (f" at lr = {safe_lr!r}" if safe_lr is not None else ""),
         detail,
         _remedies(
             _remedy_direct(problem),
             None if problem.is_quadratic else _remedy_krylov(spectrum),
             _remedy_lbfgs(),
-            _remedy_momentum(bounds),
+            _remedy_momentum(advice, bounds.tol),
             scaling_remedy,
             _remedy_ridge(ridge),
         ),
@@ -173,16 +193,18 @@ def _valley(problem, spectrum, bounds, ridge, causes) -> Finding | None:
     )
 
 
-def _well_conditioned(spectrum, bounds) -> Finding | None:
+def _well_conditioned(spectrum, bounds, advice) -> Finding | None:
     kappa = spectrum.effective_hessian_condition_number
     if kappa is None or kappa >= 1e3:
         return None
+    gd = advice.get("gd")
+    at = (f"Gradient descent at lr = {gd.lr!r} (10% from the edge, checked) needs {_steps_phrase(gd, bounds.tol)}; "
+          if gd is not None and gd.steps_to_tol is not None else "")
     return Finding(
         "CD100",
         "info",
         f"Well conditioned: cond(H) = {sig(kappa, 3)}",
-        f"Gradient descent at lr = {sig(bounds.optimal)} reduces the error by {sig(bounds.tol, 2)} in "
-        f"{count(bounds.iterations_to_tol)} steps; any lr below {sig(bounds.divergence_threshold)} converges.",
+        f"{at}any lr below {sig_below(bounds.divergence_threshold, 5)} converges.",
         (),
         {"hessian_condition_number": kappa},
     )
@@ -350,7 +372,7 @@ def _not_convex(spectrum, convex, bounded) -> Finding | None:
     )
 
 
-def _lr_check(check, bounds, problem) -> Finding:
+def _lr_check(check, bounds, advice, problem) -> Finding:
     lr = check.lr
     threshold = bounds.divergence_threshold
     others = [c for c in bounds.by_convention if not c.current]
@@ -360,13 +382,16 @@ def _lr_check(check, bounds, problem) -> Finding:
         hint = ""
         if elsewhere:
             hint = f" It would be stable under the {' / '.join(elsewhere)} convention{'s' if len(elsewhere) > 1 else ''}: check which loss your code minimises."
+        gd = advice.get("gd")
+        lower = (f"Use lr = {gd.lr!r} (10% from the edge of stability, checked): {_steps_phrase(gd, bounds.tol)}. "
+                 if gd is not None and gd.steps_to_tol is not None else "")
         remedies = _remedies(
             Remedy(
                 "Lower the learning rate",
-                f"Use lr < {sig(threshold, 5)}; the fastest fixed choice is {sig(bounds.optimal, 5)}.",
+                f"{lower}Any lr below {sig_below(threshold, 5)} converges.",
                 None,
             ),
-            _remedy_momentum(bounds),
+            _remedy_momentum(advice, bounds.tol),
         )
         return Finding(
             "CD110",
@@ -392,7 +417,7 @@ def _lr_check(check, bounds, problem) -> Finding:
             f"{predicted}at this lr it needs {count(check.steps_to_tol)} steps to shrink the gap to the floor by "
             f"{sig(bounds.tol, 2)}. Per step the error shrinks by {factor(check.contraction_flattest, check.flattest_gap)} along the flattest direction "
             f"and by {factor(check.contraction_steepest)} along the steepest{osc}.",
-            _remedies(_remedy_momentum(bounds)),
+            _remedies(_remedy_momentum(advice, bounds.tol, check.steps_to_tol)),
             {"lr": lr, "steps_to_tol": check.steps_to_tol},
         )
     reached = f"reaches the tolerance in {count(check.steps_to_tol)} steps" if check.steps_to_tol is not None else "is stable"
@@ -407,13 +432,16 @@ def _lr_check(check, bounds, problem) -> Finding:
     )
 
 
-def diagnose(*, problem, spectrum, bounds, checks, reference, causes, ridge, start_loss, convex, bounded, x0) -> list[Finding]:
-    """All findings, most severe first (stable order within a severity)."""
+def diagnose(*, problem, spectrum, bounds, advice, checks, reference, causes, ridge, start_loss, convex, bounded, x0) -> list[Finding]:
+    """All findings, most severe first (stable order within a severity).
+
+    ``advice`` holds the verified parameters (:func:`condiag.advice.advise`) that remedies quote.
+    """
     candidates = [
         _not_convex(spectrum, convex, bounded),
-        *(_lr_check(check, bounds, problem) for check in checks if convex and bounded),
-        _valley(problem, spectrum, bounds, ridge, causes) if convex else None,
-        _well_conditioned(spectrum, bounds) if convex else None,
+        *(_lr_check(check, bounds, advice, problem) for check in checks if convex and bounded),
+        _valley(problem, spectrum, bounds, advice, ridge, causes) if convex else None,
+        _well_conditioned(spectrum, bounds, advice) if convex else None,
         _rank_deficient(problem, spectrum, reference),
         _scaling(causes),
         _collinearity(causes),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 
 def sig(value, digits: int = 4) -> str:
@@ -29,6 +30,35 @@ def sig(value, digits: int = 4) -> str:
     if mantissa in ("10", "-10"):
         mantissa, exponent = mantissa[:-1], exponent + 1
     return f"{mantissa}e{exponent}"
+
+
+def round_sig(value: float, digits: int, rounding) -> float:
+    """``value`` (> 0) rounded to ``digits`` significant decimal digits in the direction ``rounding``.
+
+    Decimal arithmetic on the exact binary value, so the result's shortest repr is the printed
+    decimal and it lies on the requested side of ``value`` (``ROUND_FLOOR``: never above it).
+    """
+    exact = Decimal(value)
+    quantum = Decimal(1).scaleb(exact.adjusted() - digits + 1)
+    rounded = float(exact.quantize(quantum, rounding=rounding))
+    if rounding == ROUND_FLOOR and rounded > value:  # the float nearest the decimal can lie just above it
+        rounded = math.nextafter(rounded, 0.0)
+    if rounding == ROUND_CEILING and rounded < value:
+        rounded = math.nextafter(rounded, math.inf)
+    return rounded
+
+
+def floor_sig(value: float, digits: int) -> float:
+    """The largest number with ``digits`` significant digits that is at most ``value``."""
+    return round_sig(value, digits, ROUND_FLOOR)
+
+
+def sig_below(value, digits: int = 5) -> str:
+    """``value`` printed with ``digits`` significant digits, rounded down: for a limit the printed
+    number must not exceed (an lr that is safe at the printed value)."""
+    if value is None or not math.isfinite(float(value)) or float(value) <= 0:
+        return sig(value, digits)
+    return sig(floor_sig(float(value), digits), digits)
 
 
 def count(n) -> str:

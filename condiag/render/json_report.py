@@ -166,6 +166,18 @@ def findings_json(findings) -> list:
     ]
 
 
+def advice_json(advised) -> dict:
+    body = {"lr": advised.lr, "momentum": advised.beta, "rate": advised.rate, "rate_float32": advised.rate_float32,
+            "steps_to_tol": advised.steps_to_tol, "steps_at_optimum": advised.steps_at_optimum, "from_x0": advised.closed_form}
+    if advised.rate_float32 is None:
+        body["rate_float32_note"] = "the lr is outside float32's range"
+    if advised.steps_to_tol is None:
+        body["steps_to_tol_note"] = "more than 10^15 steps"
+    if advised.steps_at_optimum is None:
+        body["steps_at_optimum_note"] = "never: in float64 the unrounded optimum sits on the edge of stability itself"
+    return body
+
+
 # ---------------------------------------------------------------------------- analyze
 def analysis_json(analysis) -> dict:
     bounds = analysis.bounds
@@ -188,6 +200,10 @@ def analysis_json(analysis) -> dict:
                 {"loss": c.loss, "max_stable": c.threshold, "used_by": c.used_by, "current": c.current} for c in bounds.by_convention
             ],
         },
+        "advice": {name: advice_json(a) for name, a in (analysis.advice or {}).items()},
+        "advice_note": ("parameters to paste: 10% from the edge of stability, lr rounded down to 4 digits, 1 - momentum rounded up; "
+                        "checked to converge (spectral radius < 1 in float64 and float32). steps_to_tol: first T with "
+                        "f(x_T) - f* <= tol (f(x0) - f*); steps_at_optimum: the same at the unrounded optimum"),
         "lr_checks": [
             {
                 "lr": c.lr,

@@ -15,7 +15,7 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
-from ..numbers import count, factor, loadings_text, sig
+from ..numbers import count, factor, loadings_text, sig, sig_below
 
 SEVERITY_STYLE = {"error": "bold red", "warning": "bold yellow", "info": "bold cyan"}
 BARS = "▁▂▃▄▅▆▇█"
@@ -162,34 +162,40 @@ def spectrum_section(spectrum, problem) -> list:
     return [heading("Spectrum" + ("" if spectrum.exact else " (estimated)")), key_values(rows)]
 
 
-def bounds_section(bounds, problem) -> list:
+ADVICE_LABELS = {"gd": "gradient descent", "heavy_ball": "heavy-ball momentum", "nesterov": "Nesterov"}
+
+
+def bounds_section(bounds, problem, advice=None) -> list:
+    """The limits (printed rounded down, so every printed lr is on the safe side) and the checked advice."""
     if bounds.divergence_threshold is None:
         return [heading("Learning-rate bounds"), Text("The Hessian is zero: every learning rate is stable.")]
     rows = [
-        ("divergence threshold", f"2/L = {sig(bounds.divergence_threshold, 6)}: gradient descent diverges for any larger lr"),
+        ("divergence threshold", f"2/L = {sig(bounds.divergence_threshold, 7)}: any lr below {sig_below(bounds.divergence_threshold, 5)} "
+                                 "converges, any above 2/L diverges"),
     ]
     if bounds.optimal is not None:
         restricted = " (μ on the row space)" if bounds.mu_is_restricted else ""
         rows += [
-            ("best fixed lr", f"2/(L+μ) = {sig(bounds.optimal, 6)}{restricted}"),
+            ("best fixed lr", f"2/(L+μ) = {sig_below(bounds.optimal, 6)}{restricted}"),
             ("  contraction", f"(κ-1)/(κ+1) = {factor(bounds.optimal_rate, bounds.optimal_rate_gap)} per step"),
-            ("  steps", f"{count(bounds.iterations_to_tol)} to shrink the error by {sig(bounds.tol, 2)}"),
         ]
-    if bounds.heavy_ball is not None:
-        hb = bounds.heavy_ball
-        rows.append(("heavy-ball momentum", f"lr = {sig(hb.lr, 5)}, β = {factor(hb.beta, hb.beta_gap)}: {factor(hb.rate, hb.rate_gap)} per step, {count(hb.iterations_to_tol)} steps"))
-    if bounds.nesterov is not None:
-        nv = bounds.nesterov
-        rows.append(("Nesterov", f"lr = 1/L = {sig(nv.lr, 5)}, β = {factor(nv.beta, nv.beta_gap)}: at most {factor(nv.rate, nv.rate_gap)} per step, {count(nv.iterations_to_tol)} steps"))
+    for name, item in (advice or {}).items():
+        beta = f", momentum = {item.beta!r}" if item.beta else ""
+        how = "from x0" if item.closed_form else "worst case"
+        rows.append((f"advised: {ADVICE_LABELS[name]}", f"lr = {item.lr!r}{beta}: {count(item.steps_to_tol)} steps ({how}; "
+                                                          f"{count(item.steps_at_optimum)} at the edge-hugging optimum)"))
     parts = [heading("Learning-rate bounds"), key_values(rows)]
+    if advice:
+        parts.append(Text(f"Steps: the first T with f(x_T) - f* ≤ {sig(bounds.tol, 2)}·(f(x0) - f*). Advised values keep 10% from "
+                          "the edge of stability, are rounded down, and were checked (spectral radius < 1 in float64 and float32)."))
     if bounds.by_convention:
         table = Table(box=box.SIMPLE_HEAD, title_justify="left", pad_edge=False)
         table.add_column("loss convention")
-        table.add_column("diverges above", justify="right")
+        table.add_column("stable below", justify="right")
         table.add_column("who uses it", overflow="fold")
         for c in bounds.by_convention:
             marker = " ◀ yours" if c.current else ""
-            table.add_row(f"--loss {c.loss}{marker}", sig(c.threshold, 5), c.used_by)
+            table.add_row(f"--loss {c.loss}{marker}", sig_below(c.threshold, 5), c.used_by)
         parts.append(Padding(table, (1, 0, 0, 0)))
     return parts
 
@@ -291,7 +297,7 @@ def render_analysis(analysis, console: Console) -> None:
     parts += problem_section(problem)
     parts += spectrum_section(analysis.spectrum, problem)
     if analysis.convex:
-        parts += bounds_section(analysis.bounds, problem)
+        parts += bounds_section(analysis.bounds, problem, analysis.advice)
     parts += checks_section(analysis.checks, analysis.tol)
     if analysis.convex and analysis.bounded and (problem.has_rhs or problem.is_quadratic):
         parts += reference_section(analysis.reference, problem, analysis.floor_is_zero)

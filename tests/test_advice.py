@@ -1,0 +1,145 @@
+"""Advice a user can paste (issue 12, item 1): every advised lr and snippet parameter is fed back into condiag.
+
+The promise under test: the printed decimal is the value that was checked; fed back through
+``compare`` it converges, in the number of steps the report states (closed form from x0: exactly;
+simulated: within 10%), also in float32; and it stays on the safe side of every limit.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+
+import numpy as np
+import pytest
+
+from condiag.advice import SAFETY_MARGIN, advise, beta_towards_less_momentum, contraction_gap
+from condiag.analysis import analyze
+from condiag.comparison import compare
+from condiag.io import load_problem
+from condiag.numbers import floor_sig
+from condiag.solvers import Settings
+from condiag.trajectories import LinearMethod, spectral_radius
+from test_analyze import SAMPLE_RUNS
+
+SOLVER_OF = {"gd": "gd", "heavy_ball": "momentum", "nesterov": "nesterov"}
+SIMULATE_UP_TO = 200_000
+MAX_ITER = 10**12  # compare's --max-iter limit
+"""Advice needing more steps is checked in closed form (exact) instead of simulated step by step."""
+
+
+def _load(samples, args):
+    first, *rest = args
+    options = {}
+    rest = [r.format(s=samples) for r in rest]
+    while rest:
+        flag, *rest = rest
+        if flag == "--intercept":
+            options["intercept"] = True
+            continue
+        value, *rest = rest
+        options[{"--rhs": "rhs", "--loss": "loss", "--objective": "objective", "--target": "target"}[flag]] = value
+    return load_problem(str(samples / first), **options)
+
+
+@pytest.mark.parametrize("value", [1.603088e-5, 3.202624333067333e-5, 0.1 + 0.2, 2.0, 7.0e-300, 1.0e300, 123456789.0])
+@pytest.mark.parametrize("digits", [1, 4, 6])
+def test_floor_sig_is_never_above_and_prints_as_itself(value, digits):
+    rounded = floor_sig(value, digits)
+    assert rounded <= value
+    assert len(Decimal(repr(rounded)).normalize().as_tuple().digits) <= digits  # its shortest repr has those digits
+    assert value - rounded <= 10 ** (np.floor(np.log10(value)) - digits + 1) * (1 + 1e-12)
+
+
+def test_beta_is_rounded_towards_less_momentum():
+    assert beta_towards_less_momentum(0.9977843265956091) == 0.997784
+    assert beta_towards_less_momentum(0.5) == 0.5
+    assert beta_towards_less_momentum(0.0) == 0.0
+
+
+def test_the_valley_snippet_that_diverged_and_the_one_printed_now(samples):
+    """The old snippet lr=3.203e-5 (Polyak's 3.20266e-5 rounded up), momentum 0.99778… had spectral radius 1.0208."""
+    a = analyze(load_problem(str(samples / "valley_2x2.npz")), [1e-5])
+    lam = np.array([a.spectrum.lambda_max, a.spectrum.lambda_min_nonzero])
+    assert spectral_radius(LinearMethod("heavy-ball", 3.203e-5, 0.9977843265956091), lam) == pytest.approx(1.0208, abs=1e-3)
+    hb = a.advice["heavy_ball"]
+    assert spectral_radius(LinearMethod("heavy-ball", hb.lr, hb.beta), lam) < 1
+    assert hb.lr * a.bounds.L <= SAFETY_MARGIN * 2 * (1 + hb.beta)
+    gd = a.advice["gd"]
+    assert gd.lr * a.bounds.L <= 2 * SAFETY_MARGIN and gd.lr < a.bounds.divergence_threshold
+
+
+@pytest.mark.parametrize("args", SAMPLE_RUNS, ids=[a[0] for a in SAMPLE_RUNS])
+def test_every_advised_parameter_converges_when_fed_back(samples, args):
+    problem = _load(samples, args)
+    analysis = analyze(problem, [], tol=1e-6)
+    if not analysis.advice:
+        assert not (analysis.convex and analysis.bounded and analysis.bounds.mu), "advice missing on a convex problem"
+        return
+    for name, advised in analysis.advice.items():
+        solver = SOLVER_OF[name]
+        params = {"lr": advised.lr} | ({"beta": advised.beta} if name != "gd" else {})
+        steps = advised.steps_to_tol
+        if steps is None:  # beyond the 10^15 steps searched: converging (checked) but not countable
+            assert advised.rate < 1
+            continue
+        simulate = steps <= SIMULATE_UP_TO
+        budget = int(steps * 1.1) + 10
+        settings = Settings(max_iter=min(budget, MAX_ITER), tol=1e-6, simulate=simulate, params={solver: params})
+        result = compare(problem, [solver], settings).results[0]
+        if budget > MAX_ITER:  # beyond what compare may run: it must still be converging, never diverging
+            assert result.status in ("max_iter", "stalled") and result.diverged_at is None, (name, result.message)
+            continue
+        assert result.status == "converged", (name, result.status, result.message)
+        if advised.closed_form and analysis.start_loss - analysis.reference.loss >= 1.0:
+            # compare's tolerance is tol·max(1, f(x0) - f*): the same count when the start gap is at least 1
+            assert abs(result.iterations - steps) <= max(1, 0.1 * steps), (name, result.iterations, steps)
+        if simulate and steps <= 20_000:
+            float32 = compare(problem, [solver], Settings(max_iter=int(steps * 1.5) + 10, tol=1e-6, dtype="float32",
+                                                            params={solver: params})).results[0]
+            assert float32.status != "diverged", (name, float32.message)
+
+
+@pytest.mark.parametrize("args", SAMPLE_RUNS, ids=[a[0] for a in SAMPLE_RUNS])
+def test_snippets_quote_exactly_the_checked_values(run, samples, args):
+    first, *rest = args
+    report = run("analyze", samples / first, *[r.format(s=samples) for r in rest], "--lr", "1e-6", "--json").json()
+    advice = report["advice"]
+    for finding in report["findings"]:
+        for remedy in finding["remedies"]:
+            snippet = remedy["snippet"] or ""
+            match = re.search(r"torch\.optim\.SGD\(\[x\], lr=([0-9.e+-]+), momentum=([0-9.e+-]+)\)", snippet)
+            if match:
+                assert float(match.group(1)) == advice["heavy_ball"]["lr"]
+                assert float(match.group(2)) == advice["heavy_ball"]["momentum"]
+            assert "lr=..." in snippet or "lr=" not in snippet or match or "LBFGS" in snippet, snippet
+    threshold = report["learning_rate"]["max_stable"]
+    for name, advised in advice.items():
+        assert advised["lr"] < threshold if name == "gd" else advised["lr"] > 0
+
+
+def test_printed_limits_are_on_the_safe_side(run, samples):
+    text = run("analyze", samples / "valley_2x2.npz").out
+    threshold = 2.0 / 124759.29  # 2/L of the valley, to 7 digits
+    safe = float(re.search(r"any lr below\s+([0-9.e+-]+)\s+converges", text).group(1))
+    best = float(re.search(r"2/\(L\+μ\) = ([0-9.e+-]+)", text).group(1))
+    assert safe < threshold and best < threshold
+    gd = float(re.search(r"advised: gradient descent\s+lr = ([0-9.e+-]+)", text).group(1))
+    assert gd < 0.9 * 2 / 124759.29 * 1.0001  # 10% from the edge
+
+
+def test_momentum_is_not_offered_where_it_does_not_help(samples):
+    """On a well-conditioned problem the advice may still list momentum, but a remedy is only offered when it beats GD."""
+    a = analyze(load_problem(str(samples / "well_conditioned.npz")), [1e-3])
+    for finding in a.findings:
+        for remedy in finding.remedies:
+            if remedy.title.startswith("Add momentum"):
+                assert a.advice["heavy_ball"].steps_to_tol < a.advice["gd"].steps_to_tol
+
+
+def test_advice_without_a_model_is_the_worst_case_and_still_converges():
+    lam = np.array([100.0, 1.0])
+    advice = advise(100.0, 1.0, lam, None, 1e-6)
+    for advised in advice.values():
+        assert not advised.closed_form and advised.rate < 1
+    assert contraction_gap(LinearMethod("gd", 2.0 / 100.0), lam) == 0.0  # at the edge: no convergence
