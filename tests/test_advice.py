@@ -143,3 +143,34 @@ def test_advice_without_a_model_is_the_worst_case_and_still_converges():
     for advised in advice.values():
         assert not advised.closed_form and advised.rate < 1
     assert contraction_gap(LinearMethod("gd", 2.0 / 100.0), lam) == 0.0  # at the edge: no convergence
+
+
+# ---------------------------------------------------------------------------- items 5 and 6
+@pytest.mark.parametrize("batch", [1, 30, 300])
+def test_sgd_auto_lr_is_stable_for_every_batch_size(batch):
+    """On a 300x20 problem the automatic lr diverged at batch 30 and 300 (at batch n it was 100x 2/L)."""
+    rng = np.random.default_rng(0)
+    from condiag.problem import Problem
+
+    problem = Problem.create(rng.normal(size=(300, 20)) * np.logspace(0, 2, 20), rng.normal(size=300))
+    result = compare(problem, ["sgd"], Settings(max_iter=3000, params={"sgd": {"batch_size": float(batch)}}))
+    sgd = result.results[0]
+    assert sgd.status != "diverged" and sgd.diverged_at is None
+    assert sgd.final_loss < problem.value(np.zeros(20))
+    if batch == 300:
+        assert sgd.params["lr"] == pytest.approx(1.0 / result.bounds.L, rel=1e-12)  # half the full-batch threshold
+    assert "momentum" not in result.metrics[0].verdict
+
+
+def test_yardstick_claim_only_when_the_distance_is_invisible_to_the_loss():
+    """Weights far from x* along a direction of curvature 1e-14: the loss cannot see them (yardstick claim);
+    a run simply far from the floor gets orders of magnitude instead."""
+    from condiag.problem import Problem
+
+    A = np.diag([1.0, 1e-7])
+    problem = Problem.create(A, np.array([1.0, 1e-7 * 5.0]))  # x* = (1, 5): the second weight sits in a flat direction
+    stalled = compare(problem, ["gd"], Settings(max_iter=3, lr=0.01)).metrics[0].verdict
+    assert "wrong yardstick" in stalled and "orders of magnitude" in stalled  # 98% of the distance is along λ = 2e-14
+    plain = Problem.create(np.diag([1.0, 0.5]), np.array([1.0, 1.0]))
+    far = compare(plain, ["gd"], Settings(max_iter=3, lr=0.01)).metrics[0].verdict
+    assert "wrong yardstick" not in far and "orders of magnitude" in far

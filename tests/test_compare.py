@@ -279,5 +279,6 @@ def test_kernel_sample_explains_weights(run, samples):
     ).json()
     for solver in report["solvers"]:
         assert solver["x_rel_error"] > 0.5
-        # the weights differ along directions of tiny curvature, which the loss barely sees
-        assert "wrong yardstick" in solver["verdict"] and "tiny curvature" in solver["verdict"]
+        # neither run is within tolerance of the floor and the distance is not invisible to the loss (moving the
+        # whole way to x* lowers it well past the tolerance): progress in orders of magnitude, no yardstick claim
+        assert "orders of magnitude" in solver["verdict"] and "wrong yardstick" not in solver["verdict"]

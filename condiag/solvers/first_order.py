@@ -373,6 +373,23 @@ class ArmijoGD(IterativeSolver):
         return dict(params)
 
 
+def sgd_auto_lr(problem, batch: int, L: float) -> float:
+    r"""Half the largest lr at which every minibatch step is non-expansive, whatever the batch drawn.
+
+    A batch S of B rows, its gradient scaled by n/B, has Hessian H_S = s (n/B) A_Sᵀ A_S + 2 ridge I with
+    λmax(A_SᵀA_S) <= min(Σ_{i∈S} ||a_i||², σmax(A)²) <= min(sum of the B largest ||a_i||², σmax(A)²).
+    With lr <= 2/λmax(H_S) for every S, ||I - lr H_S|| <= 1 at every step, so E||x_t - x*||² stays bounded
+    for any batch size (Needell, Srebro & Ward 2014 use the B = 1 case); the auto lr is half that bound.
+    At B = n it is 1/L, half the full-batch threshold (the earlier B/(n s max||a_i||²) was n times too large there).
+    """
+    A = problem.A
+    row_norms = np.asarray(A.multiply(A).sum(axis=1)).ravel() if problem.sparse else np.einsum("ij,ij->i", A, A)
+    top = float(np.sum(np.sort(row_norms)[-batch:]))
+    sigma_max_sq = max(L - 2.0 * problem.ridge, 0.0) / problem.hessian_scale
+    per_batch = problem.hessian_scale * (problem.n_rows / batch) * min(top, sigma_max_sq) + 2.0 * problem.ridge
+    return 1.0 / per_batch if per_batch > 0 else 1.0
+
+
 class MinibatchSGD(IterativeSolver):
     r"""Minibatch stochastic gradient descent over the rows of A.
 
@@ -403,9 +420,7 @@ class MinibatchSGD(IterativeSolver):
 
             raise UsageError("--param sgd.batch_size must be >= 1")
         batch = min(batch, problem.n_rows)
-        A = problem.A
-        row_norms = np.asarray(A.multiply(A).sum(axis=1)).ravel() if problem.sparse else np.einsum("ij,ij->i", A, A)
-        auto = batch / (problem.n_rows * problem.hessian_scale * float(row_norms.max()) + 2.0 * problem.ridge) if row_norms.max() > 0 else 1.0
+        auto = sgd_auto_lr(problem, batch, context.bounds.L)
         return {"lr": resolve(params["lr"], auto), "batch_size": batch, "seed": int(params["seed"]), "_lr_limit": auto}
 
     def init_state(self, x, params, context):
