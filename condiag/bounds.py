@@ -213,10 +213,12 @@ def check_learning_rate(
     L = spectrum.lambda_max
     flat = spectrum.lambda_min_nonzero if spectrum.lambda_min_nonzero is not None else spectrum.lambda_min
     threshold = 2.0 / L if L > 0 else None
-    stable = threshold is None or lr < threshold
+    # negative curvature (a non-convex quadratic): the iterate grows by 1 + lr·|λmin| per step at any lr
+    negative = spectrum.lambda_min < -spectrum.rank_tol
+    stable = (threshold is None or lr < threshold) and not negative
     method = LinearMethod("gd", lr)
     if model is None:
-        lam = np.array([L, flat])
+        lam = np.array([L, flat] + ([spectrum.lambda_min] if negative else []))
         growth = float(np.max(np.abs(1.0 - lr * lam)))
         steps_to_tol = None
         if stable:

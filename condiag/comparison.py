@@ -12,7 +12,7 @@ from .bounds import learning_rate_bounds
 from .errors import UsageError
 from .numbers import count, sig
 from .problem import Problem, starting_point
-from .reference import Reference, floor_is_zero, reference_from
+from .reference import Reference, floor_is_zero, no_minimum_reason, reference_from
 from .solvers import DEFAULT_SOLVERS, REGISTRY, Context, Settings, SolverResult, get_solver
 from .solvers.base import SolverInterrupted, check_parameter, failed, skipped
 from .spectrum import decompose, learned_mask, spectrum_from
@@ -47,6 +47,8 @@ class Comparison:
     metrics: tuple[SolverMetrics, ...]
     interrupted: bool
     seconds: float
+    no_minimum: str | None = None
+    """Why f has no minimiser (then the reference is only its stationary point), else None."""
 
 
 def parse_solvers(text: str | None, option: str = "--solvers") -> tuple[str, ...]:
@@ -146,6 +148,10 @@ def verdict(result: SolverResult, gap, x_err, row_err, null_err, start_loss, con
     lr = result.params.get("lr") if isinstance(result.params.get("lr"), float) else None
     if status == "skipped":
         return f"{name}: skipped — {result.message}"
+    if status == "unbounded":
+        return f"{name}: unbounded — {result.message}; there is no minimum to converge to"
+    if context.no_minimum and status == "stalled":
+        return f"{name}: {result.message}"
     if status == "failed":
         return f"{name}: failed — {result.message}"
     zero_floor = floor <= 1e-12 * max(abs(start_loss), 1e-300) if context.spectrum is None else floor_is_zero(context.problem, floor, start_loss)
@@ -239,7 +245,13 @@ def linear_context(problem: Problem, settings: Settings, x0: np.ndarray, method:
         spectrum = spectrum_from(problem, decomposition)
         reference = reference_from(problem, decomposition)
     bounds = learning_rate_bounds(problem, spectrum, settings.tol)
-    return Context(problem, spectrum, bounds, decomposition, reference, x0, settings)
+    if decomposition is not None:
+        no_minimum = no_minimum_reason(problem, decomposition)[2]
+    elif spectrum.lambda_min < -spectrum.rank_tol:
+        no_minimum = "the quadratic is not convex (a negative eigenvalue): f is unbounded below"
+    else:
+        no_minimum = None
+    return Context(problem, spectrum, bounds, decomposition, reference, x0, settings, no_minimum)
 
 
 def _two_layer_context(problem, settings: Settings, x0: np.ndarray, method: str = "auto") -> Context:
@@ -300,4 +312,4 @@ def compare(problem, solvers=None, settings: Settings | None = None, x0=None, me
         results.append(result)
         metrics.append(_metrics(context, result, start_loss))
     return Comparison(problem, context.spectrum, context.bounds, context.reference, x0, settings, tuple(results), tuple(metrics),
-                      interrupted, time.perf_counter() - started)
+                      interrupted, time.perf_counter() - started, context.no_minimum)

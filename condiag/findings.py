@@ -445,7 +445,7 @@ def diagnose(*, problem, spectrum, bounds, advice, checks, reference, causes, ri
         _rank_deficient(problem, spectrum, reference),
         _scaling(causes),
         _collinearity(causes),
-        _precision(causes, spectrum),
+        _precision(causes, spectrum) if convex else None,
         _floor(problem, reference, start_loss),
         _no_rhs(problem),
         _accuracy(reference),

@@ -174,3 +174,39 @@ def test_yardstick_claim_only_when_the_distance_is_invisible_to_the_loss():
     plain = Problem.create(np.diag([1.0, 0.5]), np.array([1.0, 1.0]))
     far = compare(plain, ["gd"], Settings(max_iter=3, lr=0.01)).metrics[0].verdict
     assert "wrong yardstick" not in far and "orders of magnitude" in far
+
+
+# ---------------------------------------------------------------------------- item 2: no minimum, no "converged"
+@pytest.mark.parametrize("Q, b", [([[1.0, 0.0], [0.0, -1.0]], [1.0, 1.0]),      # a saddle
+                                  ([[-1.0, 0.0], [0.0, -2.0]], [1.0, 1.0]),     # a maximum
+                                  ([[1.0, 0.0], [0.0, 0.0]], [1.0, 1.0])])      # flat and tilted: unbounded
+def test_no_solver_converges_on_a_problem_without_minimum(Q, b):
+    from condiag.problem import Problem
+    from condiag.solvers import REGISTRY
+
+    problem = Problem.create(np.array(Q), np.array(b), objective="quadratic")
+    result = compare(problem, list(REGISTRY), Settings(max_iter=500))
+    assert result.no_minimum
+    for solver in result.results:
+        assert solver.status in ("unbounded", "stalled", "max_iter", "skipped", "diverged"), (solver.solver, solver.status, solver.message)
+    statuses = {r.solver: r.status for r in result.results}
+    assert statuses["gd"] == "unbounded" and statuses["cg"] == "unbounded"
+    if np.min(np.linalg.eigvalsh(np.array(Q))) < 0:
+        newton = next(r for r in result.results if r.solver == "newton")
+        assert newton.status == "stalled" and ("saddle" in newton.message or "maximum" in newton.message)
+
+
+def test_negative_curvature_lr_check_says_the_iterate_grows(tmp_path, run):
+    np.savez(tmp_path / "q.npz", A=np.array([[-1.0]]), b=np.array([0.0]))
+    report = run("analyze", tmp_path / "q.npz", "--objective", "quadratic", "--lr", "2", "--x0", "1", "--json").json()
+    check = report["lr_checks"][0]
+    assert check["stable"] is False and check["growth_factor"] == pytest.approx(3.0)
+    assert any(f["code"] == "CD120" for f in report["findings"])
+
+
+def test_compare_exit_code_with_require_converged_on_a_saddle(tmp_path, run):
+    np.savez(tmp_path / "s.npz", A=np.diag([1.0, -1.0]), b=np.ones(2))
+    result = run("compare", tmp_path / "s.npz", "--objective", "quadratic", "--solvers", "gd,newton", "--require-converged", "gd",
+                 "--json")
+    assert result.code == 1
+    assert {s["name"]: s["status"] for s in result.json()["solvers"]} == {"gd": "unbounded", "newton": "stalled"}

@@ -15,6 +15,7 @@ STATUS_STYLE = {
     "converged": "green",
     "max_iter": "yellow",
     "stalled": "yellow",
+    "unbounded": "bold red",
     "diverged": "bold red",
     "skipped": "dim",
     "failed": "bold red",
@@ -62,8 +63,10 @@ def render_comparison(comparison, console: Console) -> None:
         )
     parts += [heading("Solvers"), table]
     error_words = "‖W1·W2 - M*‖ / ‖M*‖" if comparison.spectrum is None else "‖x - x*‖ / ‖x*‖"
-    parts.append(Text(f"* computed in closed form (exact), not iterated; the others were iterated in {settings.dtype}. "
-                      f"loss = final f(x); gap = f(x) - f*; x error = {error_words}.", style="dim"))
+    starred = ("* computed in closed form (exact), not iterated; the others were iterated in "
+               f"{settings.dtype}. " if any(r.exact for r in comparison.results) else f"Iterated in {settings.dtype}. ")
+    floor_words = "f(x) - f(stationary point); f has no minimum" if comparison.no_minimum else "f(x) - f*"
+    parts.append(Text(f"{starred}loss = final f(x); gap = {floor_words}; x error = {error_words}.", style="dim"))
     if any(m.null_space_rel_error is not None and m.null_space_rel_error > 1e-3 for m in comparison.metrics):
         parts.append(Text("A is rank deficient: error in its null space changes the weights but not the loss.", style="dim"))
     parts.append(heading("Verdicts"))

@@ -300,6 +300,7 @@ def comparison_json(comparison) -> dict:
         },
         "solvers": solvers,
         "interrupted": comparison.interrupted,
+        "no_minimum": comparison.no_minimum,
     }
     return envelope("compare", body, comparison.seconds)
 

@@ -95,6 +95,9 @@ class Context:
     reference: object
     x0: np.ndarray
     settings: Settings
+    no_minimum: str | None = None
+    """Why f has no minimiser (a quadratic with negative or flat-and-tilted curvature), else None.
+    Then no run is ``converged``; one whose loss falls below the stationary point's is ``unbounded``."""
 
     @property
     def floor(self) -> float:
@@ -132,7 +135,9 @@ class Monitor:
 
     # ------------------------------------------------------------------ observing
     def observe(self, k: int, loss: float, x: np.ndarray, force_record: bool = False) -> str | None:
-        """Record iteration k; return a final status when the run must stop, else None."""
+        """Record iteration k; return a final status when the run must stop, else None.
+
+        A status the solver itself already decided (e.g. CG meeting negative curvature) stands."""
         self.k = k
         if self.start_loss is None:
             self.start_loss = loss
@@ -141,12 +146,22 @@ class Monitor:
             self.x = x
         if k in self.marks or force_record or not finite:
             self._record(k, loss if finite else math.inf, x if finite else None)
+        if self.status is not None:
+            return self.status
+        no_minimum = self.context.no_minimum
         if not finite:
+            if no_minimum and loss == -math.inf:
+                return self._finish("unbounded", f"the loss reached -inf at iteration {k:,}: {no_minimum}", k)
             return self._finish("diverged", f"the loss became {'NaN' if math.isnan(loss) else 'infinite'} at iteration {k:,}", k)
         gap = loss - self.context.floor
         self.best_gap = min(self.best_gap, gap)
         start_gap = self.start_loss - self.context.floor
-        if gap <= self.context.target_gap(self.start_loss):
+        if no_minimum:
+            # below both the start and the stationary point's value: nothing bounds the loss any more
+            if loss < min(self.start_loss, self.context.floor) - self.context.target_gap(self.start_loss):
+                return self._finish("unbounded", f"the loss fell below its start and below its value at the stationary point "
+                                                 f"by iteration {k:,}: {no_minimum}", k)
+        elif gap <= self.context.target_gap(self.start_loss):
             return self._finish("converged", f"loss gap {gap:.3g} <= tol {self.context.target_gap(self.start_loss):.3g}", k)
         if self.growth_rule and gap > DIVERGENCE_GROWTH * max(start_gap, 1e-300) and k > 0:
             return self._finish("diverged", f"the loss gap grew {DIVERGENCE_GROWTH:g}-fold by iteration {k:,}", k)
@@ -190,6 +205,12 @@ class Monitor:
                status=None, message=None) -> SolverResult:
         x = self.x if x is None else x
         k = self.k if iterations is None else iterations
+        if self.context.no_minimum and status is None and self.status in (None, "max_iter") and x is not None and np.all(np.isfinite(x)):
+            gradient = self.context.problem.gradient(np.asarray(x, dtype=float))
+            scale = max(float(np.linalg.norm(self.context.problem.b)), 1e-300)
+            if float(np.linalg.norm(gradient)) <= 1e-8 * scale:
+                self.status = "stalled"
+                self.message = f"stopped at a stationary point of f, which is a saddle or a maximum: {self.context.no_minimum}"
         final_loss = None
         if x is not None and np.all(np.isfinite(x)):
             final_loss = float(self.context.problem.value(np.asarray(x, dtype=float)))

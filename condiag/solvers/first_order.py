@@ -77,7 +77,8 @@ class IterativeSolver(Solver):
         params = self.prepare(context, self.parameters(context))
         method = self.linear_method(params)
         settings = context.settings
-        if method is not None and not settings.simulate and settings.dtype == "float64" and context.decomposition is not None:
+        if (method is not None and not settings.simulate and settings.dtype == "float64" and context.decomposition is not None
+                and context.no_minimum is None):
             return exact_run(self.name, context, params, method)
         return self.simulate(context, params)
 

@@ -47,7 +47,12 @@ class CGLS(Solver):
                 return x, problem.value(x)
             if quadratic:
                 q = problem.hessian_vector(p)
-                alpha = gamma / float(p @ q)
+                curvature = float(p @ q)
+                if curvature <= 0.0:  # Steihaug's test: f decreases without bound along p (Nocedal & Wright, Alg. 7.2)
+                    monitor._finish("unbounded", f"CG met a direction of {'negative' if curvature < 0 else 'zero'} curvature "
+                                                 f"(pᵀQp = {curvature:.3g}) at iteration {k:,}: f has no minimum along it", k)
+                    return x, problem.value(x)
+                alpha = gamma / curvature
                 x = x + alpha * p
                 r = r - alpha * q
                 s = r

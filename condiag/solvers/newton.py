@@ -52,7 +52,13 @@ class Newton(Solver):
         x1 = x0 + step
         f1 = problem.value(x1)
         status = monitor.observe(1, f1, x1, force_record=True)
-        if status is None:
+        if status is None and context.no_minimum:
+            lowest = float(np.min(context.decomposition.hessian_eigenvalues)) if context.decomposition is not None else None
+            kind = "a saddle point" if lowest is not None and float(np.max(context.decomposition.hessian_eigenvalues)) > 0 else "a maximum"
+            monitor.status = "stalled"
+            monitor.message = (f"the Newton step lands on the stationary point, which is {kind} (smallest curvature "
+                               f"{lowest:.3g}), not a minimum: {context.no_minimum}")
+        elif status is None:
             monitor.status = "stalled"
             monitor.message = f"one Newton step reached a gap of {f1 - context.floor:.3g}: rounding limits it (cond(H) = {context.spectrum.hessian_condition_number:.3g})"
         monitor.f_evals = 2
