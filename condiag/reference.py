@@ -185,6 +185,7 @@ def _refined_reference(problem: Problem) -> Reference:
             "refinement_steps": solution.refinement_steps,
             "residual_precision": solution.precision,
             "rank": solution.rank,
+            "rank_unscaled": solution.rank_unscaled,
         },
     )
 

@@ -22,7 +22,7 @@ gives a basic solution, not the minimum-norm one), without refinement.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -44,6 +44,8 @@ class RefinedSolution:
     forward_error_bound: float | None
     """Bound on ||D(x̂ - x)|| / ||D x||, the error in the column-scaled norm."""
     precision: str
+    rank_unscaled: int | None = None
+    """Rank-deficient path: singular values of A kept by the pseudo-inverse (> max(n, d)·eps·σmax)."""
 
 
 # ---------------------------------------------------------------------------- extended-precision kernels
@@ -218,8 +220,7 @@ def refined_lstsq(A: np.ndarray, b: np.ndarray, max_steps: int = 6, kernels=None
         D = np.sqrt(np.sum(As * As, axis=0))
         lost = float(np.linalg.norm(D * (back - scaled.x))) / max(float(np.linalg.norm(D * scaled.x)), 1e-300)
         bound = bound + lost
-    return RefinedSolution(x, residual, scaled.rank, scaled.refinement_steps, scaled.method, scaled.scaled_condition,
-                           scaled.backward_error, bound, scaled.precision)
+    return replace(scaled, x=x, residual=residual, forward_error_bound=bound)
 
 
 def _refined_lstsq_unit(A: np.ndarray, b: np.ndarray, max_steps: int, kernels) -> RefinedSolution:
@@ -242,7 +243,8 @@ def _refined_lstsq_unit(A: np.ndarray, b: np.ndarray, max_steps: int, kernels) -
         x = Vt[keep].T @ ((U[:, keep].T @ b) / sv[keep])
         r_hi, r_lo = matvec_extended(A, x)
         r = (b - r_hi) - r_lo
-        return _finish(A, As, D, b, x, r, rank, 0, "SVD minimum-norm (rank-deficient after equilibration)", scaled_cond, precision)
+        solution = _finish(A, As, D, b, x, r, rank, 0, "SVD minimum-norm (rank-deficient after equilibration)", scaled_cond, precision)
+        return replace(solution, rank_unscaled=int(np.count_nonzero(keep)))
 
     def correction(f, g_scaled):
         # [I As][dr; dz] = [f; g] with As P = Q R  (in pivoted order: g_p = g[P])

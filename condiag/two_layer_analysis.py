@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .findings import Finding, Remedy, severity_rank
-from .numbers import count, sig
+from .numbers import count, sig, sig_below
 from .two_layer import Optimum, TwoLayerProblem, component_rates, optimum, power_iteration_top, stability_curvatures
 
 
@@ -48,6 +48,16 @@ class TwoLayerAnalysis:
     distance: float
     """How far the weights must travel: max |theta*| - init_scale (balanced minimum)."""
     checks: tuple[TwoLayerCheck, ...]
+
+    @property
+    def threshold_init(self) -> float:
+        """2 / lambda_init: GD at the start diverges above it."""
+        return 2.0 / self.lambda_init if self.lambda_init > 0 else math.inf
+
+    @property
+    def threshold_minimum(self) -> float:
+        """2 / lambda_minimum: GD near the minimum diverges above it."""
+        return 2.0 / self.lambda_minimum if self.lambda_minimum > 0 else math.inf
     tol: float
     findings: tuple[Finding, ...]
     seconds: float
@@ -94,8 +104,8 @@ def _remedies(analysis) -> tuple[Remedy, ...]:
         Remedy("Alternating least squares", "Solve for W1 with W2 fixed, then W2 with W1 fixed — each an exact least-squares solve.",
                "W1 = A @ C @ W2.T @ np.linalg.pinv(W2 @ C @ W2.T); W2 = np.linalg.pinv(W1) @ A"),
         Remedy("Use the learning rate that fits the scale",
-               f"lr = {sig(analysis['recommended_lr'], 3)} (1/λmax over the start and the minimum).",
-               f"opt = torch.optim.SGD(model.parameters(), lr={sig(analysis['recommended_lr'], 3)})"),
+               f"lr = {sig_below(analysis['recommended_lr'], 3)} (1/λmax over the start and the minimum).",
+               f"opt = torch.optim.SGD(model.parameters(), lr={sig_below(analysis['recommended_lr'], 3)})"),
         Remedy("Balanced or spectral initialisation",
                "Start from W1 = U_K Σ_K^½, W2 = Σ_K^½ V_Kᵀ of a cheap estimate of A, or scale the init to √σ₁.", None),
         Remedy("Solve the linear problem directly",

@@ -210,3 +210,18 @@ def test_compare_exit_code_with_require_converged_on_a_saddle(tmp_path, run):
                  "--json")
     assert result.code == 1
     assert {s["name"]: s["status"] for s in result.json()["solvers"]} == {"gd": "unbounded", "newton": "stalled"}
+
+
+# ---------------------------------------------------------------------------- item 10: solve shows what is certain
+def test_solve_prints_only_certain_digits_and_both_ranks(run, samples):
+    kernel = samples / "kernel_600.h5"
+    args = (f"{kernel}:kernels/train_kernel", "--rhs", f"{kernel}:vectors/train_vector")
+    text = run("solve", *args).out
+    report = run("solve", *args, "--json").json()
+    digits = report["accuracy"]["correct_digits"]
+    assert digits < 1 and "no digit is certain" in text
+    first = next(line.split()[1] for line in text.splitlines() if line.split()[:1] == ["x[0]"])
+    assert len(Decimal(first).normalize().as_tuple().digits) == 1
+    analysis = run("analyze", *args, "--json").json()
+    assert report["accuracy"]["rank_unscaled"] == analysis["spectrum"]["rank"]  # the count analyze reports
+    assert f"{report['accuracy']['rank_unscaled']} for A as given" in " ".join(text.split())

@@ -318,13 +318,21 @@ def fmt_seconds(seconds: float) -> str:
 
 def render_solution(problem, reference, console: Console) -> None:
     """``condiag solve``: every coefficient, the loss, the method and the stated accuracy."""
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
-    table.add_column("column")
-    table.add_column("x*", justify="right")
-    for name, value in zip(problem.column_names, reference.x):
-        table.add_row(name, f"{value:.15g}")
     acc = reference.accuracy
     digits = acc.get("correct_digits")
+    # only the digits the stated accuracy vouches for (at least one, at most float64's 15)
+    shown = 15 if digits is None else min(15, max(1, int(math.floor(digits))))
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column("column")
+    if shown == 15:
+        header = "x*"
+    elif digits < 1:
+        header = "x* (no digit is certain; 1 shown)"
+    else:
+        header = f"x* ({shown} correct digit{'s' if shown > 1 else ''} shown)"
+    table.add_column(header, justify="right")
+    for name, value in zip(problem.column_names, reference.x):
+        table.add_row(name, f"{value:.{shown}g}")
     rows = [
         ("loss f(x*)", sig(reference.loss, 15)),
         ("residual ‖Ax* - b‖", sig(reference.residual_norm, 15) if reference.residual_norm is not None else None),
@@ -336,6 +344,11 @@ def render_solution(problem, reference, console: Console) -> None:
     ]
     if acc.get("scaled_condition_number") is not None:
         rows.insert(4, ("cond(A D⁻¹)", sig(acc["scaled_condition_number"], 4)))
+    if acc.get("rank") is not None:
+        rank = f"{acc['rank']} of {problem.n_cols} after column equilibration (|R_kk| > max(n,d)·eps·|R_11| of the pivoted QR)"
+        if acc.get("rank_unscaled") is not None:
+            rank += f"; {acc['rank_unscaled']} for A as given (σ > σmax·max(n,d)·eps, as analyze counts)"
+        rows.insert(3, ("rank", rank))
     console.print(Group(Text(f"condiag solve — {problem.source}", style="bold"), heading("Solution"), table, key_values(rows)))
     if digits is not None and digits < 3:
         console.print(Text("Fewer than 3 correct digits: the problem itself cannot be answered accurately in float64.", style="bold yellow"))
@@ -360,9 +373,9 @@ def render_two_layer(analysis, console: Console) -> None:
         ]),
         heading("Curvature and learning rate"),
         key_values([
-            ("λmax at the start", f"{sig(analysis.lambda_init, 4)}  (measured {sig(analysis.lambda_init_measured, 4)})  → GD needs lr < {sig(2 / analysis.lambda_init, 3)}"),
-            ("λmax at the minimum", f"{sig(analysis.lambda_minimum, 4)}  (measured {sig(analysis.lambda_minimum_measured, 4)})  → GD needs lr < {sig(2 / analysis.lambda_minimum, 3)}"),
-            ("recommended lr", sig(analysis.recommended_lr, 3)),
+            ("λmax at the start", f"{sig(analysis.lambda_init, 4)}  (measured {sig(analysis.lambda_init_measured, 4)})  → GD needs lr < {sig_below(analysis.threshold_init, 3)}"),
+            ("λmax at the minimum", f"{sig(analysis.lambda_minimum, 4)}  (measured {sig(analysis.lambda_minimum_measured, 4)})  → GD needs lr < {sig_below(analysis.threshold_minimum, 3)}"),
+            ("recommended lr", sig_below(analysis.recommended_lr, 3)),
             ("steps at that lr", f"{count(analysis.steps_at_recommended)} for the slowest component (σ₁/σ_K = {sig(analysis.slowdown, 3)})"),
             ("weights must travel", f"{sig(analysis.distance, 3)} (balanced minimum vs the init scale)"),
         ]),
