@@ -279,12 +279,18 @@ def report_verdict(verdict) -> int:
     return verdict.exit_code
 
 
-def parse_x0(spec: str | None):
-    """``--x0`` as comma-separated numbers or a file spec; returns (vector or None, label)."""
+def parse_x0(spec: str | None, problem=None, seed: int = 0):
+    """``--x0`` as comma-separated numbers, ``torch`` (nn.Linear's default init, seeded) or a file spec;
+    returns (vector or None, label)."""
     if spec is None:
         return None, "zeros"
     import numpy as np
 
+    if spec.strip().lower() == "torch" and problem is not None:
+        from .problem import torch_linear_init
+
+        return (torch_linear_init(problem.n_cols, problem.intercept, seed),
+                f"torch (nn.Linear default init U(±1/√d), seed {seed})")
     try:
         values = np.array([float(v) for v in spec.split(",")])
         return values, spec
@@ -310,7 +316,9 @@ def cli():
 @click.option("--steps", type=click.IntRange(min=0, max=MAX_STEPS), default=1000, show_default=True, metavar="T", help="Steps for the closed-form loss prediction.")
 @click.option("--tol", type=TOLERANCE, default=1e-6, show_default=True, metavar="EPS",
               help="Relative reduction of the error/gap that counts as converged.")
-@click.option("--x0", metavar="SPEC", help="Starting point: comma-separated numbers or a vector file (default zeros).")
+@click.option("--x0", metavar="SPEC", help="Starting point: comma-separated numbers, 'torch' (nn.Linear's default init, "
+              "weights then bias with --intercept) or a vector file (default zeros).")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of --x0 torch.")
 @model_options
 @output_options
 @click.option("--fail-on", type=click.Choice(SEVERITY_CHOICES), default="never", show_default=True, help="Exit 1 when a finding of this severity or worse is present.")
@@ -318,7 +326,7 @@ def cli():
 @click.option("--min-lr-margin", type=POSITIVE, metavar="M", help="Exit 1 when an --lr is within a factor M of the divergence threshold.")
 @handle_errors
 def analyze(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, target, no_header, fmt, allow_external, method, engine, scheduler, memory_limit,
-            lrs, steps, tol, x0, model, hidden, samples, init_scale, model_seed, as_json, output, no_color, fail_on, max_condition,
+            lrs, steps, tol, x0, seed, model, hidden, samples, init_scale, model_seed, as_json, output, no_color, fail_on, max_condition,
             min_lr_margin):
     """Explain why gradient descent stalls or diverges: spectrum, learning-rate bounds,
     exact predictions and remedies."""
@@ -330,7 +338,7 @@ def analyze(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, targe
     if model == "two-layer":
         return analyze_two_layer_command(two_layer_problem(prob, hidden, samples, init_scale, model_seed), lrs, tol,
                                          as_json, output, no_color, fail_on, max_condition)
-    x0_values, x0_label = parse_x0(x0)
+    x0_values, x0_label = parse_x0(x0, prob, seed)
     result = run_analysis(prob, lrs, steps=steps, tol=tol, x0=x0_values, x0_source=x0_label, method=method)
 
     def text(console):
@@ -414,8 +422,9 @@ class LazyProgress:
 @click.option("--dtype", type=click.Choice(("float64", "float32")), default="float64", show_default=True, help="Precision of the simulated iterations (float32 as PyTorch).")
 @click.option("--simulate", is_flag=True, help="Iterate step by step even where the trajectory is known in closed form.")
 @click.option("--param", "params", multiple=True, metavar="SOLVER.NAME=VALUE", help="A solver parameter, e.g. adam.lr=0.1 or sgd.batch_size=2 (repeatable).")
-@click.option("--x0", metavar="SPEC", help="Starting point: comma-separated numbers or a vector file (default zeros).")
-@click.option("--seed", type=SEED, default=0, show_default=True, help="Seed for stochastic solvers.")
+@click.option("--x0", metavar="SPEC", help="Starting point: comma-separated numbers, 'torch' (nn.Linear's default init, "
+              "weights then bias with --intercept) or a vector file (default zeros).")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Seed for stochastic solvers and --x0 torch.")
 @model_options
 @click.option("--plot", type=click.Path(dir_okay=False), metavar="FILE", help="Write a plot (.png, .svg or .pdf): loss gap per iteration, and paths on the contours for 2 variables.")
 @output_options
@@ -437,7 +446,7 @@ def compare(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, targe
                 engine, scheduler)
     if model == "two-layer":
         prob = two_layer_problem(prob, hidden, samples, init_scale, model_seed)
-    x0_values, _label = parse_x0(x0)
+    x0_values, _label = parse_x0(x0, prob, seed)
     progress = LazyProgress(enabled=sys.stderr.isatty() and not as_json)
     settings = Settings(max_iter=max_iter, tol=tol, time_limit=time_limit, dtype=dtype, simulate=simulate, lr=lr,
                         params=parse_params(params), seed=seed, progress=progress)

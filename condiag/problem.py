@@ -72,6 +72,20 @@ def starting_point(x0, n_unknowns: int, default=None) -> np.ndarray:
     return x0
 
 
+def torch_linear_init(n_unknowns: int, intercept: bool, seed: int) -> np.ndarray:
+    """A starting point drawn like PyTorch's default ``nn.Linear(d, 1)`` initialisation.
+
+    ``nn.Linear`` draws its weight with ``kaiming_uniform_(a=sqrt(5))`` and its bias from the same
+    bound, both U(-1/sqrt(d), 1/sqrt(d)) with d = fan_in (the number of features, the intercept
+    column excluded). Order: the d feature weights, then the bias when ``intercept`` (the column of
+    ones that ``--intercept`` appends last). numpy's generator seeded by ``seed``: the same
+    distribution as torch's, not the same numbers as ``torch.manual_seed(seed)``.
+    """
+    features = n_unknowns - (1 if intercept else 0)
+    bound = 1.0 / np.sqrt(max(features, 1))
+    return np.random.default_rng(seed).uniform(-bound, bound, size=n_unknowns)
+
+
 def is_sparse(matrix) -> bool:
     """True for a scipy.sparse matrix or array (without importing scipy.sparse when absent)."""
     return hasattr(matrix, "tocsr") and hasattr(matrix, "nnz")

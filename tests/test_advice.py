@@ -225,3 +225,20 @@ def test_solve_prints_only_certain_digits_and_both_ranks(run, samples):
     analysis = run("analyze", *args, "--json").json()
     assert report["accuracy"]["rank_unscaled"] == analysis["spectrum"]["rank"]  # the count analyze reports
     assert f"{report['accuracy']['rank_unscaled']} for A as given" in " ".join(text.split())
+
+
+# ---------------------------------------------------------------------------- item 8: start where PyTorch starts
+def test_x0_torch_draws_like_nn_linear(run, samples):
+    from condiag.problem import torch_linear_init
+
+    x = torch_linear_init(8, intercept=True, seed=1)  # 7 features + bias
+    assert x.shape == (8,) and np.all(np.abs(x) <= 1 / np.sqrt(7))
+    assert np.array_equal(x, torch_linear_init(8, True, 1)) and not np.array_equal(x, torch_linear_init(8, True, 2))
+    many = np.concatenate([torch_linear_init(100, False, s) for s in range(50)])
+    assert np.std(many) == pytest.approx(0.1 / np.sqrt(3), rel=0.05)  # U(-1/√d, 1/√d): sd = 1/√(3d)
+    report = run("compare", samples / "longley.csv", "--target", "Employed", "--intercept", "--x0", "torch", "--seed", "3",
+                 "--solvers", "cg", "--json").json()
+    np.testing.assert_array_equal(report["settings"]["x0"], torch_linear_init(7, True, 3))
+    analysis = run("analyze", samples / "longley.csv", "--target", "Employed", "--intercept", "--x0", "torch", "--seed", "3",
+                   "--json").json()
+    assert analysis["x0"].startswith("torch") and "seed 3" in analysis["x0"]
