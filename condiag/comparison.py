@@ -161,7 +161,10 @@ def verdict(result: SolverResult, gap, x_err, row_err, null_err, start_loss, con
         if result.f_evals:
             text += f" ({count(result.f_evals)} evaluation{'s' if result.f_evals != 1 else ''})"
         if x_err is not None:
-            text += f"; weights within {sig(x_err, 2)} of x* (relative)"
+            if float(np.linalg.norm(context.reference.x)) > 0:
+                text += f"; weights within {sig(x_err, 2)} of x* (relative)"
+            else:  # x* = 0: a relative error has no meaning, the distance itself is the number
+                text += f"; weights within {sig(x_err, 2)} of x* = 0"
         if start_loss > floor:
             text += f"; relative loss gap {sig(max(gap or 0.0, 0.0) / (start_loss - floor), 2)}"
     elif status == "diverged":

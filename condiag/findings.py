@@ -58,12 +58,18 @@ def _remedy_direct(problem) -> Remedy:
     )
 
 
-def _remedy_krylov(spectrum) -> Remedy:
+def _remedy_krylov(spectrum, n_cols: int, tol: float) -> Remedy:
     kappa = spectrum.effective_condition_number or spectrum.condition_number
+    # CG's error bound 2((κ-1)/(κ+1))^k on the normal equations, κ = cond(A): k ≈ κ·ln(2/ε)/2 (Golub & Van Loan, Thm 11.3.3)
+    bound = 0.5 * kappa * math.log(2.0 / math.sqrt(tol)) if math.isfinite(kappa) else math.inf
+    if bound <= n_cols:
+        words = f"at most about cond(A)·ln(2/√tol)/2 ≈ {count(math.ceil(bound))} iterations (their worst-case bound)"
+    else:
+        words = (f"at most d = {count(n_cols)} iterations in exact arithmetic; the worst-case bound from cond(A) = "
+                 f"{sig(kappa, 3)} is larger, and in floating point the d-step limit erodes as cond(A) grows")
     return Remedy(
         "Use a Krylov solver (CG on the normal equations / LSQR)",
-        f"LSQR and CG converge in about sqrt(cond(H)) = cond(A) ≈ {sig(kappa, 3)} iterations at most, "
-        "and exactly in at most d (rounding aside); they need only products with A and Aᵀ.",
+        f"LSQR and CG need {words}; they use only products with A and Aᵀ.",
         "from scipy.sparse.linalg import lsqr\nx = lsqr(A, b, atol=1e-12, btol=1e-12)[0]",
     )
 
@@ -84,8 +90,8 @@ def _steps_phrase(advised, tol: float) -> str:
 def _remedy_momentum(advice: dict, tol: float, user_lr_steps: int | None = None) -> Remedy | None:
     """Heavy-ball momentum with verified parameters, offered only when it beats plain GD here."""
     hb, gd = advice.get("heavy_ball"), advice.get("gd")
-    if hb is None or hb.steps_to_tol is None:
-        return None
+    if hb is None or hb.steps_to_tol is None or hb.beta <= 0.0:
+        return None  # no momentum to offer (a round problem's optimal beta is 0: that is gradient descent)
     baseline = user_lr_steps if user_lr_steps is not None else (gd.steps_to_tol if gd is not None else None)
     if baseline is not None and hb.steps_to_tol >= baseline:
         return None  # momentum would not help on this problem
@@ -183,7 +189,7 @@ def _valley(problem, spectrum, bounds, advice, ridge, causes) -> Finding | None:
         detail,
         _remedies(
             _remedy_direct(problem),
-            None if problem.is_quadratic else _remedy_krylov(spectrum),
+            None if problem.is_quadratic else _remedy_krylov(spectrum, problem.n_cols, bounds.tol),
             _remedy_lbfgs(),
             _remedy_momentum(advice, bounds.tol),
             scaling_remedy,

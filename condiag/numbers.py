@@ -85,7 +85,7 @@ def loadings_text(loadings) -> str:
     """'x[1] (99.97%)' or 'Area (61%), Price (38%)'; a direction with no dominant column says so."""
     if loadings and loadings[0][2] < 0.05:
         name, _value, share = loadings[0]
-        return f"spread over many columns (largest {name}, {percent(share)})"
+        return f"a mix of many columns (largest {name}, {percent(share)})"
     return ", ".join(f"{name} ({percent(share)})" for name, _value, share in loadings)
 
 

@@ -242,3 +242,22 @@ def test_x0_torch_draws_like_nn_linear(run, samples):
     analysis = run("analyze", samples / "longley.csv", "--target", "Employed", "--intercept", "--x0", "torch", "--seed", "3",
                    "--json").json()
     assert analysis["x0"].startswith("torch") and "seed 3" in analysis["x0"]
+
+
+# ---------------------------------------------------------------------------- item 9: wording
+def test_wording_fixes(run, samples, tmp_path):
+    from condiag.numbers import loadings_text
+    from condiag.problem import Problem
+
+    assert loadings_text((("x[477]", 0.1, 0.0044),)).startswith("a mix of many columns")
+    zero = Problem.create(np.eye(2), np.zeros(2))  # x* = 0
+    verdict = compare(zero, ["gd"], Settings(max_iter=50, lr=0.1)).metrics[0].verdict
+    assert "of x* = 0" in verdict and "(relative)" not in verdict
+    valley = run("analyze", samples / "valley_2x2.npz", "--json").json()
+    krylov = [r["detail"] for f in valley["findings"] for r in f["remedies"] if r["title"].startswith("Use a Krylov")][0]
+    assert "at most d = 2 iterations" in krylov and "1.71e12" not in krylov
+    np.savez(tmp_path / "x2.npz", A=np.array([[2.0]]), b=np.array([0.0]))
+    report = run("analyze", tmp_path / "x2.npz", "--objective", "quadratic", "--x0", "10", "--lr", "0.2", "--steps", "3",
+                 "--json").json()
+    titles = [r["title"] for f in report["findings"] for r in f["remedies"]]
+    assert not any(t.startswith("Add momentum") for t in titles)  # beta would be 0 on a 1-D problem
