@@ -87,14 +87,28 @@ def _steps_phrase(advised, tol: float) -> str:
     return f"{count(advised.steps_to_tol)} steps to shrink the loss gap by {sig(tol, 2)} ({where})"
 
 
+def _remedy_gd_lr(advice: dict, tol: float, user_lr_steps: int | None) -> Remedy | None:
+    """Plain GD at the advised lr, offered when it needs fewer steps than the user's lr."""
+    gd = advice.get("gd")
+    if gd is None or gd.steps_to_tol is None or (user_lr_steps is not None and gd.steps_to_tol >= user_lr_steps):
+        return None
+    return Remedy(
+        "Use the advised learning rate",
+        f"Gradient descent at lr = {gd.lr!r} (10% from the edge of stability, checked) needs {_steps_phrase(gd, tol)}"
+        + (f" instead of {count(user_lr_steps)}." if user_lr_steps is not None else "."),
+        f"opt = torch.optim.SGD([x], lr={gd.lr!r})",
+    )
+
+
 def _remedy_momentum(advice: dict, tol: float, user_lr_steps: int | None = None) -> Remedy | None:
     """Heavy-ball momentum with verified parameters, offered only when it beats plain GD here."""
     hb, gd = advice.get("heavy_ball"), advice.get("gd")
     if hb is None or hb.steps_to_tol is None or hb.beta <= 0.0:
         return None  # no momentum to offer (a round problem's optimal beta is 0: that is gradient descent)
-    baseline = user_lr_steps if user_lr_steps is not None else (gd.steps_to_tol if gd is not None else None)
+    candidates = [s for s in (user_lr_steps, gd.steps_to_tol if gd is not None else None) if s is not None]
+    baseline = min(candidates) if candidates else None
     if baseline is not None and hb.steps_to_tol >= baseline:
-        return None  # momentum would not help on this problem
+        return None  # momentum would not beat plain GD (at your lr or at the advised one) on this problem
     than = f" instead of {count(baseline)} for gradient descent" if baseline is not None else ""
     cost = (f"; Polyak's optimum itself needs {count(hb.steps_at_optimum)} but sits within about 1/cond(H) of the edge of "
             "stability, where one rounded digit diverges") if hb.steps_at_optimum is not None else ""
@@ -423,7 +437,7 @@ def _lr_check(check, bounds, advice, problem) -> Finding:
             f"{predicted}at this lr it needs {count(check.steps_to_tol)} steps to shrink the gap to the floor by "
             f"{sig(bounds.tol, 2)}. Per step the error shrinks by {factor(check.contraction_flattest, check.flattest_gap)} along the flattest direction "
             f"and by {factor(check.contraction_steepest)} along the steepest{osc}.",
-            _remedies(_remedy_momentum(advice, bounds.tol, check.steps_to_tol)),
+            _remedies(_remedy_gd_lr(advice, bounds.tol, check.steps_to_tol), _remedy_momentum(advice, bounds.tol, check.steps_to_tol)),
             {"lr": lr, "steps_to_tol": check.steps_to_tol},
         )
     reached = f"reaches the tolerance in {count(check.steps_to_tol)} steps" if check.steps_to_tol is not None else "is stable"
