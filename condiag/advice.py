@@ -61,6 +61,8 @@ class Advised:
     beta: float
     rate: float
     """Spectral radius of the iteration with exactly these values: the error's worst-case factor per step."""
+    rate_gap: float
+    """1 - rate without cancellation (gradient descent): 1e-26 where rate prints as 1.0."""
     rate_float32: float | None
     """The same with lr and beta rounded to float32 (None when lr is outside float32's range)."""
     steps_to_tol: int | None
@@ -108,7 +110,7 @@ def _advise_one(name: str, lr: float, beta: float, optimum: LinearMethod, eigenv
     if not (gap > 0 and (gap32 is None or gap32 > 0)):
         return None  # never print advice that does not converge on this problem
     rate, rate32 = 1.0 - gap, (None if gap32 is None else 1.0 - gap32)
-    return Advised(name, lr_printed, beta_printed, rate, rate32, _steps(method, eigenvalues, model, tol),
+    return Advised(name, lr_printed, beta_printed, rate, gap, rate32, _steps(method, eigenvalues, model, tol),
                    _steps(optimum, eigenvalues, model, tol), model is not None)
 
 

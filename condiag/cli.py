@@ -324,10 +324,11 @@ def cli():
 @click.option("--fail-on", type=click.Choice(SEVERITY_CHOICES), default="never", show_default=True, help="Exit 1 when a finding of this severity or worse is present.")
 @click.option("--max-condition", type=FiniteFloat(min=1), metavar="K", help="Exit 1 when cond(A) (cond(Q)) exceeds K (K >= 1).")
 @click.option("--min-lr-margin", type=POSITIVE, metavar="M", help="Exit 1 when an --lr is within a factor M of the divergence threshold.")
+@click.option("--verbose", "-v", is_flag=True, help="The full report: every remedy, the loss-convention table.")
 @handle_errors
 def analyze(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, target, no_header, fmt, allow_external, method, engine, scheduler, memory_limit,
             lrs, steps, tol, x0, seed, model, hidden, samples, init_scale, model_seed, as_json, output, no_color, fail_on, max_condition,
-            min_lr_margin):
+            min_lr_margin, verbose):
     """Explain why gradient descent stalls or diverges: spectrum, learning-rate bounds,
     exact predictions and remedies."""
     from .analysis import analyze as run_analysis
@@ -344,7 +345,7 @@ def analyze(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, targe
     def text(console):
         from .render.text import render_analysis
 
-        render_analysis(result, console)
+        render_analysis(result, console, verbose)
 
     def json_report():
         from .render.json_report import analysis_json

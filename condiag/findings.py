@@ -83,8 +83,8 @@ def _remedy_lbfgs() -> Remedy:
 
 
 def _steps_phrase(advised, tol: float) -> str:
-    where = "from your starting point" if advised.closed_form else "in the worst case over starting points"
-    return f"{count(advised.steps_to_tol)} steps to shrink the loss gap by {sig(tol, 2)} ({where})"
+    where = "from your x0" if advised.closed_form else "worst case over x0"
+    return f"{count(advised.steps_to_tol)} steps to a loss gap of {sig(tol, 2)} of its start ({where})"
 
 
 def _remedy_gd_lr(advice: dict, tol: float, user_lr_steps: int | None) -> Remedy | None:
@@ -110,13 +110,11 @@ def _remedy_momentum(advice: dict, tol: float, user_lr_steps: int | None = None)
     if baseline is not None and hb.steps_to_tol >= baseline:
         return None  # momentum would not beat plain GD (at your lr or at the advised one) on this problem
     than = f" instead of {count(baseline)} for gradient descent" if baseline is not None else ""
-    cost = (f"; Polyak's optimum itself needs {count(hb.steps_at_optimum)} but sits within about 1/cond(H) of the edge of "
-            "stability, where one rounded digit diverges") if hb.steps_at_optimum is not None else ""
+    cost = (f" (Polyak's optimum: {count(hb.steps_at_optimum)}, but it hugs the edge of stability)"
+            if hb.steps_at_optimum is not None else "")
     return Remedy(
         "Add momentum (checked parameters)",
-        f"Heavy-ball momentum with lr = {sig(hb.lr, 4)} and momentum = {hb.beta!r} (10% from the edge of stability, "
-        f"checked: the error shrinks by a factor {sig(hb.rate, 6)} per step, also in float32) needs "
-        f"{_steps_phrase(hb, tol)}{than}{cost}.",
+        f"Heavy ball, 10% from the edge of stability and checked in float64 and float32: {_steps_phrase(hb, tol)}{than}{cost}.",
         f"opt = torch.optim.SGD([x], lr={hb.lr!r}, momentum={hb.beta!r})",
     )
 
@@ -403,20 +401,20 @@ def _lr_check(check, bounds, advice, problem) -> Finding:
         if elsewhere:
             hint = f" It would be stable under the {' / '.join(elsewhere)} convention{'s' if len(elsewhere) > 1 else ''}: check which loss your code minimises."
         gd = advice.get("gd")
-        lower = (f"Use lr = {gd.lr!r} (10% from the edge of stability, checked): {_steps_phrase(gd, bounds.tol)}. "
+        lower = (f"lr = {gd.lr!r} (10% from the edge, checked): {_steps_phrase(gd, bounds.tol)}. "
                  if gd is not None and gd.steps_to_tol is not None else "")
         remedies = _remedies(
             Remedy(
                 "Lower the learning rate",
                 f"{lower}Any lr below {sig_below(threshold, 5)} converges.",
-                None,
+                f"opt = torch.optim.SGD([x], lr={gd.lr!r})" if gd is not None else None,
             ),
             _remedy_momentum(advice, bounds.tol),
         )
         return Finding(
             "CD110",
             "error",
-            f"lr = {sig(lr, 5)} diverges: it is {sig(check.ratio_to_threshold, 4)} × the threshold 2/L = {sig(threshold, 5)}",
+            f"lr = {sig(lr, 5)} diverges: it is {sig(check.ratio_to_threshold, 4)} × the threshold 2/L = {sig(threshold, 7)}",
             f"Along the steepest direction each step multiplies the error by 1 - lr·L = {sig(1 - lr * bounds.L, 4)}, "
             f"so it grows by a factor {factor(check.growth_factor)} per step{overflow}.{hint}",
             remedies,

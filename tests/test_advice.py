@@ -265,3 +265,43 @@ def test_wording_fixes(run, samples, tmp_path):
     titles = [r["title"] for f in report["findings"] for r in f["remedies"]]
     # on a 1-D problem momentum (beta ~ 0) cannot beat GD at the advised lr: only the lr is offered
     assert not any(t.startswith("Add momentum") for t in titles) and "Use the advised learning rate" in titles
+
+
+# ---------------------------------------------------------------------------- item 7: 80 columns
+def test_report_at_80_columns_keeps_snippets_numbers_and_prints_each_remedy_once(run, samples):
+    text = run("analyze", samples / "valley_2x2.npz", "--lr", "1e-5", "--lr", "2e-5", "--steps", "100000000",
+               env={"NO_COLOR": "1", "COLUMNS": "80"}).out
+    lines = text.splitlines()
+    snippets = [line.strip() for line in lines if line.startswith("       ") and ("=" in line or "import" in line)]
+    for snippet in snippets:  # every snippet is whole: it compiles as Python on its own
+        compile(snippet, "<snippet>", "exec")
+    assert any("# change of variables x = z / d" in s for s in snippets)
+    assert not re.search(r"\S…", text)  # no table cell was cut (rich marks a cut with a trailing …)
+    assert all(len(line) <= 80 for line in lines if not line.startswith("       "))
+    titles = [line.split(":", 1)[0].strip() for line in lines if line.strip().startswith("R") and ". " in line[:10]]
+    full = [t for t in titles if "see above" not in t]
+    assert len(full) == len(set(full))  # each remedy in full once
+    assert len(lines) <= 140
+    verbose = run("analyze", samples / "valley_2x2.npz", "--lr", "1e-5", "--lr", "2e-5", "--verbose").out
+    assert "who uses it" in verbose and len(verbose.splitlines()) > len(lines) - 5
+
+
+def test_compare_table_fits_80_columns_without_cutting(run, samples):
+    text = run("compare", samples / "valley_2x2.npz", "--solvers", "all", "--lr", "1e-5", "--max-iter", "20000",
+               env={"NO_COLOR": "1", "COLUMNS": "80"}).out
+    assert not re.search(r"\S…", text)
+    table = text.split("Solvers", 1)[1].split("Verdicts", 1)[0]
+    assert all(len(line) <= 80 for line in table.splitlines())
+    assert "20,000*" in table and "DIVE" not in table
+
+
+def test_readme_example_is_the_real_output(run, samples):
+    """The README's first example is regenerated from real output: every line it shows is printed verbatim."""
+    readme = (samples.parent / "README.md").read_text()
+    block = readme.split("```\n$ condiag analyze sample_problems/valley_2x2.npz --lr 1e-5 --steps 1000000\n", 1)[1].split("```", 1)[0]
+    out = [line.rstrip() for line in run("analyze", samples / "valley_2x2.npz", "--lr", "1e-5", "--steps", "1000000",
+                                         env={"NO_COLOR": "1", "COLUMNS": "80"}).out.splitlines()]
+    shown = [line for line in block.splitlines() if line and line != "..."]
+    assert len(shown) > 10
+    for line in shown:
+        assert line in out, line

@@ -428,7 +428,7 @@ def test_option_table_covers_every_option():
     from condiag.cli import cli as group
 
     tested = {arg for args, _ in EXIT_CODES for arg in args if isinstance(arg, str) and arg.startswith("--")}
-    elsewhere = {"--rhs", "--intercept", "--a-key", "--b-key", "--target", "--no-header", "--allow-external", "--scheduler",
+    elsewhere = {"--verbose", "--rhs", "--intercept", "--a-key", "--b-key", "--target", "--no-header", "--allow-external", "--scheduler",
                  "--json", "--output", "--no-color", "--traceback", "--help", "--simulate", "--hidden", "--samples",
                  "--lr", "--plot", "--model"}
     for command in group.commands.values():

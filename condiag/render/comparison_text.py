@@ -5,11 +5,10 @@ from __future__ import annotations
 from rich import box
 from rich.console import Console, Group
 from rich.padding import Padding
-from rich.table import Table
 from rich.text import Text
 
-from ..numbers import count, sig
-from .text import fmt_seconds, heading, key_values, problem_section, vector_preview
+from ..numbers import count, sig, sig_below
+from .text import fitted_table, fmt_seconds, heading, key_values, problem_section, vector_preview
 
 STATUS_STYLE = {
     "converged": "green",
@@ -36,7 +35,8 @@ def render_comparison(comparison, console: Console) -> None:
                 ("W1·W2", "the balanced rank-K minimum (weights are not unique; 'x error' compares the product W1·W2)"),
                 ("f(x*)", f"{sig(reference.loss, 6)}  (the floor: no solver can go below it)"),
                 ("method", reference.method),
-                ("cond(H)", f"{sig(comparison.spectrum.hessian_condition_number, 4)}; GD diverges above lr = {sig(comparison.bounds.divergence_threshold, 5)}")
+                ("cond(H)", f"{sig(comparison.spectrum.hessian_condition_number, 4)}; GD converges for any lr below "
+                            f"{sig_below(comparison.bounds.divergence_threshold, 5)}")
                 if comparison.spectrum is not None else
                 ("curvature", f"λmax ≈ {sig(comparison.bounds.L, 3)} (start or minimum); lr=auto uses {sig(comparison.bounds.optimal, 3)}"),
                 ("budget", f"{count(settings.max_iter)} iterations"
@@ -46,12 +46,11 @@ def render_comparison(comparison, console: Console) -> None:
             ]
         ),
     ]
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1))
-    for name, justify in (("solver", "left"), ("status", "left"), ("iters", "right"), ("loss", "right"), ("gap", "right"),
-                          ("x error", "right"), ("time", "right")):
-        table.add_column(name, justify=justify, no_wrap=True)
+    columns = (("solver", "left"), ("status", "left"), ("iters", "right"), ("loss", "right"), ("gap", "right"),
+                ("x error", "right"), ("time", "right"))
+    rows = []
     for result, metric in zip(comparison.results, comparison.metrics):
-        table.add_row(
+        rows.append([
             result.solver,
             Text(result.status, style=STATUS_STYLE.get(result.status, "")),
             (count(result.diverged_at if result.status == "diverged" and result.diverged_at else result.iterations) + ("*" if result.exact else " "))
@@ -60,7 +59,8 @@ def render_comparison(comparison, console: Console) -> None:
             sig(metric.loss_gap, 3) if metric.loss_gap is not None else "-",
             sig(metric.x_rel_error, 2) if metric.x_rel_error is not None else (sig(metric.product_rel_error, 2) if metric.product_rel_error is not None else "-"),
             fmt_seconds(result.seconds) if result.status != "skipped" else "-",
-        )
+        ])
+    table = fitted_table(columns, rows, console.width, optional=["time", "loss"])
     parts += [heading("Solvers"), table]
     error_words = "‖W1·W2 - M*‖ / ‖M*‖" if comparison.spectrum is None else "‖x - x*‖ / ‖x*‖"
     starred = ("* computed in closed form (exact), not iterated; the others were iterated in "

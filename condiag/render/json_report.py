@@ -167,7 +167,8 @@ def findings_json(findings) -> list:
 
 
 def advice_json(advised) -> dict:
-    body = {"lr": advised.lr, "momentum": advised.beta, "rate": advised.rate, "rate_float32": advised.rate_float32,
+    body = {"lr": advised.lr, "momentum": advised.beta, "rate": advised.rate, "rate_gap": advised.rate_gap,
+            "rate_float32": advised.rate_float32,
             "steps_to_tol": advised.steps_to_tol, "steps_at_optimum": advised.steps_at_optimum, "from_x0": advised.closed_form}
     if advised.rate_float32 is None:
         body["rate_float32_note"] = "the lr is outside float32's range"

@@ -165,7 +165,7 @@ def spectrum_section(spectrum, problem) -> list:
 ADVICE_LABELS = {"gd": "gradient descent", "heavy_ball": "heavy-ball momentum", "nesterov": "Nesterov"}
 
 
-def bounds_section(bounds, problem, advice=None) -> list:
+def bounds_section(bounds, problem, advice=None, verbose: bool = True) -> list:
     """The limits (printed rounded down, so every printed lr is on the safe side) and the checked advice."""
     if bounds.divergence_threshold is None:
         return [heading("Learning-rate bounds"), Text("The Hessian is zero: every learning rate is stable.")]
@@ -180,15 +180,17 @@ def bounds_section(bounds, problem, advice=None) -> list:
             ("  contraction", f"(κ-1)/(κ+1) = {factor(bounds.optimal_rate, bounds.optimal_rate_gap)} per step"),
         ]
     for name, item in (advice or {}).items():
+        if name == "nesterov" and not verbose:
+            continue
         beta = f", momentum = {item.beta!r}" if item.beta else ""
         how = "from x0" if item.closed_form else "worst case"
         rows.append((f"advised: {ADVICE_LABELS[name]}", f"lr = {item.lr!r}{beta}: {count(item.steps_to_tol)} steps ({how}; "
                                                           f"{count(item.steps_at_optimum)} at the edge-hugging optimum)"))
     parts = [heading("Learning-rate bounds"), key_values(rows)]
     if advice:
-        parts.append(Text(f"Steps: the first T with f(x_T) - f* ≤ {sig(bounds.tol, 2)}·(f(x0) - f*). Advised values keep 10% from "
-                          "the edge of stability, are rounded down, and were checked (spectral radius < 1 in float64 and float32)."))
-    if bounds.by_convention:
+        parts.append(Text(f"Steps: first T with f(x_T) - f* ≤ {sig(bounds.tol, 2)}·(f(x0) - f*). Advised: 10% from the edge, "
+                          "rounded down, checked in float64 and float32.", style="dim"))
+    if bounds.by_convention and verbose:
         table = Table(box=box.SIMPLE_HEAD, title_justify="left", pad_edge=False)
         table.add_column("loss convention")
         table.add_column("stable below", justify="right")
@@ -197,16 +199,43 @@ def bounds_section(bounds, problem, advice=None) -> list:
             marker = " ◀ yours" if c.current else ""
             table.add_row(f"--loss {c.loss}{marker}", sig_below(c.threshold, 5), c.used_by)
         parts.append(Padding(table, (1, 0, 0, 0)))
+    elif bounds.by_convention:
+        others = ", ".join(f"{c.loss} {sig_below(c.threshold, 4)}" for c in bounds.by_convention if not c.current)
+        parts.append(Text(f"Stable below, under the other loss conventions: {others} (--verbose: who uses which)."))
     return parts
 
 
-def checks_section(checks, tol: float) -> list:
+def fitted_table(columns, rows, width: int, optional) -> Table:
+    """A table of whole cells (numbers are never cut or folded) that fits ``width``: while it is wider,
+    the next column named in ``optional`` is dropped. ``columns``: (name, justify); ``rows``: cell lists."""
+    from rich.cells import cell_len
+
+    dropped: list[str] = []
+    while True:
+        keep = [i for i, (name, _j) in enumerate(columns) if name not in dropped]
+        table = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1))
+        for i in keep:
+            table.add_column(columns[i][0], justify=columns[i][1], no_wrap=True, overflow="ignore")
+        for row in rows:
+            table.add_row(*(row[i] for i in keep))
+        with MEASURING_CONSOLE.capture() as captured:
+            MEASURING_CONSOLE.print(table)
+        needed = max((cell_len(line.rstrip()) for line in captured.get().splitlines()), default=0)
+        if needed <= width or len(dropped) == len(optional):
+            return table
+        dropped.append(optional[len(dropped)])
+
+
+MEASURING_CONSOLE = Console(width=10_000, file=None, color_system=None)
+"""Measures a table's natural width, whatever the output console's own width."""
+
+
+def checks_section(checks, tol: float, width: int = MIN_WIDTH) -> list:
     if not checks:
         return []
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1))
-    for name, justify in (("lr", "right"), ("verdict", "left"), ("lr·L/2", "right"), ("steep ×", "right"),
-                          ("flat ×", "right"), ("loss at T", "right"), ("steps to tol", "right")):
-        table.add_column(name, justify=justify, no_wrap=name not in ("verdict", "steps to tol"))
+    columns = (("lr", "right"), ("verdict", "left"), ("lr·L/2", "right"), ("steep ×", "right"), ("flat ×", "right"),
+               ("loss at T", "right"), ("steps to tol", "right"))
+    rows = []
     steps = checks[0].steps
     for c in checks:
         if c.stable:
@@ -225,7 +254,7 @@ def checks_section(checks, tol: float) -> list:
             to_tol = f"never; 1e300 at {count(c.overflow_step)}"
         else:
             to_tol = "never"
-        table.add_row(
+        rows.append([
             sig(c.lr, 5),
             verdict,
             sig(c.ratio_to_threshold, 4),
@@ -233,38 +262,74 @@ def checks_section(checks, tol: float) -> list:
             factor(c.contraction_flattest, c.flattest_gap),
             loss,
             to_tol,
-        )
+        ])
+    table = fitted_table(columns, rows, width, optional=["steep ×", "lr·L/2", "flat ×"])
     start = checks[0].start_loss
     caption = f"T = {count(steps)} steps from a loss of {sig(start, 5)}" if start is not None else f"T = {count(steps)} steps"
     floor = checks[0].loss_floor
     if floor is not None and start is not None and floor > 1e-12 * max(start, 1e-300):
         caption += f"; floor {sig(floor, 5)}"
-    caption += (f"; 'steep ×' and 'flat ×': factor on the error per step along the steepest and flattest directions; "
-                f"'steps to tol': until the gap to the floor is {sig(tol, 2)} of its start")
+    caption += f"; ×: error factor per step (steepest, flattest direction); steps to tol: the gap to {sig(tol, 2)} of its start"
     parts = [heading("Your learning rates (exact, closed form)"), table, Text(caption, style="dim")]
     reasons = {c.reason for c in checks if c.reason}
     parts += [Text(f"Loss not predicted: {r}", style="dim") for r in reasons]
     return parts
 
 
-def findings_section(findings) -> list:
+class Snippet(str):
+    """A line of code to paste: printed whole on its own line, never wrapped or cut (see :func:`print_parts`)."""
+
+
+SNIPPET_INDENT = 7
+
+
+def print_parts(console: Console, parts) -> None:
+    """Print a report's parts in order; a :class:`Snippet` is written as one unwrapped line whatever
+    the width (wrapping ``# change of variables`` onto a new line makes pasted code a syntax error)."""
+    for part in parts:
+        if isinstance(part, Snippet):
+            console.print(Text(" " * SNIPPET_INDENT + part, style="cyan"), soft_wrap=True)
+        else:
+            console.print(part)
+
+
+SHORT_REMEDIES = {"error": 2, "warning": 1, "info": 0}
+"""Remedies shown per finding without --verbose, by severity (the JSON always has all); info-level
+findings show their title only."""
+
+
+def findings_section(findings, verbose: bool = False) -> list:
+    """Findings, most severe first. Each remedy is printed once: a later finding that offers it again
+    refers to it by its label. Snippets are printed whole, one line each, never wrapped (so they paste)."""
     parts = [heading("Findings")]
     if not findings:
         parts.append(Text("Nothing to report."))
+    labels: dict[tuple, str] = {}
     for f in findings:
         title = Text()
         title.append(f"[{f.severity.upper()}] ", style=SEVERITY_STYLE[f.severity])
         title.append(f"{f.code} ", style="bold")
         title.append(f.title, style="bold")
         parts.append(Padding(title, (1, 0, 0, 0)))
+        if f.severity == "info" and not verbose:
+            continue
         parts.append(Padding(Text(f.detail), (0, 0, 0, 2)))
-        for i, remedy in enumerate(f.remedies, start=1):
+        shown = f.remedies if verbose else f.remedies[: SHORT_REMEDIES[f.severity]]
+        for remedy in shown:
+            key = (remedy.title, remedy.snippet)
             line = Text()
-            line.append(f"{i}. {remedy.title}: ", style="bold")
+            if key in labels:
+                line.append(f"{labels[key]} ", style="bold")
+                line.append(f"{remedy.title}: see above")
+                parts.append(Padding(line, (0, 0, 0, 4)))
+                continue
+            labels[key] = f"R{len(labels) + 1}."
+            line.append(f"{labels[key]} {remedy.title}: ", style="bold")
             line.append(remedy.detail)
             parts.append(Padding(line, (0, 0, 0, 4)))
-            if remedy.snippet:
-                parts.append(Padding(Text(remedy.snippet, style="cyan"), (0, 0, 0, 7)))
+            parts += [Snippet(line) for line in (remedy.snippet or "").splitlines()]
+        if len(f.remedies) > len(shown):
+            parts.append(Padding(Text(f"(+{len(f.remedies) - len(shown)} more remedies: --verbose)", style="dim"), (0, 0, 0, 4)))
     return parts
 
 
@@ -291,18 +356,20 @@ def reference_section(reference, problem, floor_is_zero: bool = False) -> list:
     return [heading("Exact answer"), key_values(rows)]
 
 
-def render_analysis(analysis, console: Console) -> None:
+def render_analysis(analysis, console: Console, verbose: bool = False) -> None:
+    """``condiag analyze``. The default report is short (the loss-convention table, remedies past the
+    first three per finding and info-level details need ``verbose``); the JSON always has everything."""
     problem = analysis.problem
     parts = [Text(f"condiag analyze — {problem.source}", style="bold")]
     parts += problem_section(problem)
     parts += spectrum_section(analysis.spectrum, problem)
     if analysis.convex:
-        parts += bounds_section(analysis.bounds, problem, analysis.advice)
-    parts += checks_section(analysis.checks, analysis.tol)
+        parts += bounds_section(analysis.bounds, problem, analysis.advice, verbose)
+    parts += checks_section(analysis.checks, analysis.tol, console.width)
     if analysis.convex and analysis.bounded and (problem.has_rhs or problem.is_quadratic):
         parts += reference_section(analysis.reference, problem, analysis.floor_is_zero)
-    parts += findings_section(analysis.findings)
-    console.print(Group(*parts))
+    parts += findings_section(analysis.findings, verbose)
+    print_parts(console, parts)
     console.print()
 
 
