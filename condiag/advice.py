@@ -91,11 +91,9 @@ def _steps(method: LinearMethod, eigenvalues: np.ndarray, model: QuadraticModel 
         if start == -np.inf:
             return 0
         return first_step_below(model, method, start + math.log(tol), MAX_STEPS_SEARCH[method.kind])
-    from .bounds import iterations_for
+    from .bounds import loss_steps
 
-    gap = contraction_gap(method, eigenvalues)
-    # the loss gap is quadratic in the error: it shrinks by rate² = 1 - gap(2 - gap) per step in the worst case
-    return iterations_for(gap * (2.0 - gap), tol) if gap > 0 else None
+    return loss_steps(contraction_gap(method, eigenvalues), tol)
 
 
 def _advise_one(name: str, lr: float, beta: float, optimum: LinearMethod, eigenvalues, model, tol) -> Advised | None:

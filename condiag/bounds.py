@@ -36,6 +36,17 @@ CONVENTION_USERS = {
 MAX_STEPS_SEARCH = 10**300
 
 
+def loss_steps(rate_gap: float | None, tol: float) -> int | None:
+    """Worst-case steps for the loss gap to shrink by ``tol`` when the error contracts by 1 - rate_gap per step.
+
+    The loss gap is quadratic in the error, so it contracts by (1 - g)² = 1 - g(2 - g) per step: the
+    one meaning of "steps" condiag uses everywhere (f(x_T) - f* <= tol (f(x0) - f*)).
+    """
+    if rate_gap is None or not np.isfinite(rate_gap) or rate_gap <= 0.0:
+        return None
+    return iterations_for(rate_gap * (2.0 - rate_gap), tol)
+
+
 def iterations_for(gap: float | None, tol: float) -> int | None:
     """Steps k with (1 - gap)**k <= tol, i.e. ceil(ln tol / ln(1 - gap)).
 
@@ -92,7 +103,7 @@ class LearningRateBounds:
     optimal_rate_gap: float | None
     """1 - optimal_rate = 2/(kappa + 1), without cancellation."""
     iterations_to_tol: int | None
-    """Steps at the optimal lr for the error to shrink by ``tol`` (worst case over x0)."""
+    """Steps at the optimal lr for the loss gap to shrink by ``tol`` (worst case over x0; see :func:`loss_steps`)."""
     tol: float
     heavy_ball: MomentumParameters | None
     nesterov: MomentumParameters | None
@@ -118,14 +129,14 @@ def learning_rate_bounds(problem: Problem, spectrum: Spectrum, tol: float) -> Le
         optimal = 2.0 / (L + mu)
         optimal_rate = (kappa - 1.0) / (kappa + 1.0)
         optimal_gap = 2.0 / (kappa + 1.0)
-        iterations = iterations_for(optimal_gap, tol)
+        iterations = loss_steps(optimal_gap, tol)
         root = math.sqrt(kappa)
         q = (root - 1.0) / (root + 1.0)
         q_gap = 2.0 / (root + 1.0)
         heavy = MomentumParameters(
-            4.0 / (math.sqrt(L) + math.sqrt(mu)) ** 2, q * q, q_gap * (2.0 - q_gap), q, q_gap, iterations_for(q_gap, tol)
+            4.0 / (math.sqrt(L) + math.sqrt(mu)) ** 2, q * q, q_gap * (2.0 - q_gap), q, q_gap, loss_steps(q_gap, tol)
         )
-        nesterov = MomentumParameters(1.0 / L, q, q_gap, 1.0 - 1.0 / root, 1.0 / root, iterations_for(1.0 / root, tol))
+        nesterov = MomentumParameters(1.0 / L, q, q_gap, 1.0 - 1.0 / root, 1.0 / root, loss_steps(1.0 / root, tol))
         speedup = None
         if iterations and heavy.iterations_to_tol:
             speedup = iterations / heavy.iterations_to_tol
@@ -223,7 +234,7 @@ def check_learning_rate(
         steps_to_tol = None
         if stable:
             worst_gap = min(lr * flat, 2.0 - lr * L)  # 1 - max|1 - lr lambda| over the extremes
-            steps_to_tol = iterations_for(worst_gap, tol)
+            steps_to_tol = loss_steps(worst_gap, tol)
         return LearningRateCheck(
             lr, stable, None if threshold is None else lr / threshold, abs(1 - lr * L), abs(1 - lr * flat), lr * flat,
             lr * L > 1, growth, steps, None, None, None, None, steps_to_tol, None, None, reason,
