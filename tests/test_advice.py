@@ -305,3 +305,17 @@ def test_readme_example_is_the_real_output(run, samples):
     assert len(shown) > 10
     for line in shown:
         assert line in out, line
+
+
+# ---------------------------------------------------------------------------- item 4 (part): float32 claims measured
+def test_float32_is_blamed_only_when_float64_does_better(run, samples):
+    from condiag.problem import Problem
+
+    problem = Problem.create(np.array([[1.0, 0.3], [0.2, 0.7]]), np.array([0.1, 0.3]))  # x* not representable in float32
+    result = compare(problem, ["gd"], Settings(max_iter=3000, tol=1e-20, dtype="float32"))
+    gd = result.results[0]
+    assert gd.status == "stalled" and gd.extra["float64_gap"] < 0.1 * (gd.final_loss - result.reference.loss)
+    assert "float32 rounding limits it" in result.metrics[0].verdict
+    text = run("compare", samples / "valley_2x2.npz", "--solvers", "gd,lbfgs,cg,newton", "--dtype", "float32",
+               "--max-iter", "200", env={"NO_COLOR": "1", "COLUMNS": "120"}).out
+    assert "except lbfgs, cg, newton (float64: no float32 mode)" in " ".join(text.split())

@@ -63,8 +63,12 @@ def render_comparison(comparison, console: Console) -> None:
     table = fitted_table(columns, rows, console.width, optional=["time", "loss"])
     parts += [heading("Solvers"), table]
     error_words = "‖W1·W2 - M*‖ / ‖M*‖" if comparison.spectrum is None else "‖x - x*‖ / ‖x*‖"
-    starred = ("* computed in closed form (exact), not iterated; the others were iterated in "
-               f"{settings.dtype}. " if any(r.exact for r in comparison.results) else f"Iterated in {settings.dtype}. ")
+    ran = [r for r in comparison.results if r.status not in ("skipped", "failed")]
+    in_float64 = [r.solver for r in ran if r.dtype != settings.dtype]
+    where = f"iterated in {settings.dtype}" + (f" except {', '.join(in_float64)} (float64: no {settings.dtype} mode)"
+                                                if in_float64 else "")
+    starred = (f"* computed in closed form (exact), not iterated; the others were {where}. "
+               if any(r.exact for r in comparison.results) else f"{where[0].upper()}{where[1:]}. ")
     floor_words = "f(x) - f(stationary point); f has no minimum" if comparison.no_minimum else "f(x) - f*"
     parts.append(Text(f"{starred}loss = final f(x); gap = {floor_words}; x error = {error_words}.", style="dim"))
     if any(m.null_space_rel_error is not None and m.null_space_rel_error > 1e-3 for m in comparison.metrics):
