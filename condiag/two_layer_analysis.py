@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .findings import Finding, Remedy, severity_rank
-from .numbers import count, sig, sig_below
+from .numbers import count, floor_sig, sig, sig_below
 from .two_layer import Optimum, TwoLayerProblem, component_rates, optimum, power_iteration_top, stability_curvatures
 
 
@@ -43,6 +43,13 @@ class TwoLayerAnalysis:
     component_rates: np.ndarray
     steps_at_recommended: int | None
     """Steps for the slowest kept component's error to shrink by tol at the recommended lr (linearised)."""
+    steps_simulated: int | None
+    """Steps gradient descent at the recommended lr, as printed, takes from the initial point until the loss gap
+    is tol of its start: simulated (None when it did not get there within :data:`SIMULATION_BUDGET`)."""
+    adam_lr: float | None
+    """An Adam lr that covers the distance to the minimum in about 300 steps, checked by simulation (None: no such lr found)."""
+    adam_steps: int | None
+    """The steps the simulation of Adam at ``adam_lr`` took."""
     slowdown: float
     """sigma_1(M*) / sigma_K(M*)."""
     distance: float
@@ -61,6 +68,24 @@ class TwoLayerAnalysis:
     tol: float
     findings: tuple[Finding, ...]
     seconds: float
+
+
+SIMULATION_BUDGET = 200_000
+"""Steps of gradient descent simulated to check the recommended lr (a 10x6 fit takes well under a second)."""
+ADAM_TARGET_STEPS = 300
+"""The Adam remedy aims at covering the distance to the minimum in about this many steps."""
+
+
+def _simulated_steps(problem: TwoLayerProblem, solver: str, lr: float, tol: float, budget: int) -> int | None:
+    """Steps ``solver`` at ``lr`` takes from the initial point to a loss gap of tol·max(1, start gap), by simulation.
+
+    The same run ``condiag compare --solvers SOLVER --lr LR`` makes; None when it did not converge within ``budget``.
+    """
+    from .comparison import compare
+    from .solvers import Settings
+
+    result = compare(problem, [solver], Settings(max_iter=budget, tol=tol, lr=lr)).results[0]
+    return result.iterations if result.status == "converged" else None
 
 
 def analyze_two_layer(problem: TwoLayerProblem, lrs=(), *, tol: float = 1e-6) -> TwoLayerAnalysis:
@@ -86,10 +111,17 @@ def analyze_two_layer(problem: TwoLayerProblem, lrs=(), *, tol: float = 1e-6) ->
                       math.ceil(distance / lr))
         for lr in lrs
     )
+    steps_simulated = _simulated_steps(problem, "gd", floor_sig(recommended, 3), tol, SIMULATION_BUDGET)
+    adam_lr = adam_steps = None
+    if any(check.adam_min_steps > 1000 for check in checks) and distance > 0:
+        candidate = floor_sig(distance / ADAM_TARGET_STEPS, 2)
+        adam_steps = _simulated_steps(problem, "adam", candidate, tol, 10 * ADAM_TARGET_STEPS)
+        adam_lr = candidate if adam_steps is not None else None
     partial = dict(problem=problem, optimum=best, singular_values=s, condition_number=cond, start_loss=problem.value(theta0),
                    lambda_init=lam_init, lambda_init_measured=measured_init, lambda_minimum=lam_min,
                    lambda_minimum_measured=measured_min, recommended_lr=recommended, component_rates=rates,
-                   steps_at_recommended=steps, slowdown=slowdown, distance=distance, checks=checks, tol=tol)
+                   steps_at_recommended=steps, steps_simulated=steps_simulated, adam_lr=adam_lr, adam_steps=adam_steps,
+                   slowdown=slowdown, distance=distance, checks=checks, tol=tol)
     findings = two_layer_findings(**partial)
     return TwoLayerAnalysis(**partial, findings=tuple(findings), seconds=time.perf_counter() - started)
 
@@ -152,7 +184,10 @@ def two_layer_findings(**a) -> list[Finding]:
                 f"{sig(a['distance'] + p.init_scale, 3)} (≈ √σ₁(M*) = {sig(math.sqrt(a['optimum'].singular_values[0]), 3)}) while the "
                 f"initialisation has scale {sig(p.init_scale, 3)}, so reaching it takes at least {sig(a['distance'], 3)} / lr = "
                 f"{count(check.adam_min_steps)} steps; the loss stays near its start until then.",
-                (Remedy("Raise Adam's lr to the weights' scale", f"lr ≈ {sig(a['distance'] / 300, 2)} covers the distance in about 300 steps.", None),),
+                (Remedy("Raise Adam's lr to the weights' scale",
+                        f"lr = {a['adam_lr']!r} reaches the minimum in {count(a['adam_steps'])} steps (simulated from this "
+                        "initialisation).", f"opt = torch.optim.Adam(model.parameters(), lr={a['adam_lr']!r})"),)
+                if a["adam_lr"] is not None else (),
                 {"lr": check.lr, "min_steps": check.adam_min_steps},
             ))
     if a["slowdown"] > 1.5 and a["steps_at_recommended"]:

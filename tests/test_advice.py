@@ -319,3 +319,21 @@ def test_float32_is_blamed_only_when_float64_does_better(run, samples):
     text = run("compare", samples / "valley_2x2.npz", "--solvers", "gd,lbfgs,cg,newton", "--dtype", "float32",
                "--max-iter", "200", env={"NO_COLOR": "1", "COLUMNS": "120"}).out
     assert "except lbfgs, cg, newton (float64: no float32 mode)" in " ".join(text.split())
+
+
+# ---------------------------------------------------------------------------- item 3: two-layer counts are measured
+def test_two_layer_step_counts_are_what_compare_measures(run, samples):
+    story = samples / "two_layer_story3.npz"
+    report = run("analyze", story, "--model", "two-layer", "--hidden", "6", "--lr", "1e-3", "--json").json()
+    lr_block = report["learning_rate"]
+    printed_lr = float(f"{lr_block['recommended']:.2g}")
+    gd = run("compare", story, "--model", "two-layer", "--hidden", "6", "--solvers", "gd", "--lr", repr(floor_sig(lr_block["recommended"], 3)),
+             "--max-iter", "200000", "--json").json()["solvers"][0]
+    assert gd["status"] == "converged" and gd["iterations"] == lr_block["steps_simulated"]
+    assert printed_lr <= lr_block["max_stable_minimum"]
+    adam_lr, adam_steps = lr_block["adam_lr"], lr_block["adam_steps"]
+    adam = run("compare", story, "--model", "two-layer", "--hidden", "6", "--solvers", "adam", "--param", f"adam.lr={adam_lr!r}",
+               "--max-iter", "3000", "--json").json()["solvers"][0]
+    assert adam["status"] == "converged" and adam["iterations"] == adam_steps
+    snippets = [r["snippet"] for f in report["findings"] for r in f["remedies"] if r["snippet"] and "Adam" in r["snippet"]]
+    assert snippets and all(f"lr={adam_lr!r}" in s for s in snippets)

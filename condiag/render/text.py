@@ -443,7 +443,9 @@ def render_two_layer(analysis, console: Console) -> None:
             ("λmax at the start", f"{sig(analysis.lambda_init, 4)}  (measured {sig(analysis.lambda_init_measured, 4)})  → GD needs lr < {sig_below(analysis.threshold_init, 3)}"),
             ("λmax at the minimum", f"{sig(analysis.lambda_minimum, 4)}  (measured {sig(analysis.lambda_minimum_measured, 4)})  → GD needs lr < {sig_below(analysis.threshold_minimum, 3)}"),
             ("recommended lr", sig_below(analysis.recommended_lr, 3)),
-            ("steps at that lr", f"{count(analysis.steps_at_recommended)} for the slowest component (σ₁/σ_K = {sig(analysis.slowdown, 3)})"),
+            ("steps at that lr", (f"{count(analysis.steps_simulated)} from the start (simulated)" if analysis.steps_simulated is not None
+                                  else "more than the simulated 200,000 from the start")
+             + f"; near the minimum {count(analysis.steps_at_recommended)} for the slowest component (σ₁/σ_K = {sig(analysis.slowdown, 3)})"),
             ("weights must travel", f"{sig(analysis.distance, 3)} (balanced minimum vs the init scale)"),
         ]),
     ]
@@ -457,5 +459,5 @@ def render_two_layer(analysis, console: Console) -> None:
                           count(c.adam_min_steps))
         parts += [heading("Your learning rates"), table]
     parts += findings_section(analysis.findings)
-    console.print(Group(*parts))
+    print_parts(console, parts)
     console.print()
