@@ -96,6 +96,7 @@ def analyze(
     x0=None,
     x0_source: str = "zeros",
     method: str = "auto",
+    dtype: str = "float64",
 ) -> Analysis:
     """Analyse a problem: spectrum, bounds, exact predictions at each lr, causes, findings.
 
@@ -107,18 +108,20 @@ def analyze(
     steps : int
         T for the closed-form prediction of f(x_T).
     tol : float
-        Relative target: error reduction for the iteration counts, and gap reduction
-        f(x_T) - f* <= tol (f(x0) - f*) for each lr's steps_to_tol.
+        Relative target: every step count is the first T with f(x_T) - f* <= tol (f(x0) - f*).
     x0 : array, optional
         Starting point (zeros by default).
     method : {'auto', 'exact', 'iterative'}
         Exact dense decomposition, or iterative extreme singular values (large/sparse problems;
         predictions then come from the extreme pair and are worst-case bounds).
+    dtype : {'float64', 'float32'}
+        The precision the user trains in: each lr is checked as that dtype holds it, and a diverging
+        loss is reported where it overflows in that dtype (float32: 3.4e38, then inf).
     """
     started = time.perf_counter()
     x0 = starting_point(x0, problem.n_cols)
     if choose_method(problem, method) == "iterative":
-        return _analyze_iterative(problem, lrs, steps, tol, x0, x0_source, started)
+        return _analyze_iterative(problem, lrs, steps, tol, x0, x0_source, started, dtype)
     decomposition = decompose(problem)
     spectrum = spectrum_from(problem, decomposition)
     convex, bounded, reason = no_minimum_reason(problem, decomposition)
@@ -130,7 +133,7 @@ def analyze(
         reason = "no right-hand side b was given and x0 = 0 is already optimal (pass --rhs or --x0)"
     elif reason is None:
         model = quadratic_model(problem, decomposition, reference.x, x0, reference.loss)
-    checks = tuple(check_learning_rate(float(lr), spectrum, model, steps, tol, reason) for lr in lrs)
+    checks = tuple(check_learning_rate(float(lr), spectrum, model, steps, tol, reason, dtype) for lr in lrs)
     causes = diagnose_causes(problem, decomposition, spectrum.condition_number, spectrum.hessian_condition_number)
     ridge = suggest_ridge(problem, decomposition, spectrum, reference) if convex else None
     # without b (model None) the counts are the worst case over starting points
@@ -170,7 +173,8 @@ def analyze(
     )
 
 
-def _analyze_iterative(problem: Problem, lrs, steps: int, tol: float, x0: np.ndarray, x0_source: str, started: float) -> Analysis:
+def _analyze_iterative(problem: Problem, lrs, steps: int, tol: float, x0: np.ndarray, x0_source: str, started: float,
+                       dtype: str = "float64") -> Analysis:
     """The iterative path: extreme singular values only; predictions are worst-case bounds."""
     from .causes import Causes, PrecisionRisk, scaling_iterative
     from .iterative import extreme_pair, iterative_reference, spectrum_from_pair
@@ -182,7 +186,7 @@ def _analyze_iterative(problem: Problem, lrs, steps: int, tol: float, x0: np.nda
     bounds = learning_rate_bounds(problem, spectrum, tol)
     reason = ("iterative spectrum: only the extreme eigenpairs are known, so the loss after T steps is not predicted; "
               "'steps to tol' is the worst case over starting points")
-    checks = tuple(check_learning_rate(float(lr), spectrum, None, steps, tol, reason) for lr in lrs)
+    checks = tuple(check_learning_rate(float(lr), spectrum, None, steps, tol, reason, dtype) for lr in lrs)
     precision = PrecisionRisk(spectrum.condition_number * 2.0**-24, spectrum.hessian_condition_number * 2.0**-24,
                               spectrum.condition_number * 2.0**-53, problem.input_dtype)
     causes = Causes(scaling_iterative(problem, spectrum.condition_number), None, precision, None)

@@ -25,7 +25,7 @@ import numpy as np
 
 from .problem import LOSS_CONVENTIONS, Problem, loss_scale
 from .spectrum import Spectrum, learned_eigenvalues
-from .trajectories import LOG_1E300, LinearMethod, QuadraticModel, first_step_above, first_step_below, growth_factor, log_gap
+from .trajectories import LinearMethod, QuadraticModel, first_step_above, first_step_below, growth_factor, log_gap
 
 CONVENTION_USERS = {
     "sum": "a hand-written ((A @ x - b) ** 2).sum() or .pow(2).sum()",
@@ -193,10 +193,14 @@ class LearningRateCheck:
     steps_to_tol: int | None
     """Smallest T with f(x_T) - f* <= tol (f(x0) - f*); None when never (unstable) or no gap."""
     overflow_step: int | None
-    """Unstable lr: the step at which the loss passes 1e300."""
+    """Unstable lr: the step at which the loss passes ``overflow_level``."""
     loss_floor: float | None
     reason: str | None = None
     """Why a prediction is missing (e.g. no b given)."""
+    dtype: str = "float64"
+    """The user's precision: the lr is checked as that dtype holds it, and overflow is that dtype's."""
+    overflow_level: float = 1e300
+    """The loss level called overflow: 1e300 in float64, float32's largest value (3.4e38, then inf) in float32."""
 
 
 def quadratic_model(problem: Problem, decomposition, x_star: np.ndarray, x0: np.ndarray, floor: float) -> QuadraticModel:
@@ -212,6 +216,10 @@ def quadratic_model(problem: Problem, decomposition, x_star: np.ndarray, x0: np.
     )
 
 
+OVERFLOW_LEVEL = {"float64": 1e300, "float32": float(np.finfo(np.float32).max)}
+"""Where a diverging loss is reported as overflowing, by the user's dtype."""
+
+
 def check_learning_rate(
     lr: float,
     spectrum: Spectrum,
@@ -219,8 +227,16 @@ def check_learning_rate(
     steps: int,
     tol: float,
     reason: str | None = None,
+    dtype: str = "float64",
 ) -> LearningRateCheck:
-    """Exact behaviour of GD at ``lr`` for ``steps`` steps (see :mod:`condiag.trajectories`)."""
+    """Exact behaviour of GD at ``lr`` for ``steps`` steps (see :mod:`condiag.trajectories`).
+
+    With ``dtype="float32"`` the lr is the float32 number a float32 model holds (``np.float32(lr)``, which
+    can round up across the threshold) and the overflow step is where the loss passes float32's largest value.
+    """
+    if dtype == "float32":
+        lr = float(np.float32(lr))
+    overflow_level = OVERFLOW_LEVEL[dtype]
     L = spectrum.lambda_max
     flat = spectrum.lambda_min_nonzero if spectrum.lambda_min_nonzero is not None else spectrum.lambda_min
     threshold = 2.0 / L if L > 0 else None
@@ -237,7 +253,7 @@ def check_learning_rate(
             steps_to_tol = loss_steps(worst_gap, tol)
         return LearningRateCheck(
             lr, stable, None if threshold is None else lr / threshold, abs(1 - lr * L), abs(1 - lr * flat), lr * flat,
-            lr * L > 1, growth, steps, None, None, None, None, steps_to_tol, None, None, reason,
+            lr * L > 1, growth, steps, None, None, None, None, steps_to_tol, None, None, reason, dtype, overflow_level,
         )
     growth = growth_factor(model, method)
     log_start = log_gap(model, method, 0)
@@ -259,7 +275,7 @@ def check_learning_rate(
     elif stable:
         steps_to_tol = first_step_below(model, method, log_start + math.log(tol), MAX_STEPS_SEARCH)
     else:
-        overflow_step = first_step_above(model, method, LOG_1E300, MAX_STEPS_SEARCH)
+        overflow_step = first_step_above(model, method, math.log(overflow_level), MAX_STEPS_SEARCH)
     return LearningRateCheck(
         lr=lr,
         stable=stable,
@@ -278,4 +294,6 @@ def check_learning_rate(
         overflow_step=overflow_step,
         loss_floor=floor,
         reason=reason,
+        dtype=dtype,
+        overflow_level=overflow_level,
     )

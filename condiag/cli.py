@@ -319,6 +319,8 @@ def cli():
 @click.option("--x0", metavar="SPEC", help="Starting point: comma-separated numbers, 'torch' (nn.Linear's default init, "
               "weights then bias with --intercept) or a vector file (default zeros).")
 @click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of --x0 torch.")
+@click.option("--dtype", type=click.Choice(("float64", "float32")), default="float64", show_default=True,
+              help="Your training precision: each --lr is checked as it holds it, overflow is its (float32: inf past 3.4e38).")
 @model_options
 @output_options
 @click.option("--fail-on", type=click.Choice(SEVERITY_CHOICES), default="never", show_default=True, help="Exit 1 when a finding of this severity or worse is present.")
@@ -327,7 +329,7 @@ def cli():
 @click.option("--verbose", "-v", is_flag=True, help="The full report: every remedy, the loss-convention table.")
 @handle_errors
 def analyze(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, target, no_header, fmt, allow_external, method, engine, scheduler, memory_limit,
-            lrs, steps, tol, x0, seed, model, hidden, samples, init_scale, model_seed, as_json, output, no_color, fail_on, max_condition,
+            lrs, steps, tol, x0, seed, dtype, model, hidden, samples, init_scale, model_seed, as_json, output, no_color, fail_on, max_condition,
             min_lr_margin, verbose):
     """Explain why gradient descent stalls or diverges: spectrum, learning-rate bounds,
     exact predictions and remedies."""
@@ -340,7 +342,7 @@ def analyze(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, targe
         return analyze_two_layer_command(two_layer_problem(prob, hidden, samples, init_scale, model_seed), lrs, tol,
                                          as_json, output, no_color, fail_on, max_condition)
     x0_values, x0_label = parse_x0(x0, prob, seed)
-    result = run_analysis(prob, lrs, steps=steps, tol=tol, x0=x0_values, x0_source=x0_label, method=method)
+    result = run_analysis(prob, lrs, steps=steps, tol=tol, x0=x0_values, x0_source=x0_label, method=method, dtype=dtype)
 
     def text(console):
         from .render.text import render_analysis

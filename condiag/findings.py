@@ -396,7 +396,8 @@ def _lr_check(check, bounds, advice, problem) -> Finding:
     others = [c for c in bounds.by_convention if not c.current]
     elsewhere = [c.loss for c in others if lr < c.threshold]
     if not check.stable:
-        overflow = f"; the loss passes 1e300 at step {count(check.overflow_step)}" if check.overflow_step is not None else ""
+        level = "1e300" if check.dtype == "float64" else f"{check.dtype}'s largest value ({sig(check.overflow_level, 2)}: inf next)"
+        overflow = f"; the loss passes {level} at step {count(check.overflow_step)}" if check.overflow_step is not None else ""
         hint = ""
         if elsewhere:
             hint = f" It would be stable under the {' / '.join(elsewhere)} convention{'s' if len(elsewhere) > 1 else ''}: check which loss your code minimises."

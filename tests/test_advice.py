@@ -337,3 +337,25 @@ def test_two_layer_step_counts_are_what_compare_measures(run, samples):
     assert adam["status"] == "converged" and adam["iterations"] == adam_steps
     snippets = [r["snippet"] for f in report["findings"] for r in f["remedies"] if r["snippet"] and "Adam" in r["snippet"]]
     assert snippets and all(f"lr={adam_lr!r}" in s for s in snippets)
+
+
+# ---------------------------------------------------------------------------- item 4 (part): analyze --dtype float32
+def test_float32_overflow_step_matches_a_float32_run(run, samples):
+    report = run("analyze", samples / "valley_2x2.npz", "--lr", "2e-5", "--dtype", "float32", "--json").json()
+    check = report["lr_checks"][0]
+    f64 = run("analyze", samples / "valley_2x2.npz", "--lr", "2e-5", "--json").json()["lr_checks"][0]
+    assert check["dtype"] == "float32" and check["lr"] == float(np.float32(2e-5))
+    data = np.load(samples / "valley_2x2.npz")
+    A, b = data["A"].astype(np.float32), data["b"].astype(np.float32)
+    x = np.zeros(2, dtype=np.float32)
+    lr = np.float32(2e-5)
+    step = None
+    with np.errstate(all="ignore"):
+        for k in range(1, 10_000):
+            x = x - lr * (np.float32(2) * (A.T @ (A @ x - b)))
+            loss = np.sum((A @ x - b) ** 2, dtype=np.float32)
+            if not np.isfinite(loss):
+                step = k
+                break
+    assert step is not None and abs(step - check["overflow_step"]) <= 2, (step, check["overflow_step"])
+    assert 7 < f64["overflow_step"] / check["overflow_step"] < 8  # float32 hits inf ~7.5x earlier than 1e300

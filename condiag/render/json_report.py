@@ -221,6 +221,8 @@ def analysis_json(analysis) -> dict:
                 "oscillating": c.oscillating,
                 "growth_factor": c.growth_factor,
                 "overflow_step": c.overflow_step,
+                "overflow_level": c.overflow_level,
+                "dtype": c.dtype,
                 "reason": c.reason,
             }
             for c in analysis.checks

@@ -251,7 +251,7 @@ def checks_section(checks, tol: float, width: int = MIN_WIDTH) -> list:
         if c.stable:
             to_tol = count(c.steps_to_tol)
         elif c.overflow_step is not None:
-            to_tol = f"never; 1e300 at {count(c.overflow_step)}"
+            to_tol = f"never; {'1e300' if c.dtype == 'float64' else 'inf'} at {count(c.overflow_step)}"
         else:
             to_tol = "never"
         rows.append([
