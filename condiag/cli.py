@@ -420,7 +420,7 @@ class LazyProgress:
 @click.option("--lr", type=LEARNING_RATE, metavar="LR", help="Learning rate of the first-order solvers (default: each solver's own; gd/momentum/nesterov: from the spectrum).")
 @click.option("--max-iter", type=click.IntRange(min=1, max=MAX_ITERATIONS), default=10_000, show_default=True, metavar="N", help="Iteration budget per solver (closed-form runs answer any N at once).")
 @click.option("--tol", type=TOLERANCE, default=1e-6, show_default=True, metavar="EPS",
-              help="Converged when f(x) - f* <= EPS * max(1, f(x0) - f*).")
+              help="Converged when f(x) - f* <= EPS * (f(x0) - f*), as every step count condiag prints.")
 @click.option("--time-limit", type=POSITIVE, metavar="SECONDS", help="Wall-time limit per solver.")
 @click.option("--dtype", type=click.Choice(("float64", "float32")), default="float64", show_default=True, help="Precision of the simulated iterations (float32 as PyTorch).")
 @click.option("--simulate", is_flag=True, help="Iterate step by step even where the trajectory is known in closed form.")

@@ -41,7 +41,7 @@ def render_comparison(comparison, console: Console) -> None:
                 ("curvature", f"λmax ≈ {sig(comparison.bounds.L, 3)} (start or minimum); lr=auto uses {sig(comparison.bounds.optimal, 3)}"),
                 ("budget", f"{count(settings.max_iter)} iterations"
                  + (f", {settings.time_limit:g} s per solver" if settings.time_limit else "")
-                 + f"; converged when f(x) - f* <= {sig(settings.tol, 2)} × max(1, f(x0) - f*)"
+                 + f"; converged when f(x) - f* <= {sig(settings.tol, 2)} × (f(x0) - f*)"
                  + (f"; simulated in {settings.dtype}" if settings.dtype != "float64" else "")),
             ]
         ),

@@ -3,7 +3,7 @@
 
 Statuses (non-convergence is data, never an exception):
 
-``converged``  loss gap f(x) - f* <= tol * max(1, f(x0) - f*)
+``converged``  loss gap f(x) - f* <= tol * (f(x0) - f*) (or below the loss's own rounding)
 ``max_iter``   the budget (iterations or ``--time-limit``) ran out while the gap was still falling
 ``stalled``    over the second half of the run the best gap improved by less than 0.1%
 ``diverged``   NaN/Inf, or the gap grew 1e5-fold over its start (the iteration is recorded);
@@ -24,6 +24,8 @@ import numpy as np
 
 from ..problem import Problem
 from ..trajectories import checkpoints
+
+EPS64 = float(np.finfo(np.float64).eps)
 
 STATUSES = ("converged", "max_iter", "stalled", "diverged", "skipped", "failed")
 DIVERGENCE_GROWTH = 1e5
@@ -104,8 +106,13 @@ class Context:
         return float(self.reference.loss)
 
     def target_gap(self, start_loss: float) -> float:
-        """The converged threshold: tol * max(1, f(x0) - f*)."""
-        return self.settings.tol * max(1.0, start_loss - self.floor)
+        """The converged threshold, the one meaning of "steps" everywhere: tol · (f(x0) - f*).
+
+        Never below the rounding of the loss near its floor (4 eps |f*|): a gap under that is
+        indistinguishable from zero in float64.
+        """
+        rounding = 4.0 * EPS64 * abs(self.floor)
+        return max(self.settings.tol * (start_loss - self.floor), rounding)
 
 
 class Monitor:
