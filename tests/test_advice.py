@@ -359,3 +359,24 @@ def test_float32_overflow_step_matches_a_float32_run(run, samples):
                 break
     assert step is not None and abs(step - check["overflow_step"]) <= 2, (step, check["overflow_step"])
     assert 7 < f64["overflow_step"] / check["overflow_step"] < 8  # float32 hits inf ~7.5x earlier than 1e300
+
+
+def test_advised_snippets_converge_in_pytorch(samples):
+    """The momentum and GD snippets pasted into PyTorch (float32 and float64) converge on the valley."""
+    torch = pytest.importorskip("torch")
+    analysis = analyze(load_problem(str(samples / "valley_2x2.npz")), [])
+    data = np.load(samples / "valley_2x2.npz")
+    for dtype in (torch.float32, torch.float64):
+        A, b = torch.tensor(data["A"], dtype=dtype), torch.tensor(data["b"], dtype=dtype)
+        for name, kwargs in (("heavy_ball", {"momentum": analysis.advice["heavy_ball"].beta}), ("gd", {})):
+            advised = analysis.advice[name]
+            if advised.steps_to_tol > 100_000:
+                continue
+            x = torch.zeros(2, dtype=dtype, requires_grad=True)
+            opt = torch.optim.SGD([x], lr=advised.lr, **kwargs)
+            for _ in range(int(advised.steps_to_tol * 1.5)):
+                opt.zero_grad()
+                loss = ((A @ x - b) ** 2).sum()
+                loss.backward()
+                opt.step()
+            assert torch.isfinite(loss) and float(loss) < 1e-3 * 100.0, (name, dtype, float(loss))
