@@ -380,3 +380,24 @@ def test_advised_snippets_converge_in_pytorch(samples):
                 loss.backward()
                 opt.step()
             assert torch.isfinite(loss) and float(loss) < 1e-3 * 100.0, (name, dtype, float(loss))
+
+
+@pytest.mark.parametrize("dtype, tolerance", [("float64", 1e-10), ("float32", 1e-5)])
+@pytest.mark.parametrize("solver, params, lr", [("gd", {}, 1e-5), ("momentum", {"beta": 0.9}, 1e-5), ("adam", {}, 0.1)])
+def test_simulated_solvers_follow_pytorch_step_for_step(samples, dtype, tolerance, solver, params, lr):
+    """condiag's simulation rounds as torch.optim rounds: 100 steps on the valley agree to 1e-10 in float64
+    and within float32's rounding in float32."""
+    torch = pytest.importorskip("torch")
+    problem = load_problem(str(samples / "valley_2x2.npz"))
+    ours = compare(problem, [solver], Settings(max_iter=100, tol=1e-12, lr=lr, dtype=dtype, simulate=True,
+                                               params={solver: params} if params else {})).results[0]
+    tdtype = getattr(torch, dtype)
+    A, b = torch.tensor(problem.A, dtype=tdtype), torch.tensor(problem.b, dtype=tdtype)
+    x = torch.zeros(2, dtype=tdtype, requires_grad=True)
+    opt = torch.optim.Adam([x], lr=lr) if solver == "adam" else torch.optim.SGD([x], lr=lr, momentum=params.get("beta", 0.0))
+    for _ in range(ours.iterations):
+        opt.zero_grad()
+        ((A @ x - b) ** 2).sum().backward()
+        opt.step()
+    theirs = x.detach().numpy().astype(float)
+    assert np.max(np.abs(ours.x - theirs)) <= tolerance * np.max(np.abs(theirs))

@@ -228,12 +228,14 @@ class HeavyBall(IterativeSolver):
         return LinearMethod("heavy-ball", params["lr"], params["beta"])
 
     def init_state(self, x, params, context):
-        return {"previous": x.copy()}
+        return {"buffer": None}
 
     def step(self, x, g, state, params, k, oracle):
-        new = x - params["lr"] * g + params["beta"] * (x - state["previous"])
-        state["previous"] = x
-        return new
+        # torch.optim.SGD's order of operations (dampening 0): buf = beta·buf + g (buf = g at the first step),
+        # x -= lr·buf; the same iteration as x_{k+1} = x_k - lr g_k + beta (x_k - x_{k-1}), rounded as PyTorch rounds it
+        buffer = g.copy() if state["buffer"] is None else params["beta"] * state["buffer"] + g
+        state["buffer"] = buffer
+        return x - params["lr"] * buffer
 
 
 class Nesterov(IterativeSolver):
@@ -285,12 +287,13 @@ class Adam(IterativeSolver):
         return {"m": np.zeros_like(x), "v": np.zeros_like(x)}
 
     def step(self, x, g, state, params, k, oracle):
+        # torch.optim.Adam's order of operations (single-tensor path): m.lerp_(g, 1 - b1); v = b2·v + (1 - b2)·g²;
+        # denom = sqrt(v)/sqrt(1 - b2^k) + eps; x -= (lr / (1 - b1^k))·m/denom
         b1, b2 = params["beta1"], params["beta2"]
-        state["m"] = b1 * state["m"] + (1 - b1) * g
-        state["v"] = b2 * state["v"] + (1 - b2) * g * g
-        m_hat = state["m"] / (1 - b1**k)
-        v_hat = state["v"] / (1 - b2**k)
-        return (x - params["lr"] * m_hat / (np.sqrt(v_hat) + params["eps"])).astype(x.dtype)
+        state["m"] = state["m"] + (1 - b1) * (g - state["m"])
+        state["v"] = b2 * state["v"] + (1 - b2) * (g * g)
+        denom = np.sqrt(state["v"]) / math.sqrt(1 - b2**k) + params["eps"]
+        return (x - (params["lr"] / (1 - b1**k)) * (state["m"] / denom)).astype(x.dtype)
 
 
 class RMSprop(IterativeSolver):
