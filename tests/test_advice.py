@@ -384,7 +384,8 @@ def test_advised_snippets_converge_in_pytorch(samples):
 
 
 @pytest.mark.parametrize("dtype, tolerance", [("float64", 1e-10), ("float32", 1e-5)])
-@pytest.mark.parametrize("solver, params, lr", [("gd", {}, 1e-5), ("momentum", {"beta": 0.9}, 1e-5), ("adam", {}, 0.1)])
+@pytest.mark.parametrize("solver, params, lr", [("gd", {}, 1e-5), ("momentum", {"beta": 0.9}, 1e-5), ("adam", {}, 0.1),
+                                                ("rmsprop", {}, 0.01), ("adagrad", {}, 0.1)])
 def test_simulated_solvers_follow_pytorch_step_for_step(samples, dtype, tolerance, solver, params, lr):
     """condiag's simulation rounds as torch.optim rounds: 100 steps on the valley agree to 1e-10 in float64
     and within float32's rounding in float32."""
@@ -395,7 +396,9 @@ def test_simulated_solvers_follow_pytorch_step_for_step(samples, dtype, toleranc
     tdtype = getattr(torch, dtype)
     A, b = torch.tensor(problem.A, dtype=tdtype), torch.tensor(problem.b, dtype=tdtype)
     x = torch.zeros(2, dtype=tdtype, requires_grad=True)
-    opt = torch.optim.Adam([x], lr=lr) if solver == "adam" else torch.optim.SGD([x], lr=lr, momentum=params.get("beta", 0.0))
+    optimizers = {"adam": lambda: torch.optim.Adam([x], lr=lr), "rmsprop": lambda: torch.optim.RMSprop([x], lr=lr),
+                  "adagrad": lambda: torch.optim.Adagrad([x], lr=lr)}
+    opt = optimizers.get(solver, lambda: torch.optim.SGD([x], lr=lr, momentum=params.get("beta", 0.0)))()
     for _ in range(ours.iterations):
         opt.zero_grad()
         ((A @ x - b) ** 2).sum().backward()

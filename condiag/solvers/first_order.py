@@ -310,9 +310,10 @@ class RMSprop(IterativeSolver):
         return {"v": np.zeros_like(x)}
 
     def step(self, x, g, state, params, k, oracle):
+        # torch.optim.RMSprop's order: v = a·v + (1 - a)·g²; x -= lr·(g / (sqrt(v) + eps))
         a = params["alpha"]
-        state["v"] = a * state["v"] + (1 - a) * g * g
-        return (x - params["lr"] * g / (np.sqrt(state["v"]) + params["eps"])).astype(x.dtype)
+        state["v"] = a * state["v"] + (1 - a) * (g * g)
+        return (x - params["lr"] * (g / (np.sqrt(state["v"]) + params["eps"]))).astype(x.dtype)
 
 
 class Adagrad(IterativeSolver):
@@ -329,8 +330,9 @@ class Adagrad(IterativeSolver):
         return {"G": np.zeros_like(x)}
 
     def step(self, x, g, state, params, k, oracle):
+        # torch.optim.Adagrad's order: G += g²; x -= lr·(g / (sqrt(G) + eps))
         state["G"] = state["G"] + g * g
-        return (x - params["lr"] * g / (np.sqrt(state["G"]) + params["eps"])).astype(x.dtype)
+        return (x - params["lr"] * (g / (np.sqrt(state["G"]) + params["eps"]))).astype(x.dtype)
 
 
 MAX_BACKTRACKS = 2000
