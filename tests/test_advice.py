@@ -281,7 +281,7 @@ def test_report_at_80_columns_keeps_snippets_numbers_and_prints_each_remedy_once
     titles = [line.split(":", 1)[0].strip() for line in lines if line.strip().startswith("R") and ". " in line[:10]]
     full = [t for t in titles if "see above" not in t]
     assert len(full) == len(set(full))  # each remedy in full once
-    assert len(lines) <= 140
+    assert len(lines) <= 125
     verbose = run("analyze", samples / "valley_2x2.npz", "--lr", "1e-5", "--lr", "2e-5", "--verbose").out
     assert "who uses it" in verbose and len(verbose.splitlines()) > len(lines) - 5
 

@@ -122,21 +122,15 @@ def spectrum_section(spectrum, problem) -> list:
     if spectrum.null_dim:
         rank += f", null space of dimension {spectrum.null_dim}"
     rows = [
-        (f"σmax({matrix})", sig(spectrum.sigma_max, 5)),
-        (f"σmin({matrix})", sig(spectrum.sigma_min, 5)),
-        (f"cond({matrix})", sig(spectrum.condition_number, 5)),
+        (f"cond({matrix})", f"{sig(spectrum.condition_number, 5)}  (σmax = {sig(spectrum.sigma_max, 5)}, σmin = {sig(spectrum.sigma_min, 5)})"),
     ]
     if spectrum.null_dim and spectrum.effective_condition_number is not None:
         rows.append(("cond on the row space", sig(spectrum.effective_condition_number, 5)))
-    rows += [
-        ("rank", rank),
-        ("Hessian H", hessian),
-        ("L = λmax(H)", sig(spectrum.lambda_max, 5)),
-        ("μ = λmin(H)", sig(spectrum.lambda_min, 5)),
-    ]
+    rows += [("rank", rank)]
     if spectrum.lambda_min_nonzero is not None and spectrum.lambda_min_nonzero != spectrum.lambda_min:
         rows.append(("smallest non-zero λ", sig(spectrum.lambda_min_nonzero, 5)))
-    rows.append(("cond(H)", sig(spectrum.hessian_condition_number, 5)))
+    rows.append(("cond(H)", f"{sig(spectrum.hessian_condition_number, 5)}  (H = {hessian}: L = λmax = {sig(spectrum.lambda_max, 5)}, "
+                            f"μ = λmin = {sig(spectrum.lambda_min, 5)})"))
     if spectrum.null_dim and spectrum.effective_hessian_condition_number is not None:
         rows.append(("cond(H) on the row space", sig(spectrum.effective_hessian_condition_number, 5)))
     rows.append(("steepest direction", f"{loadings_text(spectrum.steepest.loadings)}  (λ = {sig(spectrum.steepest.eigenvalue)})"))
@@ -276,6 +270,14 @@ def checks_section(checks, tol: float, width: int = MIN_WIDTH) -> list:
     return parts
 
 
+def first_sentence(text: str) -> str:
+    """The first sentence of a finding's detail (the short report; --verbose prints it all)."""
+    import re
+
+    parts = re.split(r"(?<=[.!?])\s+(?=[A-Z])", text.strip(), maxsplit=1)
+    return parts[0] + (" …" if len(parts) > 1 else "")
+
+
 class Snippet(str):
     """A line of code to paste: printed whole on its own line, never wrapped or cut (see :func:`print_parts`)."""
 
@@ -313,7 +315,8 @@ def findings_section(findings, verbose: bool = False) -> list:
         parts.append(Padding(title, (1, 0, 0, 0)))
         if f.severity == "info" and not verbose:
             continue
-        parts.append(Padding(Text(f.detail), (0, 0, 0, 2)))
+        detail = f.detail if verbose or f.severity == "error" else first_sentence(f.detail)
+        parts.append(Padding(Text(detail), (0, 0, 0, 2)))
         shown = f.remedies if verbose else f.remedies[: SHORT_REMEDIES[f.severity]]
         for remedy in shown:
             key = (remedy.title, remedy.snippet)
@@ -329,7 +332,8 @@ def findings_section(findings, verbose: bool = False) -> list:
             parts.append(Padding(line, (0, 0, 0, 4)))
             parts += [Snippet(line) for line in (remedy.snippet or "").splitlines()]
         if len(f.remedies) > len(shown):
-            parts.append(Padding(Text(f"(+{len(f.remedies) - len(shown)} more remedies: --verbose)", style="dim"), (0, 0, 0, 4)))
+            more = len(f.remedies) - len(shown)
+            parts.append(Padding(Text(f"(+{more} more {'remedy' if more == 1 else 'remedies'}: --verbose)", style="dim"), (0, 0, 0, 4)))
     return parts
 
 
