@@ -143,3 +143,47 @@ def advise(L: float, mu: float | None, eigenvalues: np.ndarray, model: Quadratic
         if item is not None:
             advice[name] = item
     return advice
+
+
+FLOAT32_WORK_LIMIT = 5e8
+"""Largest steps·n·d of the float32 run that measures what float32 reaches (about a second of matvecs)."""
+
+
+@dataclass(frozen=True)
+class Float32Measurement:
+    """What a float32 run of the advised method actually reaches (the bound cond(H)·2⁻²⁴ is a worst case)."""
+
+    method: str
+    steps: int
+    relative_error: float
+    """||x - x*|| / ||x*|| at the end of the run (x* from the float64 reference)."""
+    gap_fraction: float
+    """(f(x) - f*) / (f(x0) - f*) at the end of the run."""
+
+
+def measure_float32(problem, advice: dict, reference_x: np.ndarray, x0: np.ndarray, tol: float) -> Float32Measurement | None:
+    """Run the advised heavy ball (else gd) in float32, as PyTorch would, for twice its float64 step count.
+
+    None when there is no advice, x* = 0, or the run would exceed :data:`FLOAT32_WORK_LIMIT`.
+    """
+    from .comparison import compare
+    from .solvers import Settings
+
+    name = "heavy_ball" if "heavy_ball" in advice else "gd"
+    advised = advice.get(name)
+    norm = float(np.linalg.norm(reference_x))
+    if advised is None or advised.steps_to_tol is None or norm == 0.0:
+        return None
+    steps = 2 * advised.steps_to_tol + 10
+    if steps * problem.n_rows * problem.n_cols > FLOAT32_WORK_LIMIT:
+        return None
+    solver = "momentum" if name == "heavy_ball" else "gd"
+    params = {"lr": advised.lr} | ({"beta": advised.beta} if solver == "momentum" else {})
+    result = compare(problem, [solver], Settings(max_iter=steps, tol=1e-300, dtype="float32", params={solver: params}),
+                     x0=x0).results[0]
+    if result.x is None or not np.all(np.isfinite(result.x)):
+        return None
+    start_gap = problem.value(x0) - problem.value(reference_x)
+    gap = problem.value(result.x) - problem.value(reference_x)
+    return Float32Measurement(solver, result.iterations, float(np.linalg.norm(result.x - reference_x)) / norm,
+                              float(gap / start_gap) if start_gap > 0 else 0.0)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .advice import advise
+from .advice import advise, measure_float32
 from .bounds import LearningRateBounds, LearningRateCheck, check_learning_rate, learning_rate_bounds, quadratic_model
 from .causes import Causes, diagnose_causes
 from .findings import Finding, diagnose
@@ -58,6 +58,8 @@ class Analysis:
     seconds: float
     advice: dict = None
     """Verified parameters to paste, by method ('gd', 'heavy_ball', 'nesterov'): :class:`~condiag.advice.Advised`."""
+    float32: object = None
+    """What a float32 run of the advised method reaches (:class:`~condiag.advice.Float32Measurement`), when affordable."""
 
 
 RIDGE_TARGET = 1e3
@@ -138,11 +140,15 @@ def analyze(
     ridge = suggest_ridge(problem, decomposition, spectrum, reference) if convex else None
     # without b (model None) the counts are the worst case over starting points
     advice = advise(bounds.L, bounds.mu, learned_eigenvalues(problem, decomposition), model, tol) if convex and bounded else {}
+    float32 = None
+    if model is not None and causes.precision.cond_h_float32 >= 1e-3:  # only where CD105 would speak
+        float32 = measure_float32(problem, advice, reference.x, x0, tol)
     findings = diagnose(
         problem=problem,
         spectrum=spectrum,
         bounds=bounds,
         advice=advice,
+        float32=float32,
         checks=checks,
         reference=reference,
         causes=causes,
@@ -170,6 +176,7 @@ def analyze(
         floor_is_zero=floor_is_zero(problem, reference.loss, start_loss),
         seconds=time.perf_counter() - started,
         advice=advice,
+        float32=float32,
     )
 
 
@@ -193,7 +200,7 @@ def _analyze_iterative(problem: Problem, lrs, steps: int, tol: float, x0: np.nda
     start_loss = problem.value(x0)
     extremes = np.array([bounds.L, bounds.mu if bounds.mu is not None else 0.0])
     advice = advise(bounds.L, bounds.mu, extremes, None, tol) if convex else {}
-    findings = diagnose(problem=problem, spectrum=spectrum, bounds=bounds, advice=advice, checks=checks, reference=reference,
+    findings = diagnose(problem=problem, spectrum=spectrum, bounds=bounds, advice=advice, float32=None, checks=checks, reference=reference,
                         causes=causes, ridge=None, start_loss=start_loss, convex=convex, bounded=True, x0=x0)
     return Analysis(problem, spectrum, bounds, checks, reference, causes, None, tuple(findings), steps, tol, x0_source, start_loss,
                     bool(convex), True, floor_is_zero(problem, reference.loss, start_loss), time.perf_counter() - started, advice)
