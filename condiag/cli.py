@@ -214,7 +214,8 @@ def load(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, target, 
             raise UsageError("--engine dask supports the least-squares objective")
         from .dask_engine import load_with_dask
 
-        return load_with_dask(problem, rhs, scheduler=scheduler, loss=loss, ridge=ridge, intercept=intercept)
+        return load_with_dask(problem, rhs, scheduler=scheduler, loss=loss, ridge=ridge, intercept=intercept,
+                              allow_external=allow_external)
 
     if objective == "least-squares" and fmt is None and a_key is None and b_key is None:
         from .streaming import maybe_streamed, parse_memory

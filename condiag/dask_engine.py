@@ -29,10 +29,10 @@ def _read_block(path: str, key: str | None, start: int, stop: int, columns: int)
     return block.reshape(stop - start, columns)
 
 
-def _describe(spec: str):
+def _describe(spec: str, allow_external: bool = False):
     from .streaming import open_rows
 
-    source = open_rows(spec)
+    source = open_rows(spec, allow_external)
     if source is None:
         raise InputError(spec, "--engine dask reads a dense .npy file or an HDF5 dataset (FILE.h5:DATASET)")
     if source.close:
@@ -73,7 +73,7 @@ def client_for(scheduler: str | None):
 
 
 def load_with_dask(spec: str, rhs: str | None, *, scheduler: str | None = None, loss: str = "sum", ridge: float = 0.0,
-                   intercept: bool = False, chunk_rows: int = DEFAULT_CHUNK_ROWS, client=None):
+                   intercept: bool = False, chunk_rows: int = DEFAULT_CHUNK_ROWS, client=None, allow_external: bool = False):
     """The exactly reduced problem of (A, b), with the TSQR computed by Dask."""
     try:
         import dask.array as da
@@ -81,7 +81,7 @@ def load_with_dask(spec: str, rhs: str | None, *, scheduler: str | None = None, 
         raise UsageError("--engine dask needs Dask: pip install 'condiag[dask]'") from None
     from .streaming import reduced_problem
 
-    path, key, shape = _describe(spec)
+    path, key, shape = _describe(spec, allow_external)
     if len(shape) != 2:
         raise InputError(spec, f"A must be 2-D, got shape {shape}")
     n, d = shape
@@ -89,7 +89,7 @@ def load_with_dask(spec: str, rhs: str | None, *, scheduler: str | None = None, 
     if intercept:
         parts.append(da.ones((n, 1), chunks=(chunk_rows, 1)))
     if rhs is not None:
-        r_path, r_key, r_shape = _describe(rhs)
+        r_path, r_key, r_shape = _describe(rhs, allow_external)
         if r_shape[0] != n:
             raise InputError(rhs, f"b has {r_shape[0]} entries but A has {n} rows", "b needs one entry per row of A")
         parts.append(_dask_column(r_path, r_key, n, 1, chunk_rows))

@@ -104,14 +104,15 @@ def _sniff(first: bytes, fmt: str | None, label: str) -> None:
         raise InputError(label, f"holds NUL bytes: it is not {fmt.upper()} text")
 
 
-def read_stream(stream, label: str, fmt: str | None = None) -> bytes:
-    """Read a stream in chunks, refusing it once it passes :data:`STREAM_FRACTION` of the
+def read_stream(stream, label: str, fmt: str | None = None) -> _io.BytesIO:
+    """Read a stream in chunks into memory, refusing it once it passes :data:`STREAM_FRACTION` of the
     available memory (``/dev/zero`` never ends; a pipe's size is not known in advance), or at
-    once when its first chunk cannot begin a file of format ``fmt``."""
+    once when its first chunk cannot begin a file of format ``fmt``. The chunks go straight into
+    the returned buffer (no second copy at the end)."""
     from ..memory import available_memory_bytes, format_bytes
 
     cap = int(STREAM_FRACTION * available_memory_bytes())
-    chunks, total = [], 0
+    buffer, total = _io.BytesIO(), 0
     while True:
         try:
             chunk = stream.read(min(STREAM_CHUNK, cap + 1 - total))
@@ -120,10 +121,11 @@ def read_stream(stream, label: str, fmt: str | None = None) -> bytes:
         if isinstance(chunk, str):
             chunk = chunk.encode("utf-8")
         if not chunk:
-            return b"".join(chunks)
-        if not chunks:
+            buffer.seek(0)
+            return buffer
+        if not total:
             _sniff(chunk, fmt, label)
-        chunks.append(chunk)
+        buffer.write(chunk)
         total += len(chunk)
         if total > cap:
             raise InputError(label, f"is a stream longer than {format_bytes(cap)} (a quarter of the available memory)",
@@ -140,7 +142,7 @@ def _open_source(path: str, fmt: str, stdin=None):
         if stdin is None and sys.stdin is None:
             raise InputError("<stdin>", "standard input is closed")
         stream = stdin if stdin is not None else sys.stdin.buffer
-        return _io.BytesIO(read_stream(stream, "<stdin>", fmt)), "<stdin>"
+        return read_stream(stream, "<stdin>", fmt), "<stdin>"
     try:
         info = os.stat(path)
     except OSError as exc:
@@ -157,7 +159,7 @@ def _open_source(path: str, fmt: str, stdin=None):
     if not stat.S_ISREG(info.st_mode):  # a FIFO, <(cmd) or a device: read once, with a cap, then parse from memory
         try:
             with open(path, "rb") as stream:
-                return _io.BytesIO(read_stream(stream, path, fmt)), path
+                return read_stream(stream, path, fmt), path
         except OSError as exc:
             raise InputError(path, f"cannot be read: {exc.strerror}") from None
     return path, path
