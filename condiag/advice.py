@@ -31,6 +31,8 @@ from decimal import ROUND_CEILING
 
 import numpy as np
 
+from .bounds import MAX_STEPS_SEARCH as GD_STEPS_SEARCH
+from .bounds import loss_steps
 from .numbers import floor_sig, round_sig
 from .trajectories import LinearMethod, QuadraticModel, first_step_below, log_gap, spectral_radius
 
@@ -38,8 +40,7 @@ SAFETY_MARGIN = 0.9
 """Advice is computed for the curvature L / SAFETY_MARGIN: every advised lr keeps 10% from its edge."""
 ADVICE_DIGITS = 4
 """Significant digits of an advised learning rate (and of 1 - beta)."""
-__all__ = ["ADVICE_DIGITS", "SAFETY_MARGIN", "Advised", "advise", "beta_towards_less_momentum", "floor_sig"]
-MAX_STEPS_SEARCH = {"gd": 10**300, "heavy-ball": 10**15, "nesterov": 10**15}
+MAX_STEPS_SEARCH = {"gd": GD_STEPS_SEARCH, "heavy-ball": 10**15, "nesterov": 10**15}
 """Step counts searched: gradient descent's log gap is convex in T (bisection over any range); momentum
 oscillates, so its checkpoints are scanned, up to 10^15 steps."""
 
@@ -91,8 +92,6 @@ def _steps(method: LinearMethod, eigenvalues: np.ndarray, model: QuadraticModel 
         if start == -np.inf:
             return 0
         return first_step_below(model, method, start + math.log(tol), MAX_STEPS_SEARCH[method.kind])
-    from .bounds import loss_steps
-
     return loss_steps(contraction_gap(method, eigenvalues), tol)
 
 
@@ -161,7 +160,7 @@ class Float32Measurement:
     """(f(x) - f*) / (f(x0) - f*) at the end of the run."""
 
 
-def measure_float32(problem, advice: dict, reference_x: np.ndarray, x0: np.ndarray, tol: float) -> Float32Measurement | None:
+def measure_float32(problem, advice: dict, reference_x: np.ndarray, x0: np.ndarray) -> Float32Measurement | None:
     """Run the advised heavy ball (else gd) in float32, as PyTorch would, for twice its float64 step count.
 
     None when there is no advice, x* = 0, or the run would exceed :data:`FLOAT32_WORK_LIMIT`.

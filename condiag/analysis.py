@@ -142,7 +142,7 @@ def analyze(
     advice = advise(bounds.L, bounds.mu, learned_eigenvalues(problem, decomposition), model, tol) if convex and bounded else {}
     float32 = None
     if model is not None and causes.precision.cond_h_float32 >= 1e-3:  # only where CD105 would speak
-        float32 = measure_float32(problem, advice, reference.x, x0, tol)
+        float32 = measure_float32(problem, advice, reference.x, x0)
     findings = diagnose(
         problem=problem,
         spectrum=spectrum,

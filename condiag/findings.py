@@ -82,6 +82,12 @@ def _remedy_lbfgs() -> Remedy:
     )
 
 
+def _sgd_snippet(advised) -> str:
+    """The PyTorch line for advised parameters, with exactly the checked values (repr round-trips)."""
+    momentum = f", momentum={advised.beta!r}" if advised.beta else ""
+    return f"opt = torch.optim.SGD([x], lr={advised.lr!r}{momentum})"
+
+
 def _steps_phrase(advised, tol: float) -> str:
     where = "from your x0" if advised.closed_form else "worst case over x0"
     return f"{count(advised.steps_to_tol)} steps to a loss gap of {sig(tol, 2)} of its start ({where})"
@@ -96,7 +102,7 @@ def _remedy_gd_lr(advice: dict, tol: float, user_lr_steps: int | None) -> Remedy
         "Use the advised learning rate",
         f"Gradient descent at lr = {gd.lr!r} (10% from the edge of stability, checked) needs {_steps_phrase(gd, tol)}"
         + (f" instead of {count(user_lr_steps)}." if user_lr_steps is not None else "."),
-        f"opt = torch.optim.SGD([x], lr={gd.lr!r})",
+        _sgd_snippet(gd),
     )
 
 
@@ -115,7 +121,7 @@ def _remedy_momentum(advice: dict, tol: float, user_lr_steps: int | None = None)
     return Remedy(
         "Add momentum (checked parameters)",
         f"Heavy ball, 10% from the edge of stability and checked in float64 and float32: {_steps_phrase(hb, tol)}{than}{cost}.",
-        f"opt = torch.optim.SGD([x], lr={hb.lr!r}, momentum={hb.beta!r})",
+        _sgd_snippet(hb),
     )
 
 
@@ -418,7 +424,7 @@ def _lr_check(check, bounds, advice, problem) -> Finding:
             Remedy(
                 "Lower the learning rate",
                 f"{lower}Any lr below {sig_below(threshold, 5)} converges.",
-                f"opt = torch.optim.SGD([x], lr={gd.lr!r})" if gd is not None else None,
+                _sgd_snippet(gd) if gd is not None else None,
             ),
             _remedy_momentum(advice, bounds.tol),
         )

@@ -168,6 +168,7 @@ def decompose(problem: Problem) -> Decomposition:
             reduced_matrix=A,
         )
     reduced = problem.n_rows > TALL_RATIO * d
+    unscaled = A
     shift = _range_shift(A)
     if shift:  # entries beyond 1e±100: factorise 2^shift·A (exact) so LAPACK neither overflows nor underflows
         A = np.ldexp(A, shift)
@@ -185,7 +186,7 @@ def decompose(problem: Problem) -> Decomposition:
             s = np.ldexp(s, -shift)
             if reduced:
                 R = np.ldexp(R, -shift)
-            A = problem.dense_matrix()
+        A = unscaled
     V = Vt.T
     rank_tol = float(s[0]) * max(n, d) * EPS64 if s.size else 0.0
     rank = int(np.count_nonzero(s > rank_tol))

@@ -23,11 +23,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..problem import Problem
+from ..spectrum import EPS64
 from ..trajectories import checkpoints
 
-EPS64 = float(np.finfo(np.float64).eps)
-
-STATUSES = ("converged", "max_iter", "stalled", "diverged", "skipped", "failed")
+STATUSES = ("converged", "max_iter", "stalled", "diverged", "unbounded", "skipped", "failed")
 DIVERGENCE_GROWTH = 1e5
 STALL_IMPROVEMENT = 1e-3
 
