@@ -12,7 +12,7 @@ from .bounds import learning_rate_bounds
 from .errors import UsageError
 from .numbers import count, sig
 from .problem import Problem, starting_point
-from .reference import Reference, floor_is_zero, no_minimum_reason, reference_from
+from .reference import NOT_CONVEX, Reference, floor_is_zero, no_minimum_reason, reference_from
 from .solvers import DEFAULT_SOLVERS, REGISTRY, Context, Settings, SolverResult, get_solver
 from .solvers.base import SolverInterrupted, check_parameter, failed, skipped
 from .spectrum import decompose, learned_mask, spectrum_from
@@ -267,7 +267,7 @@ def linear_context(problem: Problem, settings: Settings, x0: np.ndarray, method:
     if decomposition is not None:
         no_minimum = no_minimum_reason(problem, decomposition)[2]
     elif spectrum.lambda_min < -spectrum.rank_tol:
-        no_minimum = "the quadratic is not convex (a negative eigenvalue): f is unbounded below"
+        no_minimum = NOT_CONVEX
     else:
         no_minimum = None
     return Context(problem, spectrum, bounds, decomposition, reference, x0, settings, no_minimum)

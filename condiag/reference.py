@@ -190,6 +190,10 @@ def _refined_reference(problem: Problem) -> Reference:
     )
 
 
+NOT_CONVEX = "the quadratic is not convex (a negative eigenvalue): f is unbounded below"
+UNBOUNDED_FLAT = "b has a component along a zero-curvature direction of Q: f is unbounded below"
+
+
 def no_minimum_reason(problem: Problem, decomposition: Decomposition) -> tuple[bool, bool, str | None]:
     """(convex, bounded below, why f has no minimiser or None) — one rule for analyze and solve.
 
@@ -206,9 +210,9 @@ def no_minimum_reason(problem: Problem, decomposition: Decomposition) -> tuple[b
         outside = np.abs(decomposition.b_coefficients[flat])
         bounded = not np.any(outside > 1e-10 * max(float(np.linalg.norm(problem.b)), 1e-300))
     if not convex:
-        return convex, bounded, "the quadratic is not convex (a negative eigenvalue): f is unbounded below"
+        return convex, bounded, NOT_CONVEX
     if not bounded:
-        return convex, bounded, "b has a component along a zero-curvature direction of Q: f is unbounded below"
+        return convex, bounded, UNBOUNDED_FLAT
     return convex, bounded, None
 
 
