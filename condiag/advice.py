@@ -34,7 +34,7 @@ import numpy as np
 from .bounds import MAX_STEPS_SEARCH as GD_STEPS_SEARCH
 from .bounds import loss_steps
 from .numbers import floor_sig, round_sig
-from .trajectories import LinearMethod, QuadraticModel, first_step_below, log_gap, spectral_radius
+from .trajectories import LinearMethod, QuadraticModel, first_step_below, log_gap, peak_gap, spectral_radius
 
 SAFETY_MARGIN = 0.9
 """Advice is computed for the curvature L / SAFETY_MARGIN: every advised lr keeps 10% from its edge."""
@@ -72,6 +72,11 @@ class Advised:
     """The same count at the unrounded optimum without the margin: what the margin costs."""
     closed_form: bool
     """True when the counts come from the actual starting point (closed form), False for the worst case."""
+    peak_ratio: float = 1.0
+    """Largest (f(x_k) - f*) / (f(x0) - f*) on the way (sampled, see :func:`~condiag.trajectories.peak_gap`):
+    momentum's loss can first rise; 1 when it never does (and for gradient descent, whose gap only falls)."""
+    peak_step: int = 0
+    """The step of that peak."""
 
 
 def contraction_gap(method: LinearMethod, eigenvalues: np.ndarray) -> float:
@@ -107,8 +112,13 @@ def _advise_one(name: str, lr: float, beta: float, optimum: LinearMethod, eigenv
     if not (gap > 0 and (gap32 is None or gap32 > 0)):
         return None  # never print advice that does not converge on this problem
     rate, rate32 = 1.0 - gap, (None if gap32 is None else 1.0 - gap32)
-    return Advised(name, lr_printed, beta_printed, rate, gap, rate32, _steps(method, eigenvalues, model, tol),
-                   _steps(optimum, eigenvalues, model, tol), model is not None)
+    steps = _steps(method, eigenvalues, model, tol)
+    peak_step, peak_ratio = 0, 1.0
+    if model is not None and steps:
+        peak_step, log_peak = peak_gap(model, method, steps)
+        peak_ratio = math.exp(min(log_peak - log_gap(model, method, 0), 700.0))
+    return Advised(name, lr_printed, beta_printed, rate, gap, rate32, steps, _steps(optimum, eigenvalues, model, tol),
+                   model is not None, peak_ratio, peak_step)
 
 
 def advise(L: float, mu: float | None, eigenvalues: np.ndarray, model: QuadraticModel | None, tol: float) -> dict[str, Advised]:

@@ -106,6 +106,10 @@ def _remedy_gd_lr(advice: dict, tol: float, user_lr_steps: int | None) -> Remedy
     )
 
 
+TRANSIENT_WORTH_SAYING = 1.5
+"""A momentum remedy warns of the loss's transient rise when it peaks at this many times its starting gap."""
+
+
 def _remedy_momentum(advice: dict, tol: float, user_lr_steps: int | None = None) -> Remedy | None:
     """Heavy-ball momentum with verified parameters, offered only when it beats plain GD here."""
     hb, gd = advice.get("heavy_ball"), advice.get("gd")
@@ -118,9 +122,13 @@ def _remedy_momentum(advice: dict, tol: float, user_lr_steps: int | None = None)
     than = f" instead of {count(baseline)} for gradient descent" if baseline is not None else ""
     cost = (f" (Polyak's optimum: {count(hb.steps_at_optimum)}, but it hugs the edge of stability)"
             if hb.steps_at_optimum is not None else "")
+    rise = ""
+    if hb.peak_ratio >= TRANSIENT_WORTH_SAYING:
+        rise = (f" Expect the loss to rise first, to about {sig(hb.peak_ratio, 2)}× its starting gap near step "
+                f"{count(hb.peak_step)}, before it falls: that is momentum's transient, not divergence.")
     return Remedy(
         "Add momentum (checked parameters)",
-        f"Heavy ball, 10% from the edge of stability and checked in float64 and float32: {_steps_phrase(hb, tol)}{than}{cost}.",
+        f"Heavy ball, 10% from the edge of stability and checked in float64 and float32: {_steps_phrase(hb, tol)}{than}{cost}.{rise}",
         _sgd_snippet(hb),
     )
 

@@ -13,6 +13,11 @@ with (Polyak 1964; Nesterov 1983; see also Goh, "Why Momentum Really Works", Dis
 * Nesterov              y_k = x_k + β (x_k - x_{k-1}), x_{k+1} = y_k - lr ∇f(y_k):
                                                    a = (1 + β)(1 - lr λ), c = -β (1 - lr λ)
 
+For Nesterov the iterate reported is the look-ahead point y_k, the one ``torch.optim.SGD(nesterov=True)``
+stores as its parameter (buf = β buf + g(p), p -= lr (g(p) + β buf) is the same method written in y;
+Sutskever et al. 2013, §2). Any fixed combination of e_k and e_{k-1} obeys the same recurrence, so only
+the first step differs: y_0 = x_0 and y_1 - x* = ((1 + β)(1 - lr λ) - β) e_0.
+
 so the loss gap after k steps is ½ Σ λ_i e_i(k)^2, evaluated here for any k (10^9 included)
 by 2x2 matrix powers computed with repeated squaring, in logarithmic scale so that
 neither overflow nor underflow occurs. Nothing is iterated k times.
@@ -69,6 +74,25 @@ class LinearMethod:
         with np.errstate(divide="ignore"):
             return np.where(step < 1.0, np.log1p(-np.minimum(step, 1.0)), np.log(np.abs(step - 1.0)))
 
+    def first_ratio(self, lam: np.ndarray) -> np.ndarray:
+        """e_i(1) / e_i(0) of the reported iterate: a + c for the methods that start at rest in x,
+        (1 + β)(1 - lr λ) - β for Nesterov's look-ahead point (see the module docstring)."""
+        if self.kind == "nesterov":
+            return (1.0 + self.beta) * (1.0 - self.lr * lam) - self.beta
+        return sum(self.coefficients(lam))
+
+    def discriminant(self, lam: np.ndarray) -> np.ndarray:
+        """D = a² + 4c of the characteristic polynomial z² - a z - c, written without the cancellation
+        of a² against -4c near a double root: heavy ball (1 - β)² - 2(1 + β) t + t², Nesterov
+        s ((1 - β)² - (1 + β)² t), with t = lr λ and s = 1 - t."""
+        t = self.lr * np.asarray(lam, dtype=float)
+        one_minus = 1.0 - self.beta
+        if self.kind == "heavy-ball":
+            return one_minus**2 - 2.0 * (1.0 + self.beta) * t + t * t
+        if self.kind == "nesterov":
+            return (1.0 - t) * (one_minus**2 - (1.0 + self.beta) ** 2 * t)
+        return (1.0 - t) ** 2  # gradient descent: c = 0
+
     def coefficients(self, lam: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(a_i, c_i) of e_{k+1} = a e_k + c e_{k-1} for each eigenvalue."""
         step = 1.0 - self.lr * lam
@@ -81,11 +105,6 @@ class LinearMethod:
         raise ValueError(f"unknown linear method {self.kind!r}")
 
 
-def _log_abs(x: np.ndarray) -> np.ndarray:
-    with np.errstate(divide="ignore"):
-        return np.log(np.abs(x))
-
-
 def _logsumexp(logs: np.ndarray) -> float:
     if logs.size == 0:
         return -np.inf
@@ -95,46 +114,94 @@ def _logsumexp(logs: np.ndarray) -> float:
     return top + float(np.log(np.sum(np.exp(logs - top))))
 
 
-def _error_factors(a: np.ndarray, c: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """(log|r_i(k)|, sign r_i(k)) with e_i(k) = r_i(k) e_i(0) for the recurrence with e_{-1} = e_0."""
+def _log_add(log_x, sign_x, log_y, sign_y):
+    """(log|x + y|, sign(x + y)) for x = sign_x·e^log_x, y = sign_y·e^log_y, elementwise, without overflow."""
+    top = np.maximum(log_x, log_y)
+    finite = np.isfinite(top)
+    safe = np.where(finite, top, 0.0)
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = sign_x * np.exp(log_x - safe) + sign_y * np.exp(log_y - safe)
+    with np.errstate(divide="ignore"):
+        return np.where(finite, safe + np.log(np.abs(total)), top), np.sign(total) * finite
+
+
+def _log_sinh_ratio(n: int, x: np.ndarray, sin: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(log|f(n x) / f(x)|, sign) for f = sin (``sin``) or sinh, x >= 0; the limit n as x -> 0."""
+    if sin:
+        num, den = np.sin(n * x), np.sin(x)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            value = np.where(x > 0, np.log(np.abs(num)) - np.log(np.abs(den)), np.log(float(n)))
+        return value, np.where(x > 0, np.sign(num) * np.sign(den), 1.0)
+    nx = n * x
+    # log sinh(y) = y + log((1 - e^(-2y)) / 2), accurate for every y > 0 (expm1 for small y)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_num = nx + np.log(-np.expm1(-2.0 * nx) / 2.0)
+        log_den = x + np.log(-np.expm1(-2.0 * x) / 2.0)
+        value = np.where(x > 0, log_num - log_den, np.log(float(n)))
+    return value, np.ones_like(x)
+
+
+def _lucas(a: np.ndarray, c: np.ndarray, disc: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(log|U_n|, sign U_n) of U_0 = 0, U_1 = 1, U_{k+1} = a U_k + c U_{k-1}, elementwise.
+
+    With roots r± = (a ± √D)/2 of z² = a z + c (D = ``disc`` = a² + 4c, passed in a cancellation-free
+    form), U_n = (r+^n - r-^n)/(r+ - r-). For c < 0 write ρ = √(-c) and |a| = 2ρ cos θ (D < 0) or
+    2ρ cosh ψ (D >= 0): U_n = sgn(a)^(n-1) ρ^(n-1) sin(nθ)/sin θ, resp. sinh(nψ)/sinh ψ (Chebyshev's
+    form). It has no cancellation at a double root (→ n ρ^(n-1)) and no growth of rounding errors,
+    where powers of the 2x2 companion matrix, non-normal near a double root, amplified them without bound.
+    For c > 0 the roots are real, of opposite signs and apart: the difference of powers is used.
+    """
+    if n == 0:
+        return np.full_like(a, -np.inf), np.zeros_like(a)
+    log_u = np.zeros_like(a)
+    sign_u = np.ones_like(a)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        zero = c == 0  # U_n = a^(n-1)
+        log_u = np.where(zero, (n - 1) * np.log(np.abs(a)) if n > 1 else 0.0, log_u)
+        sign_u = np.where(zero, np.where(a < 0, (-1.0) ** ((n - 1) % 2), 1.0) * ((a != 0) | (n == 1)), sign_u)
+        negative = c < 0
+        if np.any(negative):
+            rho = np.sqrt(np.where(negative, -c, 1.0))
+            flip = np.where(a < 0, (-1.0) ** ((n - 1) % 2), 1.0)
+            complex_roots = disc < 0
+            sine = np.arctan2(np.sqrt(np.abs(disc)), np.abs(a))  # θ
+            hyper = np.arcsinh(np.sqrt(np.abs(disc)) / (2.0 * rho))  # ψ
+            log_s, sign_s = _log_sinh_ratio(n, np.where(complex_roots, sine, 0.0), True)
+            log_h, sign_h = _log_sinh_ratio(n, np.where(complex_roots, 0.0, hyper), False)
+            log_ratio = np.where(complex_roots, log_s, log_h)
+            sign_ratio = np.where(complex_roots, sign_s, sign_h)
+            log_u = np.where(negative, (n - 1) * np.log(rho) + log_ratio, log_u)
+            sign_u = np.where(negative, flip * sign_ratio, sign_u)
+        positive = c > 0
+        if np.any(positive):
+            root = np.sqrt(np.where(positive, disc, 1.0))
+            r_plus, r_minus = (a + root) / 2.0, (a - root) / 2.0
+            log_p, sign_p = n * np.log(np.abs(r_plus)), np.where(r_plus < 0, (-1.0) ** (n % 2), 1.0)
+            log_m, sign_m = n * np.log(np.abs(r_minus)), -np.where(r_minus < 0, (-1.0) ** (n % 2), 1.0)
+            log_d, sign_d = _log_add(log_p, sign_p, log_m, sign_m)
+            log_u = np.where(positive, log_d - np.log(root), log_u)
+            sign_u = np.where(positive, sign_d, sign_u)
+    return log_u, sign_u
+
+
+def _error_factors(a: np.ndarray, c: np.ndarray, disc: np.ndarray, k: int, first: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(log|r_i(k)|, sign r_i(k)) with e_i(k) = r_i(k) e_i(0) for e_{k+1} = a e_k + c e_{k-1} started
+    from e_i(1) = ``first``_i e_i(0): r(k) = first·U_k + c·U_{k-1} (see :func:`_lucas`)."""
     if k == 0:
         return np.zeros_like(a), np.ones_like(a)
     if not np.any(c):
         with np.errstate(divide="ignore"):
-            return k * np.log(np.abs(a)), np.where(a < 0, (-1.0) ** (k % 2), 1.0) * (a != 0)
-    # M = [[a, c], [1, 0]] acting on (e_k, e_{k-1}); M^k by repeated squaring with scaling.
-    n = a.size
-    result = np.zeros((n, 2, 2))
-    result[:, 0, 0] = result[:, 1, 1] = 1.0
-    result_log = np.zeros(n)
-    base = np.zeros((n, 2, 2))
-    base[:, 0, 0], base[:, 0, 1], base[:, 1, 0] = a, c, 1.0
-    base_log = np.zeros(n)
-    power = k
-    while power:
-        if power & 1:
-            result = np.einsum("nij,njk->nik", result, base)
-            result_log = result_log + base_log
-            scale = np.max(np.abs(result), axis=(1, 2))
-            scale[scale == 0] = 1.0
-            result /= scale[:, None, None]
-            result_log += np.log(scale)
-        power >>= 1
-        if power:
-            base = np.einsum("nij,njk->nik", base, base)
-            base_log = 2 * base_log
-            scale = np.max(np.abs(base), axis=(1, 2))
-            scale[scale == 0] = 1.0
-            base /= scale[:, None, None]
-            base_log += np.log(scale)
-    first = result[:, 0, 0] + result[:, 0, 1]  # e_k for e_0 = e_{-1} = 1
+            return ((k - 1) * np.log(np.abs(a)) if k > 1 else 0.0) + np.log(np.abs(first)), np.sign(first) * np.where(a < 0, (-1.0) ** ((k - 1) % 2), 1.0) * ((a != 0) | (k == 1))
+    log_k, sign_k = _lucas(a, c, disc, k)
+    log_prev, sign_prev = _lucas(a, c, disc, k - 1)
     with np.errstate(divide="ignore"):
-        return np.log(np.abs(first)) + result_log, np.sign(first)
+        return _log_add(log_k + np.log(np.abs(first)), sign_k * np.sign(first), log_prev + np.log(np.abs(c)), sign_prev * np.sign(c))
 
 
-def _error_logs(a: np.ndarray, c: np.ndarray, k: int) -> np.ndarray:
-    """log|e_i(k) / e_i(0)|."""
-    return _error_factors(a, c, k)[0]
+def _method_factors(method: LinearMethod, lam: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """(log|e_i(k) / e_i(0)|, sign) of ``method`` along each eigenvalue."""
+    a, c = method.coefficients(lam)
+    return _error_factors(a, c, method.discriminant(lam), int(k), method.first_ratio(lam))
 
 
 def error_at(model: QuadraticModel, method: LinearMethod, k: int) -> np.ndarray | None:
@@ -145,8 +212,7 @@ def error_at(model: QuadraticModel, method: LinearMethod, k: int) -> np.ndarray 
         step = 1.0 - method.lr * lam
         signs = np.where(step < 0, (-1.0) ** (int(k) % 2), 1.0) if k else np.ones_like(lam)
     else:
-        a, c = method.coefficients(lam)
-        logs, signs = _error_factors(a, c, int(k))
+        logs, signs = _method_factors(method, lam, k)
     with np.errstate(over="ignore", invalid="ignore"):
         magnitude = np.exp(logs + np.log(np.abs(model.initial_error) + 0.0, where=model.initial_error != 0, out=np.full_like(logs, -np.inf)))
     if not np.all(np.isfinite(magnitude)):
@@ -166,8 +232,7 @@ def log_gap(model: QuadraticModel, method: LinearMethod, k) -> float:
         return _logsumexp(np.log(w))
     if method.kind == "gd":
         return _logsumexp(np.log(w) + 2.0 * float(k) * method.log_gd_factor(lam))
-    a, c = method.coefficients(lam)
-    logs = np.log(w) + 2.0 * _error_logs(a, c, int(k))
+    logs = np.log(w) + 2.0 * _method_factors(method, lam, k)[0]
     return _logsumexp(logs)
 
 
@@ -250,3 +315,21 @@ def checkpoints(max_iter: int, per_decade: int = 12) -> np.ndarray:
         return head
     tail = np.unique(np.round(np.logspace(np.log10(50), np.log10(max_iter), per_decade * max(1, int(np.ceil(np.log10(max_iter / 50)))) + 1)).astype(np.int64))
     return np.unique(np.concatenate([head, tail, [max_iter]]))
+
+
+def peak_gap(model: QuadraticModel, method: LinearMethod, limit: int, per_decade: int = 100) -> tuple[int, float]:
+    """(k, log gap(k)) of the largest loss gap over the checkpoints up to ``limit``: momentum's transient rise.
+
+    Gradient descent's gap is a sum of decreasing geometric terms (|1 - lr λ| <= 1 when stable), so its
+    peak is k = 0; momentum's can first grow. Sampled at :func:`checkpoints` with ``per_decade`` points per
+    decade (every step up to 50), so the value is a lower bound on the true peak, close to it when the
+    transient is smooth on that grid.
+    """
+    if method.kind == "gd" or limit < 1:
+        return 0, log_gap(model, method, 0)
+    best_k, best = 0, log_gap(model, method, 0)
+    for k in checkpoints(int(limit), per_decade):
+        value = log_gap(model, method, int(k))
+        if value > best:
+            best_k, best = int(k), value
+    return best_k, best

@@ -384,7 +384,8 @@ def test_advised_snippets_converge_in_pytorch(samples):
 
 
 @pytest.mark.parametrize("dtype, tolerance", [("float64", 1e-10), ("float32", 1e-5)])
-@pytest.mark.parametrize("solver, params, lr", [("gd", {}, 1e-5), ("momentum", {"beta": 0.9}, 1e-5), ("adam", {}, 0.1),
+@pytest.mark.parametrize("solver, params, lr", [("gd", {}, 1e-5), ("momentum", {"beta": 0.9}, 1e-5),
+                                                ("nesterov", {"beta": 0.9}, 1e-5), ("adam", {}, 0.1),
                                                 ("rmsprop", {}, 0.01), ("adagrad", {}, 0.1)])
 def test_simulated_solvers_follow_pytorch_step_for_step(samples, dtype, tolerance, solver, params, lr):
     """condiag's simulation rounds as torch.optim rounds: 100 steps on the valley agree to 1e-10 in float64
@@ -398,13 +399,37 @@ def test_simulated_solvers_follow_pytorch_step_for_step(samples, dtype, toleranc
     x = torch.zeros(2, dtype=tdtype, requires_grad=True)
     optimizers = {"adam": lambda: torch.optim.Adam([x], lr=lr), "rmsprop": lambda: torch.optim.RMSprop([x], lr=lr),
                   "adagrad": lambda: torch.optim.Adagrad([x], lr=lr)}
-    opt = optimizers.get(solver, lambda: torch.optim.SGD([x], lr=lr, momentum=params.get("beta", 0.0)))()
+    opt = optimizers.get(solver, lambda: torch.optim.SGD([x], lr=lr, momentum=params.get("beta", 0.0),
+                                                         nesterov=solver == "nesterov"))()
     for _ in range(ours.iterations):
         opt.zero_grad()
         ((A @ x - b) ** 2).sum().backward()
         opt.step()
     theirs = x.detach().numpy().astype(float)
     assert np.max(np.abs(ours.x - theirs)) <= tolerance * np.max(np.abs(theirs))
+
+
+def test_nesterov_closed_form_is_the_loss_pytorch_reports(samples):
+    """The closed-form Nesterov trajectory is f of the point torch's SGD(nesterov=True) stores (the
+    look-ahead point), step for step; the classic x_k sequence would differ from step 2 on."""
+    torch = pytest.importorskip("torch")
+    problem = load_problem(str(samples / "valley_2x2.npz"))
+    exact = compare(problem, ["nesterov"], Settings(max_iter=200, tol=1e-300, lr=1e-5, params={"nesterov": {"beta": 0.99}}))
+    result = exact.results[0]
+    assert result.exact
+    A, b = torch.tensor(problem.A), torch.tensor(problem.b)
+    x = torch.zeros(2, dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.SGD([x], lr=1e-5, momentum=0.99, nesterov=True)
+    losses = []
+    for _ in range(200):
+        opt.zero_grad()
+        loss = ((A @ x - b) ** 2).sum()
+        loss.backward()
+        opt.step()
+        losses.append(float(((A @ x.detach() - b) ** 2).sum()))
+    for k, loss in zip(result.history.iterations, result.history.loss):
+        if k > 0:
+            assert loss == pytest.approx(losses[k - 1], rel=1e-9), k
 
 
 def test_cd105_reports_what_a_float32_run_reaches(run, samples):
@@ -425,3 +450,56 @@ def test_cd105_reports_what_a_float32_run_reaches(run, samples):
     ours = np.linalg.norm(x.astype(float) - x_star) / np.linalg.norm(x_star)
     assert cd105["data"]["float32_relative_error"] == pytest.approx(ours, rel=0.5)
     assert ours < 1e-3 and cd105["severity"] == "info" and "measured" in cd105["title"]
+
+
+TORCH_STEP_CAP = 20_000
+"""PyTorch runs of the advice stop here; longer counts are checked against the closed form at the cap."""
+
+
+@pytest.mark.parametrize("args", SAMPLE_RUNS, ids=[a[0] for a in SAMPLE_RUNS])
+def test_every_advised_parameter_converges_in_pytorch(samples, args):
+    """Every advised (lr, momentum) pasted into torch.optim.SGD, in float64 and float32, on every sample
+    problem, with the loss written in torch independently of condiag: float64 reaches the printed step
+    count's target (or, for counts past the cap, the closed-form loss at the cap); float32 never diverges."""
+    torch = pytest.importorskip("torch")
+    from condiag.bounds import quadratic_model
+    from condiag.spectrum import decompose
+    from condiag.trajectories import log_gap
+
+    problem = _load(samples, args)
+    analysis = analyze(problem, [], tol=1e-6)
+    start_gap = analysis.start_loss - analysis.reference.loss
+    model = quadratic_model(problem, decompose(problem), analysis.reference.x, np.zeros(problem.n_cols),
+                            analysis.reference.loss)
+    for name, advised in analysis.advice.items():
+        kwargs = {"momentum": advised.beta, "nesterov": name == "nesterov"} if name != "gd" else {}
+        steps = TORCH_STEP_CAP if advised.steps_to_tol is None else min(int(advised.steps_to_tol * 1.1) + 10, TORCH_STEP_CAP)
+        for dtype in (torch.float64, torch.float32):
+            A, b = torch.tensor(problem.A, dtype=dtype), torch.tensor(problem.b, dtype=dtype)
+            x = torch.zeros(problem.n_cols, dtype=dtype, requires_grad=True)
+            opt = torch.optim.SGD([x], lr=advised.lr, **kwargs)
+
+            def loss_of(x):
+                if problem.is_quadratic:
+                    value = 0.5 * x @ (A @ x) - b @ x
+                else:
+                    value = problem.data_scale * ((A @ x - b) ** 2).sum()
+                return value + problem.ridge * (x @ x) if problem.ridge else value
+
+            for _ in range(steps):
+                opt.zero_grad()
+                loss_of(x).backward()
+                opt.step()
+            with torch.no_grad():  # the float32 iterate's loss, evaluated exactly
+                final = float(loss_of(x)) if dtype == torch.float64 else problem.value(x.detach().numpy().astype(float))
+            gap = final - analysis.reference.loss
+            floor_noise = 64 * np.finfo(float).eps * max(abs(analysis.reference.loss), abs(analysis.start_loss))
+            # never above the transient peak the advice states (momentum's loss may first rise)
+            assert np.isfinite(final) and gap <= 1.01 * advised.peak_ratio * start_gap + floor_noise, (name, dtype, final)
+            if dtype == torch.float32:
+                continue
+            if advised.steps_to_tol is not None and steps > advised.steps_to_tol:
+                assert gap <= 1.0e-6 * start_gap + floor_noise, (name, gap, start_gap)
+            else:  # the count is past the cap: the loss there is the closed form's, to rounding
+                predicted = np.exp(log_gap(model, LinearMethod(advised.method, advised.lr, advised.beta), steps))
+                assert gap == pytest.approx(predicted, rel=1e-3, abs=floor_noise), (name, gap, predicted)

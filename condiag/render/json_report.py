@@ -169,7 +169,8 @@ def findings_json(findings) -> list:
 def advice_json(advised) -> dict:
     body = {"lr": advised.lr, "momentum": advised.beta, "rate": advised.rate, "rate_gap": advised.rate_gap,
             "rate_float32": advised.rate_float32,
-            "steps_to_tol": advised.steps_to_tol, "steps_at_optimum": advised.steps_at_optimum, "from_x0": advised.closed_form}
+            "steps_to_tol": advised.steps_to_tol, "steps_at_optimum": advised.steps_at_optimum, "from_x0": advised.closed_form,
+            "peak_ratio": advised.peak_ratio, "peak_step": advised.peak_step}
     if advised.rate_float32 is None:
         body["rate_float32_note"] = "the lr is outside float32's range"
     if advised.steps_to_tol is None:
@@ -204,7 +205,8 @@ def analysis_json(analysis) -> dict:
         "advice": {name: advice_json(a) for name, a in (analysis.advice or {}).items()},
         "advice_note": ("parameters to paste: 10% from the edge of stability, lr rounded down to 4 digits, 1 - momentum rounded up; "
                         "checked to converge (spectral radius < 1 in float64 and float32). steps_to_tol: first T with "
-                        "f(x_T) - f* <= tol (f(x0) - f*); steps_at_optimum: the same at the unrounded optimum"),
+                        "f(x_T) - f* <= tol (f(x0) - f*); steps_at_optimum: the same at the unrounded optimum; peak_ratio: the largest "
+                        "(f(x_k) - f*) / (f(x0) - f*) on the way, at peak_step (momentum's transient rise; sampled)"),
         "lr_checks": [
             {
                 "lr": c.lr,

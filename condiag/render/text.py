@@ -98,10 +98,10 @@ def problem_section(problem) -> list:
         ]
         return [heading("Problem"), key_values(rows)]
     kind = "sparse" if problem.sparse else "dense"
-    shape = f"{problem.n_samples:,} × {problem.n_cols} ({kind}, {problem.nnz:,} non-zeros, stored as {problem.input_dtype})"
+    shape = f"{problem.n_samples:,} × {problem.n_cols} ({kind}, {problem.nnz:,} non-zeros, {problem.input_dtype})"
     b = problem.rhs_source or ("(in the same file)" if problem.has_rhs else "none (curvature only)")
     rows = [
-        ("matrix", f"{problem.source}: {shape}"),
+        ("matrix", shape),  # its source is in the report's title
         ("b", b if problem.has_rhs or problem.is_quadratic else "none (curvature only)"),
         ("objective", problem.describe_loss()),
         ("loss convention", None if problem.is_quadratic else f"--loss {problem.loss}"),
@@ -142,7 +142,7 @@ def spectrum_section(spectrum, problem) -> list:
         rows.append(("method", spectrum.method))
     values = np.abs(spectrum.singular_values)
     chart = sparkline(values)
-    if spectrum.exact and chart.strip() and values.size > 1:
+    if spectrum.exact and chart.strip() and values.size >= 4:  # fewer values are all in the rows above
         positive = values[values > 0]
         label = "eigenvalues" if problem.is_quadratic else "singular values"
         rows.append(
@@ -207,7 +207,7 @@ def fitted_table(columns, rows, width: int, optional) -> Table:
     dropped: list[str] = []
     while True:
         keep = [i for i, (name, _j) in enumerate(columns) if name not in dropped]
-        table = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1))
+        table = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1), show_edge=False)
         for i in keep:
             table.add_column(columns[i][0], justify=columns[i][1], no_wrap=True, overflow="ignore")
         for row in rows:
@@ -319,11 +319,11 @@ def findings_section(findings, verbose: bool = False) -> list:
         parts.append(Padding(Text(detail), (0, 0, 0, 2)))
         shown = f.remedies if verbose else f.remedies[: SHORT_REMEDIES[f.severity]]
         for remedy in shown:
-            key = (remedy.title, remedy.snippet)
+            key = remedy.snippet or remedy.title  # the same code to paste is the same remedy, however it is worded
             line = Text()
             if key in labels:
                 line.append(f"{labels[key]} ", style="bold")
-                line.append(f"{remedy.title}: see above")
+                line.append(f"{remedy.title}: the code above")
                 parts.append(Padding(line, (0, 0, 0, 4)))
                 continue
             labels[key] = f"R{len(labels) + 1}."

@@ -238,15 +238,18 @@ class HeavyBall(IterativeSolver):
         return x - params["lr"] * buffer
 
 
-class Nesterov(IterativeSolver):
-    r"""Nesterov's accelerated gradient, y_k = x_k + beta (x_k - x_{k-1}), x_{k+1} = y_k - lr ∇f(y_k).
+class Nesterov(HeavyBall):
+    r"""Nesterov's accelerated gradient as ``torch.optim.SGD(lr=lr, momentum=beta, nesterov=True)``.
 
-    ``auto``: lr = 1/L, beta = (sqrt kappa - 1)/(sqrt kappa + 1) (Nesterov 2004, §2.2.1).
+    PyTorch's form, one gradient per step at the parameter p: buf = beta buf + g (buf = g at the first
+    step), p -= lr (g + beta buf). It is Nesterov's y_k = x_k + beta (x_k - x_{k-1}),
+    x_{k+1} = y_k - lr ∇f(y_k) written in the look-ahead point p = y_k (Sutskever et al. 2013, §2), so the
+    loss reported is f(y_k), as PyTorch reports it. ``auto``: lr = 1/L, beta = (sqrt kappa - 1)/(sqrt kappa + 1)
+    (Nesterov 2004, §2.2.1).
     """
 
     name = "nesterov"
-    summary = "Nesterov's accelerated gradient (auto: lr 1/L, beta from kappa)"
-    defaults = {"lr": "auto", "beta": "auto"}
+    summary = "Nesterov's accelerated gradient, torch's nesterov=True (auto: lr 1/L, beta from kappa)"
 
     def prepare(self, context, params):
         nv = context.bounds.nesterov
@@ -258,15 +261,11 @@ class Nesterov(IterativeSolver):
     def linear_method(self, params):
         return LinearMethod("nesterov", params["lr"], params["beta"])
 
-    def init_state(self, x, params, context):
-        return {"previous": x.copy()}
-
     def step(self, x, g, state, params, k, oracle):
-        y = x + params["beta"] * (x - state["previous"])
-        _, gy = oracle(y)
-        state["extra_evals"] = 1
-        state["previous"] = x
-        return y - params["lr"] * gy
+        # torch.optim.SGD's order (dampening 0, nesterov=True): buf = beta·buf + g; g = g + beta·buf; x -= lr·g
+        buffer = g.copy() if state["buffer"] is None else params["beta"] * state["buffer"] + g
+        state["buffer"] = buffer
+        return x - params["lr"] * (g + params["beta"] * buffer)
 
 
 class Adam(IterativeSolver):
