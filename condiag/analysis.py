@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .advice import advise, measure_float32
+from .advice import advise
+from .float32 import float32_gd_run, float32_threshold, measure_float32
 from .bounds import LearningRateBounds, LearningRateCheck, check_learning_rate, learning_rate_bounds, quadratic_model
-from .causes import Causes, diagnose_causes
+from .causes import FLOAT32_UNIT_ROUNDOFF, Causes, diagnose_causes
 from .findings import Finding, diagnose
 from .problem import Problem, starting_point
 from .reference import Reference, floor_is_zero, minimiser_coefficients, no_minimum_reason, reference_from
 from .iterative import choose_method
-from .spectrum import Decomposition, Spectrum, decompose, learned_eigenvalues, spectrum_from
+from .spectrum import EPS64, Decomposition, Spectrum, decompose, learned_eigenvalues, spectrum_from
 
 
 @dataclass(frozen=True)
@@ -141,8 +142,10 @@ def analyze(
     # without b (model None) the counts are the worst case over starting points
     advice = advise(bounds.L, bounds.mu, learned_eigenvalues(problem, decomposition), model, tol) if convex and bounded else {}
     float32 = None
-    if model is not None and causes.precision.cond_h_float32 >= 1e-3:  # only where CD105 would speak
+    if model is not None and (dtype == "float32" or causes.precision.cond_h_float32 >= 1e-3):  # where it is asked or CD105 speaks
         float32 = measure_float32(problem, advice, reference.x, x0)
+    if dtype == "float32":
+        bounds, checks = _in_float32(problem, spectrum, bounds, checks, float32, x0, tol)
     findings = diagnose(
         problem=problem,
         spectrum=spectrum,
@@ -180,6 +183,18 @@ def analyze(
     )
 
 
+def _in_float32(problem: Problem, spectrum: Spectrum, bounds: LearningRateBounds, checks, measurement, x0, tol: float):
+    """The float32 view of the bounds and checks: the limit for the float32-rounded data, each stable lr
+    run in float32 for its T steps, and whether float32 reaches ``tol`` at all (see :mod:`condiag.float32`)."""
+    bounds = replace(bounds, float32_threshold=float32_threshold(problem, spectrum))
+    reaches = None if measurement is None else measurement.gap_fraction <= tol
+    updated = []
+    for c in checks:
+        run = float32_gd_run(problem, c.lr, c.steps, x0) if c.stable else None
+        updated.append(replace(c, float32_loss=None if run is None else run.loss, float32_reaches_tol=reaches))
+    return bounds, tuple(updated)
+
+
 def _analyze_iterative(problem: Problem, lrs, steps: int, tol: float, x0: np.ndarray, x0_source: str, started: float,
                        dtype: str = "float64") -> Analysis:
     """The iterative path: extreme singular values only; predictions are worst-case bounds."""
@@ -194,12 +209,14 @@ def _analyze_iterative(problem: Problem, lrs, steps: int, tol: float, x0: np.nda
     reason = ("iterative spectrum: only the extreme eigenpairs are known, so the loss after T steps is not predicted; "
               "'steps to tol' is the worst case over starting points")
     checks = tuple(check_learning_rate(float(lr), spectrum, None, steps, tol, reason, dtype) for lr in lrs)
-    precision = PrecisionRisk(spectrum.condition_number * 2.0**-24, spectrum.hessian_condition_number * 2.0**-24,
-                              spectrum.condition_number * 2.0**-53, problem.input_dtype)
+    precision = PrecisionRisk(spectrum.condition_number * FLOAT32_UNIT_ROUNDOFF, spectrum.hessian_condition_number * FLOAT32_UNIT_ROUNDOFF,
+                              spectrum.condition_number * EPS64 / 2, problem.input_dtype)
     causes = Causes(scaling_iterative(problem, spectrum.condition_number), None, precision, None)
     start_loss = problem.value(x0)
     extremes = np.array([bounds.L, bounds.mu if bounds.mu is not None else 0.0])
     advice = advise(bounds.L, bounds.mu, extremes, None, tol) if convex else {}
+    if dtype == "float32":
+        bounds, checks = _in_float32(problem, spectrum, bounds, checks, None, x0, tol)
     findings = diagnose(problem=problem, spectrum=spectrum, bounds=bounds, advice=advice, float32=None, checks=checks, reference=reference,
                         causes=causes, ridge=None, start_loss=start_loss, convex=convex, bounded=True, x0=x0)
     return Analysis(problem, spectrum, bounds, checks, reference, causes, None, tuple(findings), steps, tol, x0_source, start_loss,

@@ -110,6 +110,9 @@ class LearningRateBounds:
     by_convention: tuple[ConventionThreshold, ...]
     speedup_momentum: float | None
     """iterations_to_tol(GD at optimal lr) / iterations_to_tol(heavy ball)."""
+    float32_threshold: float | None = None
+    """With ``dtype='float32'``: every lr below it converges for the data rounded to float32 (a lower bound
+    on 2/L32, see :func:`condiag.float32.float32_threshold`); None in float64."""
 
 
 def learning_rate_bounds(problem: Problem, spectrum: Spectrum, tol: float) -> LearningRateBounds:
@@ -201,6 +204,12 @@ class LearningRateCheck:
     """The user's precision: the lr is checked as that dtype holds it, and overflow is that dtype's."""
     overflow_level: float = 1e300
     """The loss level called overflow: 1e300 in float64, float32's largest value (3.4e38, then inf) in float32."""
+    float32_loss: float | None = None
+    """With ``dtype='float32'``: f after ``steps`` steps of GD run in float32 as PyTorch runs it (the exact loss
+    of the float32 iterate; inf once it overflowed); None in float64 or when the run is too large."""
+    float32_reaches_tol: bool | None = None
+    """With ``dtype='float32'``: whether float32 can shrink the gap by ``tol`` at all (measured, see
+    :class:`condiag.float32.Float32Measurement`); None when not measured."""
 
 
 def quadratic_model(problem: Problem, decomposition, x_star: np.ndarray, x0: np.ndarray, floor: float) -> QuadraticModel:

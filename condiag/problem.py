@@ -216,6 +216,12 @@ class Problem:
         return self.sample_count if self.sample_count is not None else self.n_rows
 
     @property
+    def is_reduced(self) -> bool:
+        """True when A is not the user's data but an equivalent smaller matrix (streaming's TSQR factor R):
+        the loss is the same, but a run on A does not round as a run on the user's data would."""
+        return self.sample_count is not None
+
+    @property
     def sparse(self) -> bool:
         return is_sparse(self.A)
 

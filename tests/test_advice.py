@@ -361,6 +361,78 @@ def test_float32_overflow_step_matches_a_float32_run(run, samples):
     assert 7 < f64["overflow_step"] / check["overflow_step"] < 8  # float32 hits inf ~7.5x earlier than 1e300
 
 
+@pytest.mark.parametrize("objective", ["least-squares", "quadratic"])
+@pytest.mark.parametrize("seed", range(5))
+def test_float32_threshold_is_a_lower_bound_for_the_rounded_data(objective, seed):
+    """2/L of the data rounded to float32, computed exactly here, is never below the printed float32 limit,
+    which is within 1e-6 of it (the bound costs nothing a user would notice). Seed 0 has every entry just
+    below a float32 number, so rounding raises L by 1.8u: ignoring the data's rounding fails there."""
+    from condiag.float32 import float32_threshold
+    from condiag.problem import Problem
+
+    rng = np.random.default_rng(seed)
+    A = rng.normal(size=(30, 6)) * np.logspace(0, 3, 6) * (1 + 1e-4 * rng.random((30, 6)))
+    if seed == 0:
+        grid = np.float32(1.1).astype(np.float64)
+        A = np.full((30, 6), grid - 0.9 * 2.0**-24 * grid)  # rounds up to the float32 number 1.1f
+    if objective == "quadratic":
+        A = A.T @ A
+    problem = Problem.create(A, rng.normal(size=A.shape[0]), objective=objective, ridge=0.01 * seed)
+    a = analyze(problem, [1e-9], dtype="float32")
+    held = A.astype(np.float32).astype(np.float64)
+    if objective == "quadratic":
+        L32 = np.linalg.eigvalsh(held).max() + 2 * problem.ridge
+    else:
+        L32 = problem.hessian_scale * np.linalg.svd(held, compute_uv=False)[0] ** 2 + 2 * problem.ridge
+    threshold = float32_threshold(problem, a.spectrum)
+    assert a.bounds.float32_threshold == threshold
+    assert float(np.float32(threshold)) < 2.0 / L32  # the float32 lr a model holds is still below the limit
+    assert threshold > (1 - 1e-6) * 2.0 / L32
+
+
+def test_float32_predictions_are_float32_runs(samples):
+    """analyze --dtype float32 reports, per stable lr, the loss after T steps of GD run in float32: the same
+    as a float32 loop written here in PyTorch's order, and as torch itself when installed."""
+    problem = load_problem(str(samples / "kernel_600.h5:kernels/train_kernel"),
+                           rhs=str(samples / "kernel_600.h5:vectors/train_vector"), loss="mean")
+    a64 = analyze(problem, [1e-4], steps=300)
+    lr = 0.5 * a64.bounds.divergence_threshold
+    a = analyze(problem, [lr], steps=300, dtype="float32")
+    check = a.checks[0]
+    A, b = problem.A.astype(np.float32), problem.b.astype(np.float32)
+    x, lr32 = np.zeros(problem.n_cols, dtype=np.float32), np.float32(lr)
+    scale = np.float32(problem.hessian_scale)
+    for _ in range(300):
+        x = x - lr32 * (scale * (A.T @ (A @ x - b)))
+    ours = problem.value(x.astype(float))
+    assert check.float32_loss == pytest.approx(ours, rel=1e-4)
+    assert check.predicted_loss == pytest.approx(analyze(problem, [float(lr32)], steps=300).checks[0].predicted_loss, rel=1e-12)
+    torch = pytest.importorskip("torch")
+    At, bt = torch.tensor(A), torch.tensor(b)
+    xt = torch.zeros(problem.n_cols, dtype=torch.float32, requires_grad=True)
+    opt = torch.optim.SGD([xt], lr=lr)
+    for _ in range(300):
+        opt.zero_grad()
+        (((At @ xt - bt) ** 2).mean()).backward()
+        opt.step()
+    theirs = problem.value(xt.detach().numpy().astype(float))
+    assert check.float32_loss == pytest.approx(theirs, rel=1e-3)
+
+
+def test_float32_view_on_float32_data_and_beyond_its_range(tmp_path, run):
+    """Data stored in float32 is held exactly (the limit is 2/L less one float32 rounding of the lr);
+    data beyond float32's range cannot be held at all, and the report says so."""
+    from condiag.problem import Problem
+
+    A = np.array([[3.0, 1.0], [1.0, 2.0], [0.5, 0.25]], dtype=np.float32)
+    problem = Problem.create(A, np.array([1.0, 2.0, 3.0]))
+    a = analyze(problem, [], dtype="float32")
+    assert a.bounds.float32_threshold == pytest.approx(a.bounds.divergence_threshold * (1 - 2.0**-24), rel=1e-15)
+    np.savez(tmp_path / "big.npz", A=np.array([[1e39, 0.0], [0.0, 1.0]]), b=np.array([1.0, 1.0]))
+    result = run("analyze", tmp_path / "big.npz", "--dtype", "float32")
+    assert "cannot hold" in result.out
+
+
 def test_advised_snippets_converge_in_pytorch(samples):
     """The momentum and GD snippets pasted into PyTorch (float32 and float64) converge on the valley."""
     torch = pytest.importorskip("torch")

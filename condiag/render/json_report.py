@@ -18,6 +18,7 @@ from dataclasses import fields, is_dataclass
 import numpy as np
 
 from .._version import __version__
+from ..float32 import FLOAT32_WORK_LIMIT
 
 SCHEMA_VERSION = "1.0"
 
@@ -189,6 +190,7 @@ def analysis_json(analysis) -> dict:
         "learning_rate": {
             "max_stable": bounds.divergence_threshold,
             "max_stable_note": "gradient descent diverges for any lr above this (2/L); it converges for every lr below",
+            "max_stable_float32": bounds.float32_threshold,
             "optimal": bounds.optimal,
             "optimal_rate": bounds.optimal_rate,
             "iterations_to_tol": bounds.iterations_to_tol,
@@ -225,6 +227,8 @@ def analysis_json(analysis) -> dict:
                 "overflow_step": c.overflow_step,
                 "overflow_level": c.overflow_level,
                 "dtype": c.dtype,
+                "float32_loss": c.float32_loss,
+                "float32_reaches_tol": c.float32_reaches_tol,
                 "reason": c.reason,
             }
             for c in analysis.checks
@@ -239,6 +243,14 @@ def analysis_json(analysis) -> dict:
     }
     if body["loss_floor"] is None:
         body["loss_floor_note"] = "f is unbounded below"
+    if bounds.float32_threshold is None:
+        body["learning_rate"]["max_stable_float32_note"] = "only with --dtype float32 (and L > 0)"
+    for entry in body["lr_checks"]:
+        if entry["float32_loss"] is None:
+            entry["float32_loss_note"] = (f"only with --dtype float32, for a stable lr, when steps·n·d is at most "
+                                          f"{FLOAT32_WORK_LIMIT:.0e} and the data is not a streamed reduction")
+        if entry["float32_reaches_tol"] is None:
+            entry["float32_reaches_tol_note"] = "only with --dtype float32 when a float32 run of the advice was affordable"
     return envelope("analyze", body, analysis.seconds)
 
 

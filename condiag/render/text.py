@@ -167,6 +167,10 @@ def bounds_section(bounds, problem, advice=None, verbose: bool = True) -> list:
         ("divergence threshold", f"2/L = {sig(bounds.divergence_threshold, 7)}: any lr below {sig_below(bounds.divergence_threshold, 5)} "
                                  "converges, any above 2/L diverges"),
     ]
+    if bounds.float32_threshold is not None:
+        rows.append(("in float32", f"any lr below {sig_below(bounds.float32_threshold, 5)} converges with your data "
+                                   "rounded to float32 (a guaranteed bound)" if bounds.float32_threshold > 0 else
+                                   "your data exceeds float32's range: a float32 model cannot hold it"))
     if bounds.optimal is not None:
         restricted = " (μ on the row space)" if bounds.mu_is_restricted else ""
         rows += [
@@ -201,7 +205,8 @@ def bounds_section(bounds, problem, advice=None, verbose: bool = True) -> list:
 
 def fitted_table(columns, rows, width: int, optional) -> Table:
     """A table of whole cells (numbers are never cut or folded) that fits ``width``: while it is wider,
-    the next column named in ``optional`` is dropped. ``columns``: (name, justify); ``rows``: cell lists."""
+    the next column named in ``optional`` is dropped. ``columns``: (name, justify); ``rows``: cell lists.
+    The names of the columns kept are in ``table.kept`` (so a caption explains only what is shown)."""
     from rich.cells import cell_len
 
     dropped: list[str] = []
@@ -216,6 +221,7 @@ def fitted_table(columns, rows, width: int, optional) -> Table:
             MEASURING_CONSOLE.print(table)
         needed = max((cell_len(line.rstrip()) for line in captured.get().splitlines()), default=0)
         if needed <= width or len(dropped) == len(optional):
+            table.kept = {columns[i][0] for i in keep}
             return table
         dropped.append(optional[len(dropped)])
 
@@ -227,8 +233,9 @@ MEASURING_CONSOLE = Console(width=10_000, file=None, color_system=None)
 def checks_section(checks, tol: float, width: int = MIN_WIDTH) -> list:
     if not checks:
         return []
+    in_float32 = any(c.float32_loss is not None for c in checks)
     columns = (("lr", "right"), ("verdict", "left"), ("lr·L/2", "right"), ("steep ×", "right"), ("flat ×", "right"),
-               ("loss at T", "right"), ("steps to tol", "right"))
+               ("loss at T", "right")) + ((("f32 loss at T", "right"),) if in_float32 else ()) + (("steps to tol", "right"),)
     rows = []
     steps = checks[0].steps
     for c in checks:
@@ -242,12 +249,15 @@ def checks_section(checks, tol: float, width: int = MIN_WIDTH) -> list:
             loss = f"1e{c.predicted_loss_log10:.0f}" if c.predicted_loss_log10 > 300 else sig(10**c.predicted_loss_log10, 4)
         else:
             loss = "n/a"
-        if c.stable:
+        if c.stable and c.float32_reaches_tol is False:
+            to_tol = f"{count(c.steps_to_tol)}; never in f32"
+        elif c.stable:
             to_tol = count(c.steps_to_tol)
         elif c.overflow_step is not None:
             to_tol = f"never; {'1e300' if c.dtype == 'float64' else 'inf'} at {count(c.overflow_step)}"
         else:
             to_tol = "never"
+        float32 = [] if not in_float32 else ["n/a" if c.float32_loss is None else sig(c.float32_loss, 5)]
         rows.append([
             sig(c.lr, 5),
             verdict,
@@ -255,6 +265,7 @@ def checks_section(checks, tol: float, width: int = MIN_WIDTH) -> list:
             factor(c.contraction_steepest),
             factor(c.contraction_flattest, c.flattest_gap),
             loss,
+            *float32,
             to_tol,
         ])
     table = fitted_table(columns, rows, width, optional=["steep ×", "lr·L/2", "flat ×"])
@@ -263,7 +274,15 @@ def checks_section(checks, tol: float, width: int = MIN_WIDTH) -> list:
     floor = checks[0].loss_floor
     if floor is not None and start is not None and floor > 1e-12 * max(start, 1e-300):
         caption += f"; floor {sig(floor, 5)}"
-    caption += f"; ×: error factor per step (steepest, flattest direction); steps to tol: the gap to {sig(tol, 2)} of its start"
+    shown = [name for name in ("steep ×", "flat ×") if name in table.kept]
+    if shown:
+        caption += f"; ×: error factor per step ({', '.join({'steep ×': 'steepest', 'flat ×': 'flattest'}[n] for n in shown)} direction)"
+    caption += f"; steps to tol: the gap to {sig(tol, 2)} of its start"
+    if in_float32:
+        caption += ("; f32 loss at T: gradient descent run in float32 as PyTorch runs it (the loss of its iterate, "
+                    "evaluated exactly)")
+    if any(c.float32_reaches_tol is False for c in checks):
+        caption += "; never in f32: float32 stalls above that gap (measured)"
     parts = [heading("Your learning rates (exact, closed form)"), table, Text(caption, style="dim")]
     reasons = {c.reason for c in checks if c.reason}
     parts += [Text(f"Loss not predicted: {r}", style="dim") for r in reasons]
