@@ -30,7 +30,7 @@ LOSS_CONVENTIONS = ("sum", "mean", "half", "half-mean")
 OBJECTIVES = ("least-squares", "quadratic")
 
 LOSS_DESCRIPTIONS = {
-    "sum": "||Ax - b||²  (a hand-written ((A @ x - b) ** 2).sum() / .pow(2).sum())",
+    "sum": "||Ax - b||²  (a hand-written ((A @ x - b) ** 2).sum())",
     "mean": "(1/n)·||Ax - b||²  (PyTorch MSELoss, reduction='mean'; scikit-learn's reported MSE)",
     "half": "½·||Ax - b||²  (classical least-squares texts)",
     "half-mean": "(1/2n)·||Ax - b||²  (textbooks, scikit-learn SGDRegressor)",

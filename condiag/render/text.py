@@ -129,8 +129,8 @@ def spectrum_section(spectrum, problem) -> list:
     rows += [("rank", rank)]
     if spectrum.lambda_min_nonzero is not None and spectrum.lambda_min_nonzero != spectrum.lambda_min:
         rows.append(("smallest non-zero λ", sig(spectrum.lambda_min_nonzero, 5)))
-    rows.append(("cond(H)", f"{sig(spectrum.hessian_condition_number, 5)}  (H = {hessian}: L = λmax = {sig(spectrum.lambda_max, 5)}, "
-                            f"μ = λmin = {sig(spectrum.lambda_min, 5)})"))
+    rows.append(("cond(H)", f"{sig(spectrum.hessian_condition_number, 5)}  (H = {hessian}, L = {sig(spectrum.lambda_max, 5)}, "
+                            f"μ = {sig(spectrum.lambda_min, 5)})"))
     if spectrum.null_dim and spectrum.effective_hessian_condition_number is not None:
         rows.append(("cond(H) on the row space", sig(spectrum.effective_hessian_condition_number, 5)))
     rows.append(("steepest direction", f"{loadings_text(spectrum.steepest.loadings)}  (λ = {sig(spectrum.steepest.eigenvalue)})"))
