@@ -128,6 +128,8 @@ def analyze(
     decomposition = decompose(problem)
     spectrum = spectrum_from(problem, decomposition)
     convex, bounded, reason = no_minimum_reason(problem, decomposition)
+    # the causes first: they compute the equilibrated SVD (with vectors) that the reference's accuracy reuses
+    causes = diagnose_causes(problem, decomposition, spectrum.condition_number, spectrum.hessian_condition_number)
     reference = reference_from(problem, decomposition)
     bounds = learning_rate_bounds(problem, spectrum, tol)
     start_loss = problem.value(x0)
@@ -137,7 +139,6 @@ def analyze(
     elif reason is None:
         model = quadratic_model(problem, decomposition, reference.x, x0, reference.loss)
     checks = tuple(check_learning_rate(float(lr), spectrum, model, steps, tol, reason, dtype) for lr in lrs)
-    causes = diagnose_causes(problem, decomposition, spectrum.condition_number, spectrum.hessian_condition_number)
     ridge = suggest_ridge(problem, decomposition, spectrum, reference) if convex else None
     # without b (model None) the counts are the worst case over starting points
     advice = advise(bounds.L, bounds.mu, learned_eigenvalues(problem, decomposition), model, tol) if convex and bounded else {}

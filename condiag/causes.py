@@ -110,11 +110,11 @@ def scaling(problem: Problem, decomposition: Decomposition, condition_number: fl
     if np.any(norms == 0):
         return None
     ratio = float(norms.max() / norms.min())
+    if equilibrated_singular_values is None and ratio >= SCALING_MIN_RATIO:
+        equilibrated_singular_values = decomposition.equilibrated_singular_values
     if equilibrated_singular_values is not None:
         s = equilibrated_singular_values
         cond_eq = float(s[0] / s[-1]) if s[-1] > 0 else float("inf")
-    elif ratio >= SCALING_MIN_RATIO:
-        cond_eq = _cond(R / norms)
     else:
         cond_eq = None
     cond_std = None
@@ -148,13 +148,9 @@ def collinearity(problem: Problem, decomposition: Decomposition):
     Returns (Collinearity or None, the equilibrated singular values or None) so that the
     scaling diagnosis reuses the same SVD.
     """
-    R = decomposition.reduced_matrix
-    if R.shape[1] > MAX_BELSLEY_COLS:
+    if decomposition.reduced_matrix.shape[1] > MAX_BELSLEY_COLS or decomposition.equilibrated_svd is None:
         return None, None
-    norms = np.sqrt(np.sum(R * R, axis=0))
-    if np.any(norms == 0):
-        return None, None
-    _, mu, Vt = np.linalg.svd(R / norms, full_matrices=False)
+    mu, Vt = decomposition.equilibrated_svd
     floor = mu[0] * EPS64
     mu_safe = np.maximum(mu, floor)
     indices = mu[0] / mu_safe

@@ -112,7 +112,7 @@ def reference_from(problem: Problem, decomposition: Decomposition) -> Reference:
             digits = fast.accuracy.get("correct_digits")
             if digits is not None and digits >= FAST_PATH_DIGITS:
                 return fast
-        return _refined_reference(problem)
+        return _refined_reference(problem, decomposition)
     coefficients = minimiser_coefficients(problem, decomposition)
     x = decomposition.V @ coefficients
     loss = problem.value(x)
@@ -154,7 +154,7 @@ def _svd_reference(problem: Problem, decomposition: Decomposition) -> Reference:
     )
 
 
-def _refined_reference(problem: Problem) -> Reference:
+def _refined_reference(problem: Problem, decomposition: Decomposition | None = None) -> Reference:
     from .memory import require_memory
     from .refined_lstsq import refined_lstsq
 
@@ -165,7 +165,13 @@ def _refined_reference(problem: Problem) -> Reference:
     if problem.ridge > 0:
         A = np.vstack([A, np.sqrt(problem.ridge / problem.data_scale) * np.eye(d)])
         b = np.concatenate([b, np.zeros(d)])
-    solution = refined_lstsq(A, b)
+    # the decomposition's equilibrated singular values are A's (not those of the ridge-augmented matrix)
+    shared = decomposition is not None and problem.ridge == 0
+    solution = refined_lstsq(
+        A, b,
+        scaled_singular_values=decomposition.equilibrated_singular_values if shared else None,
+        minimum_norm=(decomposition.V @ minimiser_coefficients(problem, decomposition), decomposition.rank) if shared else None,
+    )
     x = solution.x
     bound = solution.forward_error_bound
     digits = None if bound is None else float(max(0.0, -np.log10(max(bound, 1e-17))))

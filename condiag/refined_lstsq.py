@@ -191,22 +191,28 @@ def power_of_two_scale(values: np.ndarray) -> int:
     return -math.frexp(top)[1]
 
 
-def refined_lstsq(A: np.ndarray, b: np.ndarray, max_steps: int = 6, kernels=None) -> RefinedSolution:
+def refined_lstsq(A: np.ndarray, b: np.ndarray, max_steps: int = 6, kernels=None,
+                  scaled_singular_values: np.ndarray | None = None, minimum_norm=None) -> RefinedSolution:
     """Solve min ||A x - b||₂ for dense A (n >= 1, d >= 1) as accurately as float64 allows.
 
     A and b are first scaled by powers of two to a maximum entry near 1, so matrices of
     any magnitude (entries 1e-300 or 1e300) are solved as accurately as unit-sized ones:
     with A = 2^-a A', b = 2^-c b', the solution is x = 2^(a-c) x' and the residual 2^-c r'
     (exact rescalings). ``kernels`` = (pivoted_qr, solve_upper) overrides the automatic
-    choice (tests use it).
+    choice (tests use it). ``scaled_singular_values``: the singular values of A with unit-norm columns,
+    when the caller already has them (they are computed here otherwise, once). ``minimum_norm`` = (x, rank):
+    the SVD minimum-norm solution of the unscaled problem and its rank, when the caller's SVD of A already gives
+    it; used if A is rank-deficient after equilibration (else that SVD is computed here).
     """
     A = np.asarray(A, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
     a_exp, b_exp = power_of_two_scale(A), power_of_two_scale(b)
     if a_exp == 0 and b_exp == 0:
-        return _refined_lstsq_unit(A, b, max_steps, kernels)
+        return _refined_lstsq_unit(A, b, max_steps, kernels, scaled_singular_values, minimum_norm)
     As = np.ldexp(A, a_exp)
-    scaled = _refined_lstsq_unit(As, np.ldexp(b, b_exp), max_steps, kernels)
+    if minimum_norm is not None:  # x of 2^a A, 2^c b is 2^(c-a) x
+        minimum_norm = (np.ldexp(minimum_norm[0], b_exp - a_exp), minimum_norm[1])
+    scaled = _refined_lstsq_unit(As, np.ldexp(b, b_exp), max_steps, kernels, scaled_singular_values, minimum_norm)
     with np.errstate(over="ignore", under="ignore"):
         x = np.ldexp(scaled.x, a_exp - b_exp)
         residual = np.ldexp(scaled.residual, -b_exp)
@@ -223,28 +229,41 @@ def refined_lstsq(A: np.ndarray, b: np.ndarray, max_steps: int = 6, kernels=None
     return replace(scaled, x=x, residual=residual, forward_error_bound=bound)
 
 
-def _refined_lstsq_unit(A: np.ndarray, b: np.ndarray, max_steps: int, kernels) -> RefinedSolution:
+def _refined_lstsq_unit(A: np.ndarray, b: np.ndarray, max_steps: int, kernels, scaled_singular_values=None,
+                        minimum_norm=None) -> RefinedSolution:
     """:func:`refined_lstsq` on data already scaled to a maximum entry near 1."""
     n, d = A.shape
     qr, solve_triangular = kernels or _kernels(d)
     norms = np.sqrt(np.sum(A * A, axis=0))
     D = np.where(norms > 0, norms, 1.0)
     As = A / D
-    Q, R, P = qr(As)
-    diag = np.abs(np.diag(R))
-    tol = max(n, d) * EPS64 * (diag[0] if diag.size else 0.0)
-    rank = int(np.count_nonzero(diag > tol))
-    s = np.linalg.svd(R, compute_uv=False)
+    if scaled_singular_values is not None:
+        # the caller's σ(As) (column scaling by powers of two leaves As unchanged) give the rank exactly, and a
+        # rank-deficient problem never needs the QR factorisation
+        s = np.asarray(scaled_singular_values)
+        rank = int(np.count_nonzero(s > max(n, d) * EPS64 * s[0])) if s.size else 0
+        factors = qr(As) if rank == d and n >= d else None
+    else:
+        factors = qr(As)
+        diag = np.abs(np.diag(factors[1]))
+        tol = max(n, d) * EPS64 * (diag[0] if diag.size else 0.0)
+        rank = int(np.count_nonzero(diag > tol))
+        s = np.linalg.svd(factors[1], compute_uv=False)  # σ(As) = σ(R), As P = Q R
     scaled_cond = float(s[0] / s[-1]) if s[-1] > 0 else math.inf
     precision = "longdouble (64-bit mantissa)" if EXTENDED is not None else "double-double"
     if rank < d or n < d:
-        U, sv, Vt = np.linalg.svd(A, full_matrices=False)
-        keep = sv > max(n, d) * EPS64 * sv[0]
-        x = Vt[keep].T @ ((U[:, keep].T @ b) / sv[keep])
+        if minimum_norm is not None:
+            x, kept = minimum_norm
+        else:
+            U, sv, Vt = np.linalg.svd(A, full_matrices=False)
+            keep = sv > max(n, d) * EPS64 * sv[0]
+            x, kept = Vt[keep].T @ ((U[:, keep].T @ b) / sv[keep]), int(np.count_nonzero(keep))
         r_hi, r_lo = matvec_extended(A, x)
         r = (b - r_hi) - r_lo
-        solution = _finish(A, As, D, b, x, r, rank, 0, "SVD minimum-norm (rank-deficient after equilibration)", scaled_cond, precision)
-        return replace(solution, rank_unscaled=int(np.count_nonzero(keep)))
+        solution = _finish(A, As, D, b, x, r, rank, 0, "SVD minimum-norm (rank-deficient after equilibration)", scaled_cond, precision,
+                           float(s[0]))
+        return replace(solution, rank_unscaled=kept)
+    Q, R, P = factors
 
     def correction(f, g_scaled):
         # [I As][dr; dz] = [f; g] with As P = Q R  (in pivoted order: g_p = g[P])
@@ -275,20 +294,21 @@ def _refined_lstsq_unit(A: np.ndarray, b: np.ndarray, max_steps: int, kernels) -
     x = z / D + z_lo / D
     r_hi, r_lo = matvec_extended(A, z / D, z_lo / D)
     r = (b - r_hi) - r_lo
-    return _finish(A, As, D, b, x, r, d, steps, "equilibrated Householder QR (pivoted) + iterative refinement", scaled_cond, precision)
+    return _finish(A, As, D, b, x, r, d, steps, "equilibrated Householder QR (pivoted) + iterative refinement", scaled_cond, precision,
+                   float(s[0]))
 
 
-def _finish(A, As, D, b, x, r, rank, steps, method, scaled_cond, precision) -> RefinedSolution:
+def _finish(A, As, D, b, x, r, rank, steps, method, scaled_cond, precision, norm_as: float) -> RefinedSolution:
     """Backward error from extended-precision quantities and a first-order forward bound.
 
     eta = ||Asᵀ r|| / (||As|| ||r|| + ||As||² ||z||) estimates the normwise backward error of
     z = D x for the scaled problem (Higham 2002, §20.7); the forward bound in the scaled norm is
     2 eta (kappa + kappa² ||r|| / (||As|| ||z||)) + 2 eps (Wedin 1973; the 2 eps is x's own rounding).
+    ``norm_as`` = ||As||₂ = σmax(As).
     """
     z = x * D
     g_hi, g_lo = matvec_extended(As.T, r)
     gradient = float(np.linalg.norm(g_hi + g_lo))
-    norm_as = float(np.linalg.norm(As, 2)) if As.shape[1] <= 4000 else float(np.sqrt(As.shape[1]))
     rn, zn = float(np.linalg.norm(r)), float(np.linalg.norm(z))
     denominator = norm_as * rn + norm_as**2 * zn
     eta = gradient / denominator if denominator > 0 else 0.0

@@ -16,6 +16,7 @@ eigenvalues lambda_i = s sigma_i^2 + 2 ridge along the right singular vectors v_
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -47,6 +48,29 @@ class Decomposition:
     reduced_by_qr: bool
     reduced_matrix: np.ndarray
     """R of A = QR when ``reduced_by_qr`` (same column norms and singular values as A), else A (or Q)."""
+
+    @cached_property
+    def equilibrated_svd(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """(μ, Vᵀ): the SVD of A with every column scaled to unit norm (computed once, on first use, and shared
+        by the collinearity and scaling diagnoses and the reference's stated accuracy). None with a zero column."""
+        R = self.reduced_matrix
+        norms = np.sqrt(np.sum(R * R, axis=0))
+        if np.any(norms == 0):
+            return None
+        _, mu, Vt = np.linalg.svd(R / norms, full_matrices=False)
+        return mu, Vt
+
+    @cached_property
+    def equilibrated_singular_values(self) -> np.ndarray | None:
+        """μ of :attr:`equilibrated_svd`, without the vectors unless they were already computed."""
+        if "equilibrated_svd" in self.__dict__:
+            full = self.equilibrated_svd
+            return None if full is None else full[0]
+        R = self.reduced_matrix
+        norms = np.sqrt(np.sum(R * R, axis=0))
+        if np.any(norms == 0):
+            return None
+        return np.linalg.svd(R / norms, compute_uv=False)
 
 
 @dataclass(frozen=True)

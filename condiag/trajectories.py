@@ -278,8 +278,8 @@ def _first_step(model: QuadraticModel, method: LinearMethod, holds, limit: int) 
     """First k <= limit with holds(log gap(k)).
 
     Gradient descent: log gap(k) is a log-sum-exp of functions linear in k, hence convex, so the set
-    where it is below (or above) a level is an interval from one end and bisection over [0, limit]
-    finds the exact first step. Momentum methods can oscillate: the checkpoints of :func:`checkpoints`
+    where it is below (or above) a level is an interval from one end: doubling k until the condition
+    holds and bisecting the last doubling finds the exact first step. Momentum methods can oscillate: the checkpoints of :func:`checkpoints`
     are scanned for the first one that holds and the step is bisected between it and the checkpoint before.
     """
     def at(k):
@@ -288,7 +288,13 @@ def _first_step(model: QuadraticModel, method: LinearMethod, holds, limit: int) 
     if at(0):
         return 0
     if method.kind == "gd":
-        return _bisect(at, 0, limit) if at(limit) else None
+        if not at(limit):
+            return None
+        # galloping: double k until it holds, then bisect the last doubling (2 log2 k evaluations, not log2 limit)
+        lo, hi = 0, 1
+        while hi < limit and not at(hi):
+            lo, hi = hi, min(2 * hi, limit)
+        return _bisect(at, lo, hi)
     grid = checkpoints(limit)
     hit = next((int(k) for k in grid if k > 0 and at(int(k))), None)
     if hit is None:

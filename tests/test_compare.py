@@ -282,3 +282,48 @@ def test_kernel_sample_explains_weights(run, samples):
         # neither run is within tolerance of the floor and the distance is not invisible to the loss (moving the
         # whole way to x* lowers it well past the tolerance): progress in orders of magnitude, no yardstick claim
         assert "orders of magnitude" in solver["verdict"] and "wrong yardstick" not in solver["verdict"]
+
+
+@pytest.mark.parametrize("ridge", [0.0, 0.7])
+def test_lsqr_iterates_are_scipys(ridge):
+    """condiag's LSQR is Paige & Saunders' algorithm as scipy computes it: the same iterates while rounding
+    allows (LSQR's iterates are chaotic in rounding: scipy against itself with b perturbed by 1e-16 differs
+    by 7e-9 at iteration 20, so the comparison stops at 4), also with damping and a non-zero x0."""
+    from scipy.sparse.linalg import lsqr
+
+    rng = np.random.default_rng(5)
+    A, b = rng.normal(size=(60, 12)) * np.logspace(0, 1, 12), rng.normal(size=60)
+    problem = Problem.create(A, b, ridge=ridge)
+    x0 = rng.normal(size=12)
+    loose = {"lsqr": {"atol": 0.0, "btol": 0.0, "conlim": 1e20}}
+    for k in (1, 2, 4):
+        theirs = lsqr(A, b, damp=np.sqrt(ridge), iter_lim=k, atol=0, btol=0, conlim=1e20, x0=x0)[0]
+        ours = compare(problem, ["lsqr"], Settings(max_iter=k, tol=1e-300, params=loose), x0=x0).results[0]
+        assert ours.iterations == k
+        np.testing.assert_allclose(ours.x, theirs, rtol=0, atol=1e-11 * np.max(np.abs(theirs)))
+
+
+def test_lsqr_runs_once_and_reports_the_true_iteration():
+    """One run, every iterate observed: the converged iteration is the first whose gap is within tol
+    (before, scipy's lsqr ran to --max-iter and then again to each of ~35 checkpoints, and the reported
+    count was the first checkpoint within tol)."""
+    rng = np.random.default_rng(6)
+    A, b = rng.normal(size=(200, 30)) * np.logspace(0, 2, 30), rng.normal(size=200)
+    problem = Problem.create(A, b)
+    result_set = compare(problem, ["lsqr"], Settings(max_iter=10_000, tol=1e-8))
+    result = result_set.results[0]
+    assert result.status == "converged"
+    assert result.f_evals == 2 * result.iterations + 1  # one product with A and one with Aᵀ per iteration
+    floor = result_set.reference.loss
+    gaps = dict(zip(result.history.iterations, result.history.loss - floor))
+    target = 1e-8 * (problem.value(np.zeros(30)) - floor)
+    assert gaps[result.iterations] <= target
+    assert result.iterations - 1 in gaps and gaps[result.iterations - 1] > target  # every step up to 50 is logged
+
+
+def test_lsqr_own_stopping_rule_is_reported():
+    rng = np.random.default_rng(7)
+    A, b = rng.normal(size=(80, 10)), rng.normal(size=80)
+    result = compare(Problem.create(A, b), ["lsqr"], Settings(max_iter=1000, tol=1e-14,
+                                                              params={"lsqr": {"atol": 1e-3, "btol": 1e-3}})).results[0]
+    assert result.status == "stalled" and "S2" in result.message and result.extra["stopping_rule"].startswith("S2")

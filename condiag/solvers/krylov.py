@@ -72,16 +72,20 @@ class CGLS(Solver):
 
 
 class LSQR(Solver):
-    r"""LSQR (Paige & Saunders 1982) through ``scipy.sparse.linalg.lsqr``.
+    r"""LSQR (Paige & Saunders 1982, Algorithm LSQR with the damped extension of §2.6 and the stopping
+    rules S1–S3 of §6), run once, every iteration observed.
 
-    Minimises ||A x - b||² + damp² ||x||² with damp = sqrt(ridge / c). ``atol``/``btol`` are
-    scipy's stopping tolerances; ``iter_lim`` is ``--max-iter``. The history is rebuilt by
-    rerunning LSQR with iteration limits at the logged iterations (LSQR is deterministic, so
-    the k-th iterate of a longer run equals the result of a run limited to k).
+    Minimises ||A x - b||² + damp² ||x||² with damp = sqrt(ridge / c). Golub–Kahan bidiagonalisation
+    (u, v, α, β), Givens rotations (ρ, θ, φ) and x_k += (φ/ρ) w_k, as ``scipy.sparse.linalg.lsqr``
+    computes them; written out here so that each iterate is seen as it is made (scipy's function has no
+    callback: its history had to be rebuilt by rerunning it to every logged iteration, ~35 runs).
+    It stops at condiag's tolerance; LSQR's own tests stop it earlier only when they fire first
+    (reported as ``stalled`` with the test): S1 ||r|| <= btol ||b|| + atol ||A|| ||x||, S2 ||Aᵀr|| <=
+    atol ||A|| ||r||, S3 cond(A) >= conlim, with ||A|| and cond(A) LSQR's running estimates.
     """
 
     name = "lsqr"
-    summary = "LSQR (scipy.sparse.linalg.lsqr; atol = btol = 1e-10)"
+    summary = "LSQR (Paige & Saunders; atol = btol = 1e-10, conlim 1e8)"
     defaults = {"atol": 1e-10, "btol": 1e-10, "conlim": 1e8}
 
     def supports(self, problem):
@@ -90,50 +94,78 @@ class LSQR(Solver):
         return True, ""
 
     def run(self, context: Context) -> SolverResult:
-        from scipy.sparse.linalg import lsqr
-
-        from ..trajectories import checkpoints
-
         problem = context.problem
         params = self.parameters(context)
+        A = problem.A
         damp = float(np.sqrt(problem.ridge / problem.data_scale))
         monitor = Monitor(context, self.name)
-        x0 = context.x0.astype(float)
+        x = context.x0.astype(float).copy()
+        u = problem.b - A @ x
+        beta = float(np.linalg.norm(u))
+        b_norm = float(np.linalg.norm(problem.b))
+        v = np.zeros_like(x)
+        alpha = 0.0
+        if beta > 0:
+            u = u / beta
+            v = A.T @ u
+            alpha = float(np.linalg.norm(v))
+        if alpha > 0:
+            v = v / alpha
+        state = {"u": u, "v": v, "w": v.copy(), "alpha": alpha, "beta": beta, "rhobar": alpha, "phibar": beta,
+                 "a_norm_sq": 0.0, "dd_norm": 0.0, "psi_sq": 0.0, "stop": None, "x": x}
+        monitor.f_evals = 1
 
-        def solve(limit):
-            return lsqr(problem.A, problem.b, damp=damp, atol=params["atol"], btol=params["btol"],
-                        conlim=params["conlim"], iter_lim=limit, x0=x0)
+        def step(k):
+            st = state
+            x, alpha = st["x"], st["alpha"]
+            if st["phibar"] == 0.0 or alpha == 0.0:  # b - A x0 = 0, or Aᵀr = 0: x is a least-squares solution
+                return x, problem.value(x)
+            u = A @ st["v"] - alpha * st["u"]
+            beta = float(np.linalg.norm(u))
+            if beta > 0:
+                u = u / beta
+            st["a_norm_sq"] += alpha * alpha + beta * beta + damp * damp
+            v = A.T @ u - beta * st["v"]
+            alpha_next = float(np.linalg.norm(v))
+            if alpha_next > 0:
+                v = v / alpha_next
+            rhobar, phibar = st["rhobar"], st["phibar"]
+            if damp > 0:  # eliminate the damping row first (Paige & Saunders §2.6); psi leaves the residual
+                rhobar1 = float(np.hypot(rhobar, damp))
+                st["psi_sq"] += ((damp / rhobar1) * phibar) ** 2
+                phibar = (rhobar / rhobar1) * phibar
+                rhobar = rhobar1
+            rho = float(np.hypot(rhobar, beta))
+            cs, sn = rhobar / rho, beta / rho
+            theta = sn * alpha_next
+            phi = cs * phibar
+            w = st["w"]
+            st["dd_norm"] += float(np.dot(w, w)) / (rho * rho)
+            x = x + (phi / rho) * w
+            st.update(x=x, u=u, v=v, w=v - (theta / rho) * w, alpha=alpha_next, beta=beta, rhobar=-cs * alpha_next,
+                      phibar=sn * phibar)
+            monitor.f_evals += 1
+            # LSQR's own stopping rules, from its estimates
+            a_norm = np.sqrt(st["a_norm_sq"])
+            r_norm = float(np.sqrt(st["phibar"] ** 2 + st["psi_sq"]))  # ||[A; damp I] x - [b; 0]||
+            ar_norm = alpha_next * abs(sn * phi)
+            x_norm = float(np.linalg.norm(x))
+            if r_norm <= params["btol"] * b_norm + params["atol"] * a_norm * x_norm:
+                st["stop"] = "S1: ||Ax - b|| small enough (btol, atol)"
+            elif a_norm * r_norm > 0 and ar_norm <= params["atol"] * a_norm * r_norm:
+                st["stop"] = "S2: least-squares solution found (atol)"
+            elif a_norm * np.sqrt(st["dd_norm"]) >= params["conlim"]:
+                st["stop"] = "S3: condition estimate exceeded conlim"
+            return x, problem.value(x)
 
-        full = solve(monitor.max_iter)
-        x_final, istop, itn = full[0], full[1], full[2]
-        monitor.observe(0, problem.value(x0), x0)
-        marks = [int(k) for k in checkpoints(max(itn, 1)) if 0 < k < itn]
-        marks = marks[:: max(1, len(marks) // 40)]
-        status = None
-        for k in marks:
-            xk = solve(k)[0]
-            status = monitor.observe(k, problem.value(xk), xk)
-            if status is not None:
-                break
-        if status is None:
-            status = monitor.observe(itn, problem.value(x_final), x_final, force_record=True)
-        messages = {
-            0: "x = 0 is the exact solution",
-            1: "Ax - b small enough (btol/atol)",
-            2: "least-squares solution found (atol)",
-            3: "condition estimate exceeded conlim",
-            4: "Ax - b small enough for this machine",
-            5: "least-squares solution found for this machine",
-            6: "condition estimate too large for this machine",
-            7: "iteration limit reached",
-        }
-        if status is None:
-            if itn >= monitor.max_iter:
-                monitor.budget_exhausted(itn, problem.value(x_final), x_final)
-            else:
-                monitor.status = "stalled"
-                monitor.message = f"scipy stopped: {messages.get(istop, istop)}, before condiag's tolerance"
-        else:
-            monitor.message += f" (scipy: {messages.get(istop, istop)})"
-        return monitor.result(params, x=x_final if monitor.status != "converged" else None, iterations=itn if monitor.status != "converged" else None,
-                              f_evals=2 * itn, extra={"istop": int(istop)})
+        def stepping(k):
+            x, f = step(k)
+            if state["stop"] is not None and monitor.status is None:
+                reached = monitor.observe(k, f, x, force_record=True)
+                if reached is None:
+                    monitor._finish("stalled", f"LSQR's own test {state['stop']} stopped it at iteration {k:,}, "
+                                               "before condiag's tolerance", k)
+            return x, f
+
+        drive(monitor, params, x, problem.value(x), stepping)
+        return monitor.result(params, f_evals=2 * monitor.k + 1, extra={"stopping_rule": state["stop"]})
