@@ -232,6 +232,90 @@ def spectrum_from_pair(problem: Problem, pair: ExtremePair):
     )
 
 
+REFERENCE_ATOL = 1e-14
+"""LSQR's S2 tolerance for the reference: ||Aᵀr|| <= 1e-14 ||A|| ||r||, a backward error near float64's."""
+REFERENCE_TIME_BUDGET = 60.0
+"""Seconds the iterative reference may spend; where LSQR needs longer, the accuracy it reached is stated."""
+
+
+def _extended_gradient_norm(problem: Problem, x: np.ndarray) -> tuple[float, float]:
+    """(||∇f(x)||, the unit roundoff it was computed in): in numpy.longdouble where that is wider than float64
+    (A, b and x are float64 numbers, held exactly), else in float64."""
+    from .memory import require_memory
+    from .refined_lstsq import EXTENDED
+    from .spectrum import EPS64
+
+    if EXTENDED is None:
+        return float(np.linalg.norm(problem.gradient(x))), EPS64 / 2
+    require_memory(16.0 * (problem.nnz + problem.n_rows + 2 * problem.n_cols), problem.source, "an extended-precision gradient")
+    A = problem.A.astype(EXTENDED)
+    xe = x.astype(EXTENDED)
+    if problem.is_quadratic:
+        g = A @ xe - problem.b.astype(EXTENDED)
+    else:
+        g = EXTENDED(problem.hessian_scale) * (A.T @ (A @ xe - problem.b.astype(EXTENDED)))
+    if problem.ridge:
+        g = g + EXTENDED(2.0 * problem.ridge) * xe
+    return float(np.sqrt(np.sum(g * g))), float(np.finfo(EXTENDED).eps) / 2
+
+
+def gradient_error_bound(problem: Problem, x: np.ndarray, spectrum) -> float | None:
+    """A bound on ||x - x*|| / ||x*|| that holds for any x, from the gradient: on a quadratic H (x - x*) = ∇f(x), so
+    ||x - x*|| <= (||∇f(x)|| + δ) / μ with μ the smallest Hessian eigenvalue on the directions x lives in (x from
+    Krylov or a solve stays in the row space). The gradient is computed in extended precision (unit roundoff u,
+    see :func:`_extended_gradient_norm`) and δ = 4 u sqrt(max(n, d)) (||H|| ||x|| + ||∇f(0)||) bounds its
+    rounding (probabilistic; Higham & Mary, SIAM J. Sci. Comput. 41 (2019) A2815). Relative: E / (||x|| - E).
+    None when μ is zero or unknown; inf when E >= ||x||."""
+    mu = spectrum.lambda_min_nonzero if spectrum.lambda_min_nonzero is not None else spectrum.lambda_min
+    if mu is None or not mu > 0:
+        return None
+    x = np.asarray(x, dtype=float)
+    x_norm = float(np.linalg.norm(x))
+    g_norm, unit = _extended_gradient_norm(problem, x)
+    g0_norm = float(np.linalg.norm(problem.gradient(np.zeros_like(x))))
+    rounding = 4.0 * unit * math.sqrt(max(problem.n_rows, problem.n_cols)) * (spectrum.lambda_max * x_norm + g0_norm)
+    error = (g_norm + rounding) / mu
+    return error / (x_norm - error) if error < x_norm else math.inf
+
+
+def _lsqr_reference(problem: Problem) -> tuple[np.ndarray, str]:
+    """x* by LSQR, stopped by its S2 test at :data:`REFERENCE_ATOL`, after max(10 d, 1000) iterations, or at
+    :data:`REFERENCE_TIME_BUDGET` seconds. The columns are scaled to unit norm first (right preconditioning,
+    the cheap remedy for badly scaled columns); a ridge becomes rows sqrt(ridge/c) I under A, so that the
+    scaling applies to it too (LSQR's own damping would act on the scaled variables)."""
+    import time
+
+    from .lsqr import lsqr_iterations
+
+    A, b = problem.A, problem.b
+    damp = math.sqrt(problem.ridge / problem.data_scale)
+    if damp > 0:  # min ||A x - b||² + damp² ||x||² is least squares with [A; damp I], [b; 0], which scales like A
+        if problem.sparse:
+            import scipy.sparse as sp
+
+            A = sp.vstack([A, damp * sp.identity(problem.n_cols, format="csr")], format="csr")
+        else:
+            A = np.vstack([A, damp * np.eye(problem.n_cols)])
+        b = np.concatenate([b, np.zeros(problem.n_cols)])
+    norms = np.sqrt(np.asarray(A.multiply(A).sum(axis=0)).ravel()) if problem.sparse else np.sqrt(np.sum(A * A, axis=0))
+    scale = np.where(norms > 0, norms, 1.0)
+    limit = max(10 * problem.n_cols, 1000)
+    started = time.perf_counter()
+    for it in lsqr_iterations(A, b, column_scale=scale):
+        rule = it.stopping_rule(REFERENCE_ATOL, REFERENCE_ATOL, 1e16)
+        if it.finished or rule is not None:
+            reason = "an exact solution" if it.finished else rule
+            break
+        if it.k >= limit:
+            reason = f"the iteration limit {limit:,}"
+            break
+        if time.perf_counter() - started > REFERENCE_TIME_BUDGET:
+            reason = f"the time budget of {REFERENCE_TIME_BUDGET:g} s"
+            break
+    matrix = "column-scaled [A; sqrt(ridge/c) I]" if damp > 0 else "column-scaled matrix"
+    return it.x, f"LSQR on the {matrix} ({it.k:,} iterations, stopped by {reason})"
+
+
 def iterative_reference(problem: Problem, spectrum):
     """x* for the iterative path: the refined dense solver when A fits comfortably, else LSQR."""
     from .memory import available_memory_bytes
@@ -240,7 +324,7 @@ def iterative_reference(problem: Problem, spectrum):
     n, d = problem.n_rows, problem.n_cols
     if not problem.is_quadratic and n * d * 8 * 4 < 0.25 * available_memory_bytes() and d <= DENSE_EXACT_MAX_COLUMNS:
         return _refined_reference(problem)
-    from scipy.sparse.linalg import lsqr, spsolve
+    from scipy.sparse.linalg import spsolve
 
     if problem.is_quadratic:
         import scipy.sparse as sp
@@ -248,12 +332,15 @@ def iterative_reference(problem: Problem, spectrum):
         x = spsolve(sp.csc_matrix(problem.A + 2 * problem.ridge * sp.identity(d)), problem.b)
         method = "sparse LU solve (SuperLU)"
     else:
-        damp = math.sqrt(problem.ridge / problem.data_scale)
-        out = lsqr(problem.A, problem.b, damp=damp, atol=1e-14, btol=1e-14, conlim=1e16, iter_lim=max(10 * d, 1000))
-        x = out[0]
-        method = f"LSQR ({out[2]} iterations, istop {out[1]})"
+        x, method = _lsqr_reference(problem)
     accuracy = accuracy_estimate(problem, x, spectrum.sigma_max, spectrum.effective_condition_number or spectrum.condition_number)
-    accuracy.update({"norm": "2-norm", "refinement_steps": 0, "residual_precision": "float64"})
+    # an iterative answer is not backward stable by construction: the first-order estimate is joined by the
+    # a-posteriori bound that holds for any x, whichever is larger
+    gradient_bound = gradient_error_bound(problem, x, spectrum)
+    if gradient_bound is not None and (accuracy["forward_error_bound"] is None or gradient_bound > accuracy["forward_error_bound"]):
+        accuracy["forward_error_bound"] = gradient_bound
+        accuracy["correct_digits"] = float(max(0.0, -np.log10(max(gradient_bound, 1e-17)))) if np.isfinite(gradient_bound) else 0.0
+    accuracy.update({"norm": "2-norm", "refinement_steps": 0, "residual_precision": "float64", "gradient_bound": gradient_bound})
     return Reference(x=np.asarray(x, dtype=float), loss=float(problem.value(x)),
                      residual_norm=None if problem.is_quadratic else float(np.linalg.norm(problem.residual(x))),
                      method=method, minimum_norm=False, accuracy=accuracy)

@@ -105,3 +105,34 @@ def test_zero_column_is_rank_deficient_on_the_iterative_path():
     a = analyze(Problem.create(A, np.random.default_rng(0).normal(size=600)), method="iterative")
     assert a.spectrum.sigma_min == 0.0 and a.spectrum.null_dim == 1 and a.spectrum.rank == 199
     assert abs(a.spectrum.flattest.vector[5]) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("ridge", [0.0, 0.3])
+def test_lsqr_reference_is_column_scaled_and_states_its_accuracy(monkeypatch, ridge):
+    """Where A is too large for the dense solver the reference is LSQR: on columns scaled over 1e5 it reaches
+    x* (numpy's lstsq) within its stated forward-error bound; with no time left it stops at once and the
+    bound it states still covers the error it has."""
+    import scipy.sparse as sp
+
+    import condiag.iterative as iterative
+
+    rng = np.random.default_rng(11)
+    dense = rng.normal(size=(400, 60)) * (rng.random((400, 60)) < 0.2) * np.logspace(0, 5, 60)
+    A = sp.csr_matrix(dense)
+    b = rng.normal(size=400)
+    problem = Problem.create(A, b, ridge=ridge)
+    monkeypatch.setattr(iterative, "DENSE_EXACT_MAX_COLUMNS", 0)
+    stacked = np.vstack([dense, np.sqrt(ridge) * np.eye(60)]) if ridge else dense
+    exact = np.linalg.lstsq(stacked, np.concatenate([b, np.zeros(60)]) if ridge else b, rcond=None)[0]
+    analysis = analyze(problem, [], method="iterative")
+    reference = analysis.reference
+    assert "LSQR on the column-scaled" in reference.method
+    error = np.linalg.norm(reference.x - exact) / np.linalg.norm(exact)
+    assert error <= max(reference.accuracy["forward_error_bound"], 1e-15)
+    assert error < 1e-8  # the scaling makes it converge: cond(A) ~ 1e5, cond(A D⁻¹) ~ 10
+    assert reference.accuracy["correct_digits"] >= 6  # and the a-posteriori bound, in extended precision, says so
+    monkeypatch.setattr(iterative, "REFERENCE_TIME_BUDGET", 0.0)
+    hurried = analyze(problem, [], method="iterative").reference
+    assert "time budget" in hurried.method
+    error = np.linalg.norm(hurried.x - exact) / np.linalg.norm(exact)
+    assert error <= hurried.accuracy["forward_error_bound"] * (1 + 1e-9)

@@ -72,13 +72,9 @@ class CGLS(Solver):
 
 
 class LSQR(Solver):
-    r"""LSQR (Paige & Saunders 1982, Algorithm LSQR with the damped extension of §2.6 and the stopping
-    rules S1–S3 of §6), run once, every iteration observed.
+    r"""LSQR (Paige & Saunders 1982; :mod:`condiag.lsqr`), run once, every iteration observed.
 
-    Minimises ||A x - b||² + damp² ||x||² with damp = sqrt(ridge / c). Golub–Kahan bidiagonalisation
-    (u, v, α, β), Givens rotations (ρ, θ, φ) and x_k += (φ/ρ) w_k, as ``scipy.sparse.linalg.lsqr``
-    computes them; written out here so that each iterate is seen as it is made (scipy's function has no
-    callback: its history had to be rebuilt by rerunning it to every logged iteration, ~35 runs).
+    Minimises ||A x - b||² + damp² ||x||² with damp = sqrt(ridge / c): scipy's iterates, to rounding.
     It stops at condiag's tolerance; LSQR's own tests stop it earlier only when they fire first
     (reported as ``stalled`` with the test): S1 ||r|| <= btol ||b|| + atol ||A|| ||x||, S2 ||Aᵀr|| <=
     atol ||A|| ||r||, S3 cond(A) >= conlim, with ||A|| and cond(A) LSQR's running estimates.
@@ -94,78 +90,28 @@ class LSQR(Solver):
         return True, ""
 
     def run(self, context: Context) -> SolverResult:
+        from ..lsqr import lsqr_iterations
+
         problem = context.problem
         params = self.parameters(context)
-        A = problem.A
         damp = float(np.sqrt(problem.ridge / problem.data_scale))
         monitor = Monitor(context, self.name)
-        x = context.x0.astype(float).copy()
-        u = problem.b - A @ x
-        beta = float(np.linalg.norm(u))
-        b_norm = float(np.linalg.norm(problem.b))
-        v = np.zeros_like(x)
-        alpha = 0.0
-        if beta > 0:
-            u = u / beta
-            v = A.T @ u
-            alpha = float(np.linalg.norm(v))
-        if alpha > 0:
-            v = v / alpha
-        state = {"u": u, "v": v, "w": v.copy(), "alpha": alpha, "beta": beta, "rhobar": alpha, "phibar": beta,
-                 "a_norm_sq": 0.0, "dd_norm": 0.0, "psi_sq": 0.0, "stop": None, "x": x}
+        x0 = context.x0.astype(float)
+        iterations = lsqr_iterations(problem.A, problem.b, damp, x0)
+        state = {"stop": None}
         monitor.f_evals = 1
 
         def step(k):
-            st = state
-            x, alpha = st["x"], st["alpha"]
-            if st["phibar"] == 0.0 or alpha == 0.0:  # b - A x0 = 0, or Aᵀr = 0: x is a least-squares solution
-                return x, problem.value(x)
-            u = A @ st["v"] - alpha * st["u"]
-            beta = float(np.linalg.norm(u))
-            if beta > 0:
-                u = u / beta
-            st["a_norm_sq"] += alpha * alpha + beta * beta + damp * damp
-            v = A.T @ u - beta * st["v"]
-            alpha_next = float(np.linalg.norm(v))
-            if alpha_next > 0:
-                v = v / alpha_next
-            rhobar, phibar = st["rhobar"], st["phibar"]
-            if damp > 0:  # eliminate the damping row first (Paige & Saunders §2.6); psi leaves the residual
-                rhobar1 = float(np.hypot(rhobar, damp))
-                st["psi_sq"] += ((damp / rhobar1) * phibar) ** 2
-                phibar = (rhobar / rhobar1) * phibar
-                rhobar = rhobar1
-            rho = float(np.hypot(rhobar, beta))
-            cs, sn = rhobar / rho, beta / rho
-            theta = sn * alpha_next
-            phi = cs * phibar
-            w = st["w"]
-            st["dd_norm"] += float(np.dot(w, w)) / (rho * rho)
-            x = x + (phi / rho) * w
-            st.update(x=x, u=u, v=v, w=v - (theta / rho) * w, alpha=alpha_next, beta=beta, rhobar=-cs * alpha_next,
-                      phibar=sn * phibar)
+            it = next(iterations)
             monitor.f_evals += 1
-            # LSQR's own stopping rules, from its estimates
-            a_norm = np.sqrt(st["a_norm_sq"])
-            r_norm = float(np.sqrt(st["phibar"] ** 2 + st["psi_sq"]))  # ||[A; damp I] x - [b; 0]||
-            ar_norm = alpha_next * abs(sn * phi)
-            x_norm = float(np.linalg.norm(x))
-            if r_norm <= params["btol"] * b_norm + params["atol"] * a_norm * x_norm:
-                st["stop"] = "S1: ||Ax - b|| small enough (btol, atol)"
-            elif a_norm * r_norm > 0 and ar_norm <= params["atol"] * a_norm * r_norm:
-                st["stop"] = "S2: least-squares solution found (atol)"
-            elif a_norm * np.sqrt(st["dd_norm"]) >= params["conlim"]:
-                st["stop"] = "S3: condition estimate exceeded conlim"
-            return x, problem.value(x)
-
-        def stepping(k):
-            x, f = step(k)
-            if state["stop"] is not None and monitor.status is None:
-                reached = monitor.observe(k, f, x, force_record=True)
-                if reached is None:
-                    monitor._finish("stalled", f"LSQR's own test {state['stop']} stopped it at iteration {k:,}, "
+            f = problem.value(it.x)
+            rule = it.stopping_rule(params["atol"], params["btol"], params["conlim"])
+            if rule is not None and monitor.status is None:
+                state["stop"] = rule
+                if monitor.observe(k, f, it.x, force_record=True) is None:
+                    monitor._finish("stalled", f"LSQR's own test {rule} stopped it at iteration {k:,}, "
                                                "before condiag's tolerance", k)
-            return x, f
+            return it.x, f
 
-        drive(monitor, params, x, problem.value(x), stepping)
+        drive(monitor, params, x0, problem.value(x0), step)
         return monitor.result(params, f_evals=2 * monitor.k + 1, extra={"stopping_rule": state["stop"]})
