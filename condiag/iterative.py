@@ -86,10 +86,57 @@ def _sparse(A):
     return A if sp.issparse(A) else sp.csr_matrix(A)
 
 
+FACTOR_MEMORY_FRACTION = 0.25
+"""A sparse LU may use at most this fraction of the available memory (checked before factorising)."""
+FACTOR_BYTES_PER_ENTRY = 24
+"""Bytes per stored factor entry: the value, its index, and SuperLU's supernodal overhead, generously."""
+
+
+def envelope_size(M) -> int:
+    """Entries in the envelope (profile) of a symmetric sparse pattern: Σ_i (i - first column of row i + 1)."""
+    import scipy.sparse as sp
+
+    lower = sp.tril(M, format="csr")
+    lower.sort_indices()
+    rows = np.flatnonzero(np.diff(lower.indptr) > 0)
+    first = lower.indices[lower.indptr[rows]]
+    return int(np.sum(rows - first + 1)) + int(M.shape[0] - rows.size)
+
+
+def factor_within_memory(M, pattern=None):
+    """(SuperLU factors of M with its columns reordered, the column order p) when the factors provably fit
+    in :data:`FACTOR_MEMORY_FRACTION` of the available memory, else None (nothing is factorised).
+
+    The columns are ordered by reverse Cuthill–McKee on the symmetric pattern ``pattern`` (MᵀM's when M is
+    not symmetric; M itself by default). Without further column reordering (``permc_spec='NATURAL'``) the
+    factors are then contained in the envelope of that pattern: for symmetric M with diagonal pivots
+    because fill stays inside the profile (George & Liu, *Computer Solution of Large Sparse Positive
+    Definite Systems*, 1981, ch. 4), for square M with partial pivoting because L and U lie in the
+    structure of the Cholesky factor of MᵀM (George & Ng, SIAM J. Sci. Stat. Comput. 8 (1987) 877).
+    So 2 × envelope entries bound the factors' size before any memory is committed.
+    """
+    import scipy.sparse as sp
+    from scipy.sparse.csgraph import reverse_cuthill_mckee
+    from scipy.sparse.linalg import splu
+
+    from .memory import available_memory_bytes
+
+    symmetric = pattern is None
+    pattern = sp.csr_matrix(M if symmetric else pattern)
+    order = reverse_cuthill_mckee(pattern, symmetric_mode=True)
+    needed = 2.0 * envelope_size(pattern[order][:, order]) * FACTOR_BYTES_PER_ENTRY
+    if needed > FACTOR_MEMORY_FRACTION * available_memory_bytes():
+        return None
+    permuted = sp.csc_matrix(M[order][:, order] if symmetric else M[:, order])
+    options = {"permc_spec": "NATURAL"}
+    if symmetric:
+        options["diag_pivot_thresh"] = 0.0
+    return splu(permuted, **options), order
+
+
 def extreme_pair(problem: Problem) -> ExtremePair:
     """Iterative extreme singular values of A (or eigenvalues of Q), see the module docstring."""
     import scipy.sparse as sp
-    from scipy.sparse.linalg import splu
 
     A = _sparse(problem.A)
     n, d = A.shape
@@ -98,14 +145,20 @@ def extreme_pair(problem: Problem) -> ExtremePair:
         bottom, v_bottom = _largest(_operator((d, d), lambda v: -(A @ v)), d, seed=1)
         magnitude_max = max(abs(top), abs(bottom))
         try:
-            lu = splu(sp.csc_matrix(A))
-            inv, v_min = _largest(_operator((d, d), lambda v: lu.solve(lu.solve(v), trans="T")), d, seed=2)
+            factored = factor_within_memory(sp.csc_matrix(A), pattern=abs(A.T) @ abs(A))
+            if factored is None:
+                raise MemoryError("the factors of Q may not fit in memory")
+            inv, v_min = _largest(_operator((d, d), _inverse_gram_square(*factored)), d, seed=2)
             sigma_min = 1.0 / math.sqrt(inv) if inv > 0 else 0.0
             accuracy = max(ARPACK_TOL, (magnitude_max / max(sigma_min, 1e-300)) * EPS64 * 10)
             method = "Lanczos (ARPACK) on Q; smallest |eigenvalue| by shift-invert (SuperLU of Q)"
         except RuntimeError:
             sigma_min, v_min, accuracy = 0.0, None, 0.0
             method = "Lanczos (ARPACK) on Q; Q is exactly singular (SuperLU)"
+        except MemoryError:
+            sigma_min, v_min, accuracy, method = _lobpcg_min(A)
+            method = ("Lanczos (ARPACK) on Q; smallest |eigenvalue| by LOBPCG on Q² (the sparse LU of Q was not "
+                      "attempted: its factors could exceed a quarter of the available memory)")
         return ExtremePair(magnitude_max, sigma_min, v_top if abs(top) >= abs(bottom) else v_bottom, v_min, accuracy, method,
                            lambda_min_signed=-bottom)
     if A.count_nonzero() == 0:  # ARPACK cannot start on a zero operator; every singular value is 0
@@ -122,18 +175,18 @@ def extreme_pair(problem: Problem) -> ExtremePair:
     squared = False
     try:
         if n == d:
-            lu = splu(sp.csc_matrix(A))
-            inv, v_min = _largest(_operator((d, d), lambda v: lu.solve(lu.solve(v, trans="T"))), d, seed=1)
-            squared = False
+            factored = factor_within_memory(sp.csc_matrix(A), pattern=abs(A.T) @ abs(A))
+            if factored is None:
+                raise MemoryError("the factors of A may not fit in memory")
+            lu, order = factored
+            inv, v_min = _largest(_operator((d, d), _inverse_gram_square(lu, order)), d, seed=1)
             how = "shift-invert through the SuperLU factors of A"
         elif n > d:
-            lu = splu(sp.csc_matrix(A.T @ A))
-            inv, v_min = _largest(_operator((d, d), lambda v: lu.solve(v)), d, seed=1)
+            v_min, inv = _inverse_largest(A.T @ A, d)
             squared = True
             how = "shift-invert through the SuperLU factors of AᵀA"
         else:
-            lu = splu(sp.csc_matrix(A @ A.T))
-            inv, u_min = _largest(_operator((n, n), lambda v: lu.solve(v)), n, seed=1)
+            u_min, inv = _inverse_largest(A @ A.T, n)
             v_min = A.T @ u_min
             v_min /= np.linalg.norm(v_min) or 1.0
             squared = True
@@ -142,10 +195,40 @@ def extreme_pair(problem: Problem) -> ExtremePair:
         cond = sigma_max / sigma_min if sigma_min > 0 else math.inf
         accuracy = max(ARPACK_TOL, (cond**2 if squared else cond) * EPS64 * 10)
         method = f"Lanczos (ARPACK) for sigma_max; {how} for sigma_min"
-    except (RuntimeError, MemoryError):
+    except (RuntimeError, MemoryError) as error:
         sigma_min, v_min, accuracy, method = _lobpcg_min(A)
+        if isinstance(error, MemoryError):
+            method += "; the sparse LU was not attempted: its factors could exceed a quarter of the available memory"
         squared = True
     return ExtremePair(sigma_max, sigma_min, v_max, v_min, accuracy, method, squared=squared)
+
+
+def _inverse_gram_square(lu, order):
+    """v -> (AᵀA)⁻¹ v from the factors of A P = L U: A⁻¹ = P (A P)⁻¹, so A⁻¹ A⁻ᵀ v = P (AP)⁻¹ (AP)⁻ᵀ Pᵀ v."""
+    def apply(v):
+        w = lu.solve(v[order], trans="T")  # (AP)⁻ᵀ Pᵀ v, with Pᵀ v = v[order]
+        out = np.empty_like(v)
+        out[order] = lu.solve(w)
+        return out
+
+    return apply
+
+
+def _inverse_largest(M, size: int) -> tuple[np.ndarray, float]:
+    """(eigenvector, largest eigenvalue) of M⁻¹ for symmetric positive semi-definite sparse M, through the
+    factors of the RCM-permuted M (memory checked first, see :func:`factor_within_memory`)."""
+    factored = factor_within_memory(M)
+    if factored is None:
+        raise MemoryError("the factors may not fit in memory")
+    lu, order = factored
+
+    def apply(v):
+        out = np.empty_like(v)
+        out[order] = lu.solve(v[order])
+        return out
+
+    inv, vector = _largest(_operator((size, size), apply), size, seed=1)
+    return vector, inv
 
 
 def _lobpcg_min(A):

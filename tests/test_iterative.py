@@ -136,3 +136,45 @@ def test_lsqr_reference_is_column_scaled_and_states_its_accuracy(monkeypatch, ri
     assert "time budget" in hurried.method
     error = np.linalg.norm(hurried.x - exact) / np.linalg.norm(exact)
     assert error <= hurried.accuracy["forward_error_bound"] * (1 + 1e-9)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_sparse_factors_stay_within_the_checked_envelope(seed):
+    """The memory check before a sparse LU is a bound, not a guess: with the RCM column order and no further
+    reordering the factors never exceed twice the envelope (square A with partial pivoting, and AᵀA)."""
+    import scipy.sparse as sp
+
+    from condiag.iterative import envelope_size, factor_within_memory
+
+    rng = np.random.default_rng(seed)
+    A = sp.random(300, 300, density=0.01, random_state=seed, format="csr") + sp.identity(300) * 0.1
+    gram = (A.T @ A).tocsr()
+    pattern = abs(A.T) @ abs(A)
+    from scipy.sparse.csgraph import reverse_cuthill_mckee
+
+    for M, pat in ((sp.csc_matrix(A), pattern), (gram, None)):
+        lu, order = factor_within_memory(M, pattern=pat)
+        base = sp.csr_matrix(M if pat is None else pat)
+        rcm = reverse_cuthill_mckee(base, symmetric_mode=True)
+        assert lu.L.nnz + lu.U.nnz <= 2 * envelope_size(base[rcm][:, rcm])
+        v = rng.normal(size=300)
+        # the permuted factors still solve with M: M⁻¹ v = P (M P)⁻¹ v for columns, P (PᵀMP)⁻¹ Pᵀ v when symmetric
+        out = np.empty(300)
+        out[order] = lu.solve(v[order] if pat is None else v)
+        assert np.linalg.norm(M @ out - v) <= 1e-12 * sp.linalg.norm(M) * np.linalg.norm(out)  # backward stable
+
+
+def test_sigma_min_falls_back_when_the_factors_may_not_fit(monkeypatch):
+    """When the factor bound exceeds the memory allowed, no LU is attempted: LOBPCG gives σmin with its
+    achieved accuracy, and the method says why."""
+    import scipy.sparse as sp
+
+    import condiag.iterative as iterative
+
+    rng = np.random.default_rng(4)
+    A = sp.random(500, 80, density=0.05, random_state=4, format="csr") + sp.vstack([sp.identity(80), sp.csr_matrix((420, 80))])
+    expected = np.linalg.svd(A.toarray(), compute_uv=False)[-1]
+    monkeypatch.setattr(iterative, "FACTOR_MEMORY_FRACTION", 0.0)
+    pair = extreme_pair(Problem.create(A, rng.normal(size=500)))
+    assert "not attempted" in pair.method and "LOBPCG" in pair.method
+    assert pair.sigma_min == pytest.approx(expected, rel=max(pair.relative_accuracy, 1e-8) * 10)
