@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .causes import FLOAT32_UNIT_ROUNDOFF
+from .numbers import max_abs
 
 FLOAT32_WORK_LIMIT = 5e8
 """Largest steps·n·d of a float32 run made to measure what float32 reaches (about a second of matvecs)."""
@@ -41,7 +42,7 @@ def rounding_distance(problem) -> float:
     if problem.input_dtype == "float32":
         return 0.0
     data = problem.A.data if problem.sparse else np.asarray(problem.A)
-    if data.size and float(np.max(np.abs(data))) > FLOAT32_MAX:
+    if max_abs(data) > FLOAT32_MAX:
         return float("inf")
     return FLOAT32_UNIT_ROUNDOFF * float(np.linalg.norm(np.ravel(data))) + FLOAT32_HALF_SUBNORMAL * np.sqrt(data.size)
 

@@ -103,3 +103,13 @@ def factor(value: float, gap: float | None = None) -> str:
     if 1.0 < value < 1.001:
         return f"1 + {sig(value - 1.0, 3)}"
     return sig(value, 4)
+
+
+def max_abs(values) -> float:
+    """max |v| over an array without allocating |values| (a full-size temporary on a large matrix); 0 when empty."""
+    import numpy as np
+
+    values = np.asarray(values)
+    if values.size == 0:
+        return 0.0
+    return float(max(values.max(), -values.min()))

@@ -26,6 +26,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from .numbers import max_abs
+
 EPS64 = float(np.finfo(np.float64).eps)
 EXTENDED = np.longdouble if np.finfo(np.longdouble).eps < 1e-18 else None
 
@@ -185,7 +187,7 @@ def power_of_two_scale(values: np.ndarray) -> int:
     so it moves data of any magnitude (1e-300 or 1e300) to where squares, norms and
     products neither underflow nor overflow (Higham 2002, §27.8 on scaling).
     """
-    top = float(np.max(np.abs(values))) if values.size else 0.0
+    top = max_abs(values)
     if top == 0.0 or not math.isfinite(top):
         return 0
     return -math.frexp(top)[1]

@@ -22,6 +22,7 @@ import numpy as np
 
 from .errors import InputError
 from .memory import require_memory
+from .numbers import max_abs
 from .problem import Problem
 
 EPS64 = float(np.finfo(np.float64).eps)
@@ -122,13 +123,24 @@ class Spectrum:
 
 
 def _reduced_tall(A: np.ndarray, b: np.ndarray):
-    """QR of [A | b]: returns R (d x d), Qᵀb and |rho| = residual of b outside range(Q)."""
+    """QR of [A | b]: returns R (d x d), Qᵀb and |rho| = residual of b outside range(Q).
+
+    [A | b] is assembled once, in Fortran order, and LAPACK's Householder QR (dgeqrf) overwrites it in
+    place: the peak is A plus one (n x (d+1)) working copy (numpy's ``qr`` made a third, transposed copy).
+    """
+    from scipy.linalg import lapack
+
     n, d = A.shape
-    augmented = np.empty((n, d + 1))
+    augmented = np.empty((n, d + 1), order="F")
     augmented[:, :d] = A
     augmented[:, d] = b
-    R_aug = np.linalg.qr(augmented, mode="r")
-    return R_aug[:d, :d], R_aug[:d, d].copy(), float(abs(R_aug[d, d]))
+    work, info = lapack.dgeqrf_lwork(n, d + 1)
+    factored, _tau, _work, info = lapack.dgeqrf(augmented, lwork=max(int(work), d + 1), overwrite_a=1)
+    if info != 0:
+        raise np.linalg.LinAlgError(f"dgeqrf failed (info {info})")
+    R_aug = np.triu(factored[: d + 1, :])  # only the leading (d+1) x (d+1) block: scipy's mode='r' copied all n rows
+    del augmented, factored
+    return R_aug[:d, :d].copy(), R_aug[:d, d].copy(), float(abs(R_aug[d, d]))
 
 
 def check_curvature_range(problem: Problem, sigma_max: float, lambda_max: float, lambda_min_learned: float | None) -> None:
@@ -159,7 +171,7 @@ def _range_shift(A: np.ndarray) -> int:
     """0 for entries within 1e±100 of 1, else the power of two that brings the largest entry to [0.5, 1)."""
     from .refined_lstsq import power_of_two_scale
 
-    top = float(np.max(np.abs(A))) if A.size else 0.0
+    top = max_abs(A)
     return power_of_two_scale(A) if top and not 1e-100 < top < 1e100 else 0
 
 

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import os
+import warnings
 from array import array
 
 import numpy as np
@@ -103,6 +105,40 @@ def _is_numeric(cell: str) -> bool:
     return True
 
 
+def _read_with_loadtxt(stream, label: str, delimiter: str, header: bool | None):
+    """The fast path: numpy's C parser on a well-formed table, fed through the same bounded line reader.
+
+    Returns (values, names), or None when anything is irregular (comments, blank cells, ragged rows, quotes
+    that need the csv module, a non-number): the careful reader then parses the file again and names the
+    line and cell at fault. The header is recognised on the first non-blank line, as the careful reader does.
+    """
+    lines = _BoundedLines(stream, label)
+    first = None
+    for line in lines:
+        if line.strip():
+            first = line
+            break
+    if first is None or first.lstrip().startswith("#"):
+        return None
+    cells = next(csv.reader([first], delimiter=delimiter, skipinitialspace=delimiter == " "))
+    if delimiter == " ":
+        cells = [c for c in cells if c != ""]
+    names = None
+    if header is not False and not all(_is_numeric(c) for c in cells):
+        names = [c.strip() for c in cells]
+    rows = lines if names is not None else itertools.chain([first], lines)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # an empty input warns; treat it as irregular
+            table = np.loadtxt(rows, delimiter=None if delimiter == " " else delimiter, comments=None, dtype=np.float64,
+                               ndmin=2, quotechar='"')
+    except (ValueError, UserWarning):
+        return None
+    if table.shape[0] == 0 or table.shape[1] != len(cells) or not np.isfinite(table).all():
+        return None
+    return table, names
+
+
 def read_table(source, label: str, fmt: str, header: bool | None):
     """Parse the table: returns (values as a 2-D float64 array, column names or None)."""
     stream, _size = _text_stream(source, label)
@@ -113,9 +149,14 @@ def read_table(source, label: str, fmt: str, header: bool | None):
             raise InputError(label, f"is not UTF-8 text (byte {exc.start})") from None
         stream.seek(0)
         delimiter = _sniff_delimiter(sample, fmt)
+        fast = _read_with_loadtxt(stream, label, delimiter, header)
+        if fast is not None:
+            return fast
+        stream.seek(0)
         lines = _BoundedLines(stream, label)
         reader = csv.reader(lines, delimiter=delimiter, skipinitialspace=delimiter == " ")
         values = array("d")
+        row_lines = array("q")  # the file line of each data row, for messages
         names = None
         n_cols = None
         n_rows = 0
@@ -138,8 +179,13 @@ def read_table(source, label: str, fmt: str, header: bool | None):
                         f"line {lines.line} has {len(row)} fields, expected {n_cols} like the first row",
                         "check for ragged rows or stray delimiters",
                     )
-                for col, cell in enumerate(row):
-                    values.append(_parse_cell(cell, label, lines.line, col))
+                try:
+                    values.extend(map(float, row))  # the fast path; float() ignores surrounding whitespace
+                except ValueError:
+                    del values[n_rows * n_cols:]
+                    for col, cell in enumerate(row):  # the slow path names the cell that failed
+                        values.append(_parse_cell(cell, label, lines.line, col))
+                row_lines.append(lines.line)
                 n_rows += 1
         except csv.Error as exc:
             raise InputError(label, f"is not a valid {fmt.upper()} table at line {lines.line}: {exc}") from None
@@ -149,7 +195,11 @@ def read_table(source, label: str, fmt: str, header: bool | None):
         stream.detach() if not isinstance(source, (str, os.PathLike)) else stream.close()
     if n_rows == 0 or not n_cols:
         raise InputError(label, "holds no data rows")
-    table = np.frombuffer(values, dtype=np.float64).reshape(n_rows, n_cols).copy()
+    table = np.frombuffer(values, dtype=np.float64).reshape(n_rows, n_cols)  # shares the array's memory: no copy
+    finite = np.isfinite(table)
+    if not finite.all():
+        row, col = (int(i) for i in np.argwhere(~finite)[0])
+        raise InputError(label, f"{table[row, col]} at line {row_lines[row]}, column {col + 1}", "remove or impute NaN/Inf values")
     return table, names
 
 
