@@ -433,28 +433,6 @@ def test_float32_view_on_float32_data_and_beyond_its_range(tmp_path, run):
     assert "cannot hold" in result.out
 
 
-def test_advised_snippets_converge_in_pytorch(samples):
-    """The momentum and GD snippets pasted into PyTorch (float32 and float64) converge on the valley."""
-    torch = pytest.importorskip("torch")
-    analysis = analyze(load_problem(str(samples / "valley_2x2.npz")), [])
-    data = np.load(samples / "valley_2x2.npz")
-    for dtype in (torch.float32, torch.float64):
-        A, b = torch.tensor(data["A"], dtype=dtype), torch.tensor(data["b"], dtype=dtype)
-        for name, kwargs in (("heavy_ball", {"momentum": analysis.advice["heavy_ball"].beta}), ("gd", {})):
-            advised = analysis.advice[name]
-            if advised.steps_to_tol > 100_000:
-                continue
-            x = torch.zeros(2, dtype=dtype, requires_grad=True)
-            opt = torch.optim.SGD([x], lr=advised.lr, **kwargs)
-            for _ in range(int(advised.steps_to_tol * 1.5)):
-                opt.zero_grad()
-                loss = ((A @ x - b) ** 2).sum()
-                loss.backward()
-                opt.step()
-            final = float(loss.detach())
-            assert np.isfinite(final) and final < 1e-3 * 100.0, (name, dtype, final)
-
-
 @pytest.mark.parametrize("dtype, tolerance", [("float64", 1e-10), ("float32", 1e-5)])
 @pytest.mark.parametrize("solver, params, lr", [("gd", {}, 1e-5), ("momentum", {"beta": 0.9}, 1e-5),
                                                 ("nesterov", {"beta": 0.9}, 1e-5), ("adam", {}, 0.1),
@@ -524,11 +502,12 @@ def test_cd105_reports_what_a_float32_run_reaches(run, samples):
     assert ours < 1e-3 and cd105["severity"] == "info" and "measured" in cd105["title"]
 
 
-TORCH_STEP_CAP = 20_000
+TORCH_STEP_CAP = 4_000
 """PyTorch runs of the advice stop here; longer counts are checked against the closed form at the cap."""
+TORCH_RUNS = [a for a in SAMPLE_RUNS if a[0] != "valley_2x2.csv"]  # the .npz holds the same numbers
 
 
-@pytest.mark.parametrize("args", SAMPLE_RUNS, ids=[a[0] for a in SAMPLE_RUNS])
+@pytest.mark.parametrize("args", TORCH_RUNS, ids=[a[0] for a in TORCH_RUNS])
 def test_every_advised_parameter_converges_in_pytorch(samples, args):
     """Every advised (lr, momentum) pasted into torch.optim.SGD, in float64 and float32, on every sample
     problem, with the loss written in torch independently of condiag: float64 reaches the printed step
