@@ -76,31 +76,39 @@ class Float32Run:
     """f of the float32 iterate after ``steps``, evaluated exactly (inf once it overflowed)."""
 
 
-def float32_gd_run(problem, lr: float, steps: int, x0: np.ndarray) -> Float32Run | None:
-    """GD at ``lr`` for ``steps`` steps in float32, in PyTorch's order of operations (the ``gd`` solver's
-    step and float32 oracle). None when steps·n·d exceeds :data:`FLOAT32_WORK_LIMIT`, or when the
-    problem is a reduced stand-in for the user's data (it would not round as the user's run rounds)."""
-    from .solvers.first_order import GradientDescent, make_oracle
+def float32_run(problem, solver, params: dict, steps: int, x0: np.ndarray) -> tuple[np.ndarray, int]:
+    """(the float32 iterate after ``steps`` steps of ``solver`` (a first-order solver object, its own ``step``,
+    so PyTorch's order of operations), the steps done): stops early once the iterate overflows."""
+    from .solvers.first_order import float32_gradient
 
-    if problem.is_reduced or steps * problem.n_rows * problem.n_cols > FLOAT32_WORK_LIMIT:
-        return None
-    oracle = make_oracle(problem, np.float32)
-    solver, params = GradientDescent(), {"lr": lr}
+    gradient = float32_gradient(problem)
     x = np.asarray(x0, dtype=np.float32)
-    _, g = oracle(x)
-    done = 0
+    state = solver.init_state(x, params, None)
+    g = gradient(x)
     with np.errstate(all="ignore"):
         for k in range(1, steps + 1):
-            x = solver.step(x, g, {}, params, k, oracle)
-            _, g = oracle(x)
-            done = k
+            x = solver.step(x, g, state, params, k, None)
             if not np.all(np.isfinite(x)):
-                return Float32Run(lr, done, float("inf"))
-    return Float32Run(lr, done, problem.value(x.astype(np.float64)))
+                return x, k
+            g = gradient(x)
+    return x, steps
 
 
-FLOAT32_WORK_LIMIT = 5e8
-"""Largest steps·n·d of the float32 run that measures what float32 reaches (about a second of matvecs)."""
+def affordable(problem, steps: int) -> bool:
+    """A float32 run is made only within :data:`FLOAT32_WORK_LIMIT` and on the user's own data (a problem
+    reduced by streaming would not round as the user's run rounds)."""
+    return not problem.is_reduced and steps * problem.n_rows * problem.n_cols <= FLOAT32_WORK_LIMIT
+
+
+def float32_gd_run(problem, lr: float, steps: int, x0: np.ndarray) -> Float32Run | None:
+    """GD at ``lr`` for ``steps`` steps in float32 (:func:`float32_run`); None when not :func:`affordable`."""
+    from .solvers.first_order import GradientDescent
+
+    if not affordable(problem, steps):
+        return None
+    x, done = float32_run(problem, GradientDescent(), {"lr": lr}, steps, x0)
+    loss = problem.value(x.astype(np.float64)) if np.all(np.isfinite(x)) else float("inf")
+    return Float32Run(lr, done, loss)
 
 
 @dataclass(frozen=True)
@@ -121,24 +129,23 @@ def measure_float32(problem, advice: dict, reference_x: np.ndarray, x0: np.ndarr
     None when there is no advice, x* = 0, the problem is a reduced stand-in for the user's data, or the
     run would exceed :data:`FLOAT32_WORK_LIMIT`.
     """
-    from .comparison import compare
-    from .solvers import Settings
+    from .solvers.first_order import GradientDescent, HeavyBall
 
     name = "heavy_ball" if "heavy_ball" in advice else "gd"
     advised = advice.get(name)
     norm = float(np.linalg.norm(reference_x))
-    if advised is None or advised.steps_to_tol is None or norm == 0.0 or problem.is_reduced:
+    if advised is None or advised.steps_to_tol is None or norm == 0.0:
         return None
     steps = 2 * advised.steps_to_tol + 10
-    if steps * problem.n_rows * problem.n_cols > FLOAT32_WORK_LIMIT:
+    if not affordable(problem, steps):
         return None
-    solver = "momentum" if name == "heavy_ball" else "gd"
-    params = {"lr": advised.lr} | ({"beta": advised.beta} if solver == "momentum" else {})
-    result = compare(problem, [solver], Settings(max_iter=steps, tol=1e-300, dtype="float32", params={solver: params}),
-                     x0=x0).results[0]
-    if result.x is None or not np.all(np.isfinite(result.x)):
+    solver = HeavyBall() if name == "heavy_ball" else GradientDescent()
+    params = {"lr": advised.lr} | ({"beta": advised.beta} if name == "heavy_ball" else {})
+    x, done = float32_run(problem, solver, params, steps, x0)
+    if not np.all(np.isfinite(x)):
         return None
+    x = x.astype(np.float64)
     start_gap = problem.value(x0) - problem.value(reference_x)
-    gap = problem.value(result.x) - problem.value(reference_x)
-    return Float32Measurement(solver, result.iterations, float(np.linalg.norm(result.x - reference_x)) / norm,
+    gap = problem.value(x) - problem.value(reference_x)
+    return Float32Measurement(solver.name, done, float(np.linalg.norm(x - reference_x)) / norm,
                               float(gap / start_gap) if start_gap > 0 else 0.0)

@@ -323,7 +323,7 @@ def checkpoints(max_iter: int, per_decade: int = 12) -> np.ndarray:
     return np.unique(np.concatenate([head, tail, [max_iter]]))
 
 
-def peak_gap(model: QuadraticModel, method: LinearMethod, limit: int, per_decade: int = 100) -> tuple[int, float]:
+def peak_gap(model: QuadraticModel, method: LinearMethod, limit: int, per_decade: int = 24) -> tuple[int, float]:
     """(k, log gap(k)) of the largest loss gap over the checkpoints up to ``limit``: momentum's transient rise.
 
     Gradient descent's gap is a sum of decreasing geometric terms (|1 - lr λ| <= 1 when stable), so its

@@ -22,25 +22,33 @@ LOG_DIVERGENCE = math.log(1e5)
 
 
 # ---------------------------------------------------------------------------- oracles
-def make_oracle(problem, dtype):
-    """(loss in float64, gradient in ``dtype``) at x; float32 mimics a PyTorch float32 model."""
-    if dtype == np.float64:
-        return problem.value_and_gradient
+def float32_gradient(problem):
+    """x -> ∇f(x) computed in float32 as a PyTorch float32 model computes it (data, scale and ridge held in float32)."""
     A = problem.A.astype(np.float32)
     b = problem.b.astype(np.float32)
     scale = np.float32(problem.hessian_scale)
     ridge2 = np.float32(2.0 * problem.ridge)
     quadratic = problem.is_quadratic
 
-    def oracle(x):
+    def gradient(x):
         x32 = np.asarray(x, dtype=np.float32)
-        if quadratic:
-            g = A @ x32 - b
-        else:
-            g = scale * (A.T @ (A @ x32 - b))
+        g = A @ x32 - b if quadratic else scale * (A.T @ (A @ x32 - b))
         if problem.ridge:
             g = g + ridge2 * x32
-        return problem.value(x32.astype(np.float64)), np.asarray(g, dtype=np.float32)
+        return np.asarray(g, dtype=np.float32)
+
+    return gradient
+
+
+def make_oracle(problem, dtype):
+    """(loss in float64, gradient in ``dtype``) at x; float32 mimics a PyTorch float32 model."""
+    if dtype == np.float64:
+        return problem.value_and_gradient
+    gradient = float32_gradient(problem)
+
+    def oracle(x):
+        x32 = np.asarray(x, dtype=np.float32)
+        return problem.value(x32.astype(np.float64)), gradient(x32)
 
     return oracle
 
