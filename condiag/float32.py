@@ -81,11 +81,11 @@ def float32_run(problem, solver, params: dict, steps: int, x0: np.ndarray) -> tu
     so PyTorch's order of operations), the steps done): stops early once the iterate overflows."""
     from .solvers.first_order import float32_gradient
 
-    gradient = float32_gradient(problem)
-    x = np.asarray(x0, dtype=np.float32)
-    state = solver.init_state(x, params, None)
-    g = gradient(x)
-    with np.errstate(all="ignore"):
+    with np.errstate(all="ignore"):  # data or x0 beyond float32's range become inf, as in a float32 model
+        gradient = float32_gradient(problem)
+        x = np.asarray(x0, dtype=np.float32)
+        state = solver.init_state(x, params, None)
+        g = gradient(x)
         for k in range(1, steps + 1):
             x = solver.step(x, g, state, params, k, None)
             if not np.all(np.isfinite(x)):

@@ -123,6 +123,8 @@ def _read_with_loadtxt(stream, label: str, delimiter: str, header: bool | None):
     cells = next(csv.reader([first], delimiter=delimiter, skipinitialspace=delimiter == " "))
     if delimiter == " ":
         cells = [c for c in cells if c != ""]
+    if len(cells) > MAX_COLUMNS:
+        return None  # the careful reader refuses it with the reason
     names = None
     if header is not False and not all(_is_numeric(c) for c in cells):
         names = [c.strip() for c in cells]
