@@ -125,24 +125,31 @@ def _log_add(log_x, sign_x, log_y, sign_y):
         return np.where(finite, safe + np.log(np.abs(total)), top), np.sign(total) * finite
 
 
-def _log_sinh_ratio(n: int, x: np.ndarray, sin: bool) -> tuple[np.ndarray, np.ndarray]:
-    """(log|f(n x) / f(x)|, sign) for f = sin (``sin``) or sinh, x >= 0; the limit n as x -> 0."""
+def _parity_sign(n) -> np.ndarray:
+    """(-1)^n for integer-valued n (arrays of floats up to 2^53 included)."""
+    return np.where(np.mod(n, 2) == 1, -1.0, 1.0)
+
+
+def _log_sinh_ratio(n, x: np.ndarray, sin: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(log|f(n x) / f(x)|, sign) for f = sin (``sin``) or sinh, x >= 0; the limit n as x -> 0. ``n`` may be
+    an array broadcasting against ``x`` (several step counts at once)."""
     if sin:
         num, den = np.sin(n * x), np.sin(x)
         with np.errstate(divide="ignore", invalid="ignore"):
-            value = np.where(x > 0, np.log(np.abs(num)) - np.log(np.abs(den)), np.log(float(n)))
+            value = np.where(x > 0, np.log(np.abs(num)) - np.log(np.abs(den)), np.log(n))
         return value, np.where(x > 0, np.sign(num) * np.sign(den), 1.0)
     nx = n * x
     # log sinh(y) = y + log((1 - e^(-2y)) / 2), accurate for every y > 0 (expm1 for small y)
     with np.errstate(divide="ignore", invalid="ignore"):
         log_num = nx + np.log(-np.expm1(-2.0 * nx) / 2.0)
         log_den = x + np.log(-np.expm1(-2.0 * x) / 2.0)
-        value = np.where(x > 0, log_num - log_den, np.log(float(n)))
-    return value, np.ones_like(x)
+        value = np.where(x > 0, log_num - log_den, np.log(n))
+    return value, np.ones_like(value)
 
 
-def _lucas(a: np.ndarray, c: np.ndarray, disc: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """(log|U_n|, sign U_n) of U_0 = 0, U_1 = 1, U_{k+1} = a U_k + c U_{k-1}, elementwise.
+def _lucas(a: np.ndarray, c: np.ndarray, disc: np.ndarray, n) -> tuple[np.ndarray, np.ndarray]:
+    """(log|U_n|, sign U_n) of U_0 = 0, U_1 = 1, U_{k+1} = a U_k + c U_{k-1}, elementwise; ``n`` may be an
+    array (say of shape (K, 1)) broadcasting against the coefficients (shape (D,)).
 
     With roots r± = (a ± √D)/2 of z² = a z + c (D = ``disc`` = a² + 4c, passed in a cancellation-free
     form), U_n = (r+^n - r-^n)/(r+ - r-). For c < 0 write ρ = √(-c) and |a| = 2ρ cos θ (D < 0) or
@@ -151,18 +158,18 @@ def _lucas(a: np.ndarray, c: np.ndarray, disc: np.ndarray, n: int) -> tuple[np.n
     where powers of the 2x2 companion matrix, non-normal near a double root, amplified them without bound.
     For c > 0 the roots are real, of opposite signs and apart: the difference of powers is used.
     """
-    if n == 0:
-        return np.full_like(a, -np.inf), np.zeros_like(a)
-    log_u = np.zeros_like(a)
-    sign_u = np.ones_like(a)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    n = np.asarray(n, dtype=float)
+    shape = np.broadcast(n, a).shape
+    log_u = np.zeros(shape)
+    sign_u = np.ones(shape)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         zero = c == 0  # U_n = a^(n-1)
-        log_u = np.where(zero, (n - 1) * np.log(np.abs(a)) if n > 1 else 0.0, log_u)
-        sign_u = np.where(zero, np.where(a < 0, (-1.0) ** ((n - 1) % 2), 1.0) * ((a != 0) | (n == 1)), sign_u)
+        log_u = np.where(zero, np.where(n > 1, (n - 1) * np.log(np.abs(a)), 0.0), log_u)
+        sign_u = np.where(zero, np.where(a < 0, _parity_sign(n - 1), 1.0) * ((a != 0) | (n == 1)), sign_u)
         negative = c < 0
         if np.any(negative):
             rho = np.sqrt(np.where(negative, -c, 1.0))
-            flip = np.where(a < 0, (-1.0) ** ((n - 1) % 2), 1.0)
+            flip = np.where(a < 0, _parity_sign(n - 1), 1.0)
             complex_roots = disc < 0
             sine = np.arctan2(np.sqrt(np.abs(disc)), np.abs(a))  # θ
             hyper = np.arcsinh(np.sqrt(np.abs(disc)) / (2.0 * rho))  # ψ
@@ -176,32 +183,38 @@ def _lucas(a: np.ndarray, c: np.ndarray, disc: np.ndarray, n: int) -> tuple[np.n
         if np.any(positive):
             root = np.sqrt(np.where(positive, disc, 1.0))
             r_plus, r_minus = (a + root) / 2.0, (a - root) / 2.0
-            log_p, sign_p = n * np.log(np.abs(r_plus)), np.where(r_plus < 0, (-1.0) ** (n % 2), 1.0)
-            log_m, sign_m = n * np.log(np.abs(r_minus)), -np.where(r_minus < 0, (-1.0) ** (n % 2), 1.0)
+            log_p, sign_p = n * np.log(np.abs(r_plus)), np.where(r_plus < 0, _parity_sign(n), 1.0)
+            log_m, sign_m = n * np.log(np.abs(r_minus)), -np.where(r_minus < 0, _parity_sign(n), 1.0)
             log_d, sign_d = _log_add(log_p, sign_p, log_m, sign_m)
             log_u = np.where(positive, log_d - np.log(root), log_u)
             sign_u = np.where(positive, sign_d, sign_u)
-    return log_u, sign_u
+        empty = n == 0  # U_0 = 0
+        return np.where(empty, -np.inf, log_u), np.where(empty, 0.0, sign_u)
 
 
-def _error_factors(a: np.ndarray, c: np.ndarray, disc: np.ndarray, k: int, first: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _error_factors(a: np.ndarray, c: np.ndarray, disc: np.ndarray, k, first: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(log|r_i(k)|, sign r_i(k)) with e_i(k) = r_i(k) e_i(0) for e_{k+1} = a e_k + c e_{k-1} started
-    from e_i(1) = ``first``_i e_i(0): r(k) = first·U_k + c·U_{k-1} (see :func:`_lucas`)."""
-    if k == 0:
-        return np.zeros_like(a), np.ones_like(a)
-    if not np.any(c):
-        with np.errstate(divide="ignore"):
-            return ((k - 1) * np.log(np.abs(a)) if k > 1 else 0.0) + np.log(np.abs(first)), np.sign(first) * np.where(a < 0, (-1.0) ** ((k - 1) % 2), 1.0) * ((a != 0) | (k == 1))
-    log_k, sign_k = _lucas(a, c, disc, k)
-    log_prev, sign_prev = _lucas(a, c, disc, k - 1)
-    with np.errstate(divide="ignore"):
-        return _log_add(log_k + np.log(np.abs(first)), sign_k * np.sign(first), log_prev + np.log(np.abs(c)), sign_prev * np.sign(c))
+    from e_i(1) = ``first``_i e_i(0): r(k) = first·U_k + c·U_{k-1} (see :func:`_lucas`); ``k`` may be an
+    array broadcasting against the coefficients, as in :func:`_lucas`."""
+    k = np.asarray(k, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if not np.any(c):
+            logs = np.where(k > 1, (k - 1) * np.log(np.abs(a)), 0.0) + np.log(np.abs(first))
+            signs = np.sign(first) * np.where(a < 0, _parity_sign(k - 1), 1.0) * ((a != 0) | (k == 1))
+        else:
+            log_k, sign_k = _lucas(a, c, disc, k)
+            log_prev, sign_prev = _lucas(a, c, disc, np.maximum(k - 1, 0))
+            logs, signs = _log_add(log_k + np.log(np.abs(first)), sign_k * np.sign(first), log_prev + np.log(np.abs(c)),
+                                   sign_prev * np.sign(c))
+        start = k == 0
+        return np.where(start, 0.0, logs), np.where(start, 1.0, signs)
 
 
-def _method_factors(method: LinearMethod, lam: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """(log|e_i(k) / e_i(0)|, sign) of ``method`` along each eigenvalue."""
+def _method_factors(method: LinearMethod, lam: np.ndarray, k) -> tuple[np.ndarray, np.ndarray]:
+    """(log|e_i(k) / e_i(0)|, sign) of ``method`` along each eigenvalue; an array ``k`` of shape (K, 1) gives
+    (K, D) arrays, one row per step count."""
     a, c = method.coefficients(lam)
-    return _error_factors(a, c, method.discriminant(lam), int(k), method.first_ratio(lam))
+    return _error_factors(a, c, method.discriminant(lam), k, method.first_ratio(lam))
 
 
 def error_at(model: QuadraticModel, method: LinearMethod, k: int) -> np.ndarray | None:
@@ -234,6 +247,27 @@ def log_gap(model: QuadraticModel, method: LinearMethod, k) -> float:
         return _logsumexp(np.log(w) + 2.0 * float(k) * method.log_gd_factor(lam))
     logs = np.log(w) + 2.0 * _method_factors(method, lam, k)[0]
     return _logsumexp(logs)
+
+
+def log_gaps(model: QuadraticModel, method: LinearMethod, ks) -> np.ndarray:
+    """:func:`log_gap` at many step counts at once (vectorised over k, in blocks of about a million entries)."""
+    ks = np.asarray(ks, dtype=float).ravel()
+    lam, w = model.weights()
+    if w.size == 0:
+        return np.full(ks.shape, -np.inf)
+    if method.kind == "gd":
+        return np.array([log_gap(model, method, k) for k in ks])
+    out = np.empty(ks.shape)
+    block = max(1, 1_000_000 // lam.size)
+    log_w = np.log(w)
+    for start in range(0, ks.size, block):
+        chunk = ks[start:start + block, None]
+        logs = log_w + 2.0 * _method_factors(method, lam, chunk)[0]
+        top = np.max(logs, axis=1)
+        safe = np.where(np.isfinite(top), top, 0.0)
+        with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+            out[start:start + block] = np.where(np.isfinite(top), safe + np.log(np.sum(np.exp(logs - safe[:, None]), axis=1)), top)
+    return out
 
 
 def gap(model: QuadraticModel, method: LinearMethod, k: int) -> float:
@@ -296,7 +330,9 @@ def _first_step(model: QuadraticModel, method: LinearMethod, holds, limit: int) 
             lo, hi = hi, min(2 * hi, limit)
         return _bisect(at, lo, hi)
     grid = checkpoints(limit)
-    hit = next((int(k) for k in grid if k > 0 and at(int(k))), None)
+    values = log_gaps(model, method, grid)
+    hits = [int(k) for k, value in zip(grid, values) if k > 0 and holds(value)]
+    hit = hits[0] if hits else None
     if hit is None:
         return None
     return _bisect(at, int(grid[np.searchsorted(grid, hit) - 1]), hit)
@@ -323,7 +359,7 @@ def checkpoints(max_iter: int, per_decade: int = 12) -> np.ndarray:
     return np.unique(np.concatenate([head, tail, [max_iter]]))
 
 
-def peak_gap(model: QuadraticModel, method: LinearMethod, limit: int, per_decade: int = 24) -> tuple[int, float]:
+def peak_gap(model: QuadraticModel, method: LinearMethod, limit: int, per_decade: int = 100) -> tuple[int, float]:
     """(k, log gap(k)) of the largest loss gap over the checkpoints up to ``limit``: momentum's transient rise.
 
     Gradient descent's gap is a sum of decreasing geometric terms (|1 - lr λ| <= 1 when stable), so its
@@ -333,9 +369,7 @@ def peak_gap(model: QuadraticModel, method: LinearMethod, limit: int, per_decade
     """
     if method.kind == "gd" or limit < 1:
         return 0, log_gap(model, method, 0)
-    best_k, best = 0, log_gap(model, method, 0)
-    for k in checkpoints(int(limit), per_decade):
-        value = log_gap(model, method, int(k))
-        if value > best:
-            best_k, best = int(k), value
-    return best_k, best
+    grid = checkpoints(int(limit), per_decade)
+    values = log_gaps(model, method, grid)
+    top = int(np.argmax(values))
+    return int(grid[top]), float(values[top])
