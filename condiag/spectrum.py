@@ -122,25 +122,39 @@ class Spectrum:
     exact: bool
 
 
-def _reduced_tall(A: np.ndarray, b: np.ndarray):
-    """QR of [A | b]: returns R (d x d), Qᵀb and |rho| = residual of b outside range(Q).
+TALL_BLOCK_BYTES = 32 * 2**20
+"""Size of the working buffer of the tall path's blocked QR (rows per block: this / (8 (d + 1)), at least d + 1)."""
 
-    [A | b] is assembled once, in Fortran order, and LAPACK's Householder QR (dgeqrf) overwrites it in
-    place: the peak is A plus one (n x (d+1)) working copy (numpy's ``qr`` made a third, transposed copy).
+
+def _reduced_tall(A: np.ndarray, b: np.ndarray):
+    """QR of [A | b] by blocks of rows: returns R (d x d), Qᵀb and |rho| = residual of b outside range(Q).
+
+    Each block of rows is stacked under the R of the blocks before it, in one reused Fortran-ordered buffer,
+    and LAPACK's Householder QR (dgeqrf) overwrites the buffer in place; the R of [R_prev; A_block] is the R
+    of all rows so far (a sequential TSQR; Demmel, Grigori, Hoemmen & Langou, SIAM J. Sci. Comput. 34 (2012)).
+    The working memory is one block, not a copy of A (numpy's ``qr`` made two), and no transposed copy of a
+    C-ordered A is ever made.
     """
     from scipy.linalg import lapack
 
     n, d = A.shape
-    augmented = np.empty((n, d + 1), order="F")
-    augmented[:, :d] = A
-    augmented[:, d] = b
-    work, info = lapack.dgeqrf_lwork(n, d + 1)
-    factored, _tau, _work, info = lapack.dgeqrf(augmented, lwork=max(int(work), d + 1), overwrite_a=1)
-    if info != 0:
-        raise np.linalg.LinAlgError(f"dgeqrf failed (info {info})")
-    R_aug = np.triu(factored[: d + 1, :])  # only the leading (d+1) x (d+1) block: scipy's mode='r' copied all n rows
-    del augmented, factored
-    return R_aug[:d, :d].copy(), R_aug[:d, d].copy(), float(abs(R_aug[d, d]))
+    width = d + 1
+    block = max(width, min(n, TALL_BLOCK_BYTES // (8 * width)))
+    buffer = np.zeros((width + block, width), order="F")
+    lwork = max(int(lapack.dgeqrf_lwork(width + block, width)[0]), width)
+    R = np.zeros((width, width))
+    for start in range(0, n, block):
+        stop = min(start + block, n)
+        buffer[:width] = R
+        buffer[width : width + stop - start, :d] = A[start:stop]
+        buffer[width : width + stop - start, d] = b[start:stop]
+        if stop - start < block:
+            buffer[width + stop - start :] = 0.0  # zero rows leave R unchanged
+        factored, _tau, _work, info = lapack.dgeqrf(buffer, lwork=lwork, overwrite_a=1)
+        if info != 0:
+            raise np.linalg.LinAlgError(f"dgeqrf failed (info {info})")
+        R = np.triu(factored[:width])
+    return R[:d, :d].copy(), R[:d, d].copy(), float(abs(R[d, d]))
 
 
 def check_curvature_range(problem: Problem, sigma_max: float, lambda_max: float, lambda_min_learned: float | None) -> None:
