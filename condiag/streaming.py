@@ -82,7 +82,10 @@ def open_rows(spec: str, allow_external: bool = False) -> RowSource | None:
         if dtype.kind not in "biuf" or len(shape) not in (1, 2):
             return None
         array = np.load(path, mmap_mode="r", allow_pickle=False)
-        return RowSource(path, tuple(array.shape), array.dtype, lambda a, b: np.asarray(array[a:b], dtype=np.float64))
+        if array.flags["F_CONTIGUOUS"] and array.ndim == 2 and array.shape[1] > 1:
+            # rows are strided in a Fortran-ordered file: read them through the mapping
+            return RowSource(path, tuple(array.shape), array.dtype, lambda a, b: np.asarray(array[a:b], dtype=np.float64))
+        return _npy_rows(path, tuple(array.shape), array.dtype, int(array.offset))
     if fmt == "h5":
         import h5py
 
@@ -110,6 +113,42 @@ def open_rows(spec: str, allow_external: bool = False) -> RowSource | None:
         return RowSource(f"{path}:{key}", tuple(dataset.shape), dataset.dtype,
                          lambda a, b: np.asarray(dataset[a:b], dtype=np.float64), handle.close)
     return None
+
+
+def _npy_rows(path: str, shape: tuple, dtype: np.dtype, offset: int) -> RowSource:
+    """Row blocks of a C-ordered .npy read with positional reads (os.pread) into a fresh buffer each time.
+
+    A memory mapping would do the same work, but every page it touches stays mapped into the process and
+    counts in its resident memory until the mapping closes: a 763 MiB matrix streamed under --memory-limit
+    200M showed 937 MiB resident. Read pages go to the page cache instead, which the kernel reclaims, and
+    are dropped from it (POSIX_FADV_DONTNEED) once a block is converted.
+    """
+    row_bytes = dtype.itemsize * (shape[1] if len(shape) == 2 else 1)
+    fd = os.open(path, os.O_RDONLY)
+
+    def read(start: int, stop: int) -> np.ndarray:
+        count = (stop - start) * row_bytes
+        position = offset + start * row_bytes
+        data = bytearray(count)
+        view = memoryview(data)
+        done = 0
+        while done < count:
+            if hasattr(os, "preadv"):
+                got = os.preadv(fd, [view[done:]], position + done)
+            else:  # platforms without preadv: a copy per read
+                chunk = os.pread(fd, count - done, position + done)
+                view[done : done + len(chunk)] = chunk
+                got = len(chunk)
+            if got == 0:
+                raise InputError(path, f"ends before row {stop:,}, which its header declares", "the file is truncated")
+            done += got
+        if hasattr(os, "posix_fadvise"):
+            os.posix_fadvise(fd, position, count, os.POSIX_FADV_DONTNEED)
+        rows = np.frombuffer(data, dtype=dtype)
+        rows = rows.reshape(stop - start, shape[1]) if len(shape) == 2 else rows
+        return rows.astype(np.float64)
+
+    return RowSource(path, shape, dtype, read, lambda: os.close(fd))
 
 
 def needs_streaming(source: RowSource, memory_limit: int) -> bool:
