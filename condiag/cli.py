@@ -321,7 +321,8 @@ def cli():
               "weights then bias with --intercept) or a vector file (default zeros).")
 @click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of --x0 torch.")
 @click.option("--dtype", type=click.Choice(("float64", "float32")), default="float64", show_default=True,
-              help="Your training precision: each --lr is checked as it holds it, overflow is its (float32: inf past 3.4e38).")
+              help="Your training precision. float32: the limit for your data rounded to float32, each --lr as float32 holds "
+                   "it, the loss after T steps run in float32, whether float32 reaches --tol, overflow at 3.4e38.")
 @model_options
 @output_options
 @click.option("--fail-on", type=click.Choice(SEVERITY_CHOICES), default="never", show_default=True, help="Exit 1 when a finding of this severity or worse is present.")
