@@ -99,8 +99,9 @@ def load_with_dask(spec: str, rhs: str | None, *, scheduler: str | None = None, 
     own_client, cluster = (client, None) if client is not None else client_for(scheduler)
     try:
         _q, r = da.linalg.tsqr(X)
-        R_aug = np.asarray(own_client.compute(r).result())
-        finite = bool(own_client.compute(da.isfinite(X).all()).result())
+        # one graph for both: each chunk of X is read once, for the factor and the finiteness check together
+        factor, all_finite = own_client.compute([r, da.isfinite(X).all()])
+        R_aug, finite = np.asarray(factor.result()), bool(all_finite.result())
     finally:
         if client is None:
             own_client.close()
