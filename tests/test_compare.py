@@ -45,7 +45,7 @@ ALWAYS_CONVERGE = ("lbfgs", "cg", "lsqr", "newton")
 EXACT_IN_D_STEPS = ("newton",)  # cg and lsqr stop at the first iterate within tol; the gap bound above covers them
 # Solvers whose lr comes from the spectrum converge everywhere within the budget (closed form answers any budget).
 SPECTRAL = ("gd", "momentum", "nesterov", "precond-gd", "gd-armijo")
-BUDGET = {"gd": 10**8, "momentum": 10**6, "nesterov": 10**6, "precond-gd": 10**8, "gd-armijo": 200_000}
+BUDGET = {"gd": 10**8, "momentum": 10**6, "nesterov": 10**6, "precond-gd": 10**8, "gd-armijo": 50_000}
 
 
 @pytest.mark.parametrize("problem_name", sorted(PROBLEMS))
@@ -61,7 +61,7 @@ def test_solver_table(problem_name, solver):
     reference = result_set.reference
     assert result.status in ("converged", "max_iter", "stalled", "diverged", "skipped"), result.message
     if solver == "gd-armijo" and problem_name == "ill":
-        # backtracking GD on cond(H) = 1e6 needs ~1e7 steps: it is honestly not done after 2e5
+        # backtracking GD on cond(H) = 1e6 needs ~1e7 steps: it is honestly not done after 5e4
         assert result.status in ("max_iter", "stalled")
         return
     if solver in ALWAYS_CONVERGE + SPECTRAL:
