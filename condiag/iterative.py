@@ -25,8 +25,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .problem import Problem
+from .spectrum import EPS64
 
-EPS64 = float(np.finfo(np.float64).eps)
 ARPACK_TOL = 1e-10
 
 
@@ -326,7 +326,6 @@ def _extended_gradient_norm(problem: Problem, x: np.ndarray) -> tuple[float, flo
     (A, b and x are float64 numbers, held exactly), else in float64."""
     from .memory import require_memory
     from .refined_lstsq import EXTENDED
-    from .spectrum import EPS64
 
     if EXTENDED is None:
         return float(np.linalg.norm(problem.gradient(x))), EPS64 / 2

@@ -27,8 +27,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .numbers import max_abs
+from .spectrum import EPS64
 
-EPS64 = float(np.finfo(np.float64).eps)
 EXTENDED = np.longdouble if np.finfo(np.longdouble).eps < 1e-18 else None
 
 
