@@ -198,7 +198,9 @@ def extreme_pair(problem: Problem) -> ExtremePair:
     except (RuntimeError, MemoryError) as error:
         sigma_min, v_min, accuracy, method = _lobpcg_min(A)
         if isinstance(error, MemoryError):
-            method += "; the sparse LU was not attempted: its factors could exceed a quarter of the available memory"
+            method += " (the sparse LU was not attempted: its factors could exceed a quarter of the available memory)"
+        else:
+            method += f" (shift-invert failed: {str(error)[:80]})"
         squared = True
     return ExtremePair(sigma_max, sigma_min, v_max, v_min, accuracy, method, squared=squared)
 
@@ -245,7 +247,7 @@ def _lobpcg_min(A):
     v = vectors[:, 0]
     residual = float(np.linalg.norm(A.T @ (A @ v) - lam * v))
     accuracy = residual / max(lam, 1e-300)
-    return math.sqrt(lam), v, min(accuracy, 1.0), "LOBPCG on AᵀA for sigma_min (factorisation failed)"
+    return math.sqrt(lam), v, min(accuracy, 1.0), "LOBPCG on AᵀA for sigma_min"
 
 
 # ---------------------------------------------------------------------------- choosing and summarising
