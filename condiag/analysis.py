@@ -212,7 +212,7 @@ def _analyze_iterative(problem: Problem, lrs, steps: int, tol: float, x0: np.nda
     checks = tuple(check_learning_rate(float(lr), spectrum, None, steps, tol, reason, dtype) for lr in lrs)
     precision = PrecisionRisk(spectrum.condition_number * FLOAT32_UNIT_ROUNDOFF, spectrum.hessian_condition_number * FLOAT32_UNIT_ROUNDOFF,
                               spectrum.condition_number * EPS64 / 2, problem.input_dtype)
-    causes = Causes(scaling_iterative(problem, spectrum.condition_number), None, precision, None)
+    causes = Causes(scaling_iterative(problem, spectrum.condition_number, pair), None, precision, None)
     start_loss = problem.value(x0)
     extremes = np.array([bounds.L, bounds.mu if bounds.mu is not None else 0.0])
     advice = advise(bounds.L, bounds.mu, extremes, None, tol) if convex else {}

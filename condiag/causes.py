@@ -188,8 +188,9 @@ def diagnose_causes(problem: Problem, decomposition: Decomposition, condition_nu
     )
 
 
-def scaling_iterative(problem: Problem, condition_number: float) -> Scaling | None:
-    """The scaling diagnosis for the iterative path: column norms, and cond(A D⁻¹) iteratively when they differ >= 10x."""
+def scaling_iterative(problem: Problem, condition_number: float, pair=None) -> Scaling | None:
+    """The scaling diagnosis for the iterative path: column norms, and cond(A D⁻¹) iteratively when they differ >= 10x
+    (reusing the factors behind ``pair``, the unscaled extreme pair, when it has them)."""
     if problem.is_quadratic or problem.n_cols < 2:
         return None
     A = problem.A
@@ -199,11 +200,10 @@ def scaling_iterative(problem: Problem, condition_number: float) -> Scaling | No
     ratio = float(norms.max() / norms.min())
     cond_eq = None
     if ratio >= SCALING_MIN_RATIO:
-        from .iterative import extreme_pair
+        from .iterative import scaled_extremes
 
-        scaled = A.multiply(1.0 / norms[None, :]).tocsr() if problem.sparse else A / norms
-        pair = extreme_pair(problem.with_options(A=scaled, ridge=0.0))
-        cond_eq = pair.sigma_max / pair.sigma_min if pair.sigma_min > 0 else float("inf")
+        sigma_max, sigma_min = scaled_extremes(problem, pair, norms)
+        cond_eq = sigma_max / sigma_min if sigma_min > 0 else float("inf")
     names = problem.column_names
     return Scaling(float(norms.min()), float(norms.max()), ratio, condition_number, cond_eq, None,
                    condition_number / cond_eq if cond_eq else float("nan"), names[int(np.argmin(norms))], names[int(np.argmax(norms))])

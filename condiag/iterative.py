@@ -20,7 +20,7 @@ The accuracy estimate combines ARPACK's tolerance with the factorisation's round
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -46,6 +46,9 @@ class ExtremePair:
     squared: bool = False
     """True when sigma_min came from AᵀA (or AAᵀ): its absolute error is then about
     sqrt(max(n, d)·eps)·sigma_max, not max(n, d)·eps·sigma_max (see :meth:`rank_tolerance`)."""
+    inverse_gram: object = field(default=None, repr=False, compare=False)
+    """v -> (AᵀA)⁻¹ v through the factors sigma_min came from (None without them): any column scaling D
+    of A reuses them, since ((A D⁻¹)ᵀ(A D⁻¹))⁻¹ = D (AᵀA)⁻¹ D."""
 
     def rank_tolerance(self, n: int, d: int) -> float:
         """The smallest sigma_min this method tells apart from zero.
@@ -173,20 +176,21 @@ def extreme_pair(problem: Problem) -> ExtremePair:
         return ExtremePair(sigma_max, 0.0, v_max, v_min, 0.0,
                            f"Lanczos (ARPACK) for sigma_max; sigma_min = 0 exactly (column {int(empty[0])} is all zero)")
     squared = False
+    inverse_gram = None
     try:
         if n == d:
             factored = factor_within_memory(sp.csc_matrix(A), pattern=abs(A.T) @ abs(A))
             if factored is None:
                 raise MemoryError("the factors of A may not fit in memory")
-            lu, order = factored
-            inv, v_min = _largest(_operator((d, d), _inverse_gram_square(lu, order)), d, seed=1)
+            inverse_gram = _inverse_gram_square(*factored)
+            inv, v_min = _largest(_operator((d, d), inverse_gram), d, seed=1)
             how = "shift-invert through the SuperLU factors of A"
         elif n > d:
-            v_min, inv = _inverse_largest(A.T @ A, d)
+            v_min, inv, inverse_gram = _inverse_largest(A.T @ A, d)
             squared = True
             how = "shift-invert through the SuperLU factors of AᵀA"
         else:
-            u_min, inv = _inverse_largest(A @ A.T, n)
+            u_min, inv, _ = _inverse_largest(A @ A.T, n)
             v_min = A.T @ u_min
             v_min /= np.linalg.norm(v_min) or 1.0
             squared = True
@@ -202,7 +206,23 @@ def extreme_pair(problem: Problem) -> ExtremePair:
         else:
             method += f" (shift-invert failed: {str(error)[:80]})"
         squared = True
-    return ExtremePair(sigma_max, sigma_min, v_max, v_min, accuracy, method, squared=squared)
+    return ExtremePair(sigma_max, sigma_min, v_max, v_min, accuracy, method, squared=squared, inverse_gram=inverse_gram)
+
+
+def scaled_extremes(problem: Problem, pair: ExtremePair | None, scale: np.ndarray) -> tuple[float, float]:
+    """(σmax, σmin) of A D⁻¹ for the column scaling D = diag(``scale``), reusing the factors behind ``pair``
+    (see :attr:`ExtremePair.inverse_gram`); without them (a wide A, or the LOBPCG fallback) the pair of the
+    scaled matrix is computed afresh."""
+    A = _sparse(problem.A)
+    d = A.shape[1]
+    inverse = 1.0 / scale
+    if pair is None or pair.inverse_gram is None or problem.is_quadratic:
+        scaled = A.multiply(inverse[None, :]).tocsr()
+        fresh = extreme_pair(problem.with_options(A=scaled, ridge=0.0))
+        return fresh.sigma_max, fresh.sigma_min
+    top, _ = _largest(_operator((d, d), lambda v: inverse * (A.T @ (A @ (inverse * v)))), d)
+    inv, _ = _largest(_operator((d, d), lambda v: scale * pair.inverse_gram(scale * v)), d, seed=1)
+    return math.sqrt(max(top, 0.0)), (1.0 / math.sqrt(inv) if inv > 0 else 0.0)
 
 
 def _inverse_gram_square(lu, order):
@@ -216,9 +236,9 @@ def _inverse_gram_square(lu, order):
     return apply
 
 
-def _inverse_largest(M, size: int) -> tuple[np.ndarray, float]:
-    """(eigenvector, largest eigenvalue) of M⁻¹ for symmetric positive semi-definite sparse M, through the
-    factors of the RCM-permuted M (memory checked first, see :func:`factor_within_memory`)."""
+def _inverse_largest(M, size: int):
+    """(eigenvector, largest eigenvalue, the operator v -> M⁻¹ v) of M⁻¹ for symmetric positive semi-definite
+    sparse M, through the factors of the RCM-permuted M (memory checked first, see :func:`factor_within_memory`)."""
     factored = factor_within_memory(M)
     if factored is None:
         raise MemoryError("the factors may not fit in memory")
@@ -230,7 +250,7 @@ def _inverse_largest(M, size: int) -> tuple[np.ndarray, float]:
         return out
 
     inv, vector = _largest(_operator((size, size), apply), size, seed=1)
-    return vector, inv
+    return vector, inv, apply
 
 
 def _lobpcg_min(A):

@@ -178,3 +178,26 @@ def test_sigma_min_falls_back_when_the_factors_may_not_fit(monkeypatch):
     pair = extreme_pair(Problem.create(A, rng.normal(size=500)))
     assert "not attempted" in pair.method and "LOBPCG" in pair.method
     assert pair.sigma_min == pytest.approx(expected, rel=max(pair.relative_accuracy, 1e-8) * 10)
+
+
+@pytest.mark.parametrize("shape", [(400, 400), (900, 300), (200, 500)])
+def test_scaled_condition_reuses_the_factors(shape):
+    """cond(A D⁻¹) from the unscaled pair's factors (D (AᵀA)⁻¹ D) equals a fresh computation on the scaled
+    matrix (and the dense SVD) within the stated accuracy; a wide A computes it afresh."""
+    import scipy.sparse as sp
+
+    from condiag.iterative import scaled_extremes
+
+    rng = np.random.default_rng(8)
+    n, d = shape
+    A = (sp.random(n, d, density=0.05, random_state=8, format="csr") + sp.eye(n, d, format="csr")) @ sp.diags(np.logspace(0, 3, d))
+    problem = Problem.create(A.tocsr(), rng.normal(size=n))
+    pair = extreme_pair(problem)
+    norms = np.sqrt(np.asarray(A.multiply(A).sum(axis=0)).ravel())
+    reused = scaled_extremes(problem, pair, norms)
+    fresh = scaled_extremes(problem, None, norms)
+    exact = np.linalg.svd(A.toarray() / norms, compute_uv=False)
+    assert (pair.inverse_gram is None) == (n < d)
+    for got in (reused, fresh):
+        assert got[0] == pytest.approx(exact[0], rel=1e-8)
+        assert got[1] == pytest.approx(exact[min(n, d) - 1], rel=1e-6)
