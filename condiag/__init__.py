@@ -2,16 +2,18 @@
 
 The small public API::
 
-    from condiag import load_problem, analyze, compare
-    problem = load_problem("sample_problems/valley_2x2.npz")
-    report = analyze(problem, lrs=[1e-5])
+    import condiag
+    report = condiag.analyze(A, b, lrs=[1e-5])            # numpy / scipy.sparse / DataFrame (target=) / file spec
+    report.findings[0].title, report.bounds.divergence_threshold
+    report.to_dict()                                      # the same as `condiag analyze --json`
+    condiag.compare("sample_problems/valley_2x2.npz", solvers=["gd", "cg"], max_iter=10_000)
 
 Heavy modules load on first use, so ``import condiag`` stays cheap.
 """
 
 from ._version import __version__
 
-__all__ = ["__version__", "load_problem", "analyze", "compare", "solve", "Problem"]
+__all__ = ["__version__", "load_problem", "analyze", "compare", "solve", "Problem", "as_problem"]
 
 
 def __getattr__(name):  # PEP 562 lazy exports
@@ -23,16 +25,16 @@ def __getattr__(name):  # PEP 562 lazy exports
         from .problem import Problem
 
         return Problem
-    if name == "analyze":
-        from .analysis import analyze
+    if name in ("analyze", "compare", "as_problem"):
+        from . import api
 
-        return analyze
-    if name == "compare":
-        from .comparison import compare
-
-        return compare
+        return getattr(api, name)
     if name == "solve":
         from .reference import solve
 
         return solve
     raise AttributeError(f"module 'condiag' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

@@ -60,7 +60,18 @@ class Analysis:
     advice: dict = None
     """Verified parameters to paste, by method ('gd', 'heavy_ball', 'nesterov'): :class:`~condiag.advice.Advised`."""
     float32: object = None
-    """What a float32 run of the advised method reaches (:class:`~condiag.advice.Float32Measurement`), when affordable."""
+    """What a float32 run of the advised method reaches (:class:`~condiag.float32.Float32Measurement`), when affordable."""
+
+    def to_dict(self) -> dict:
+        """The report as ``condiag analyze --json`` writes it (strict JSON types, no NaN)."""
+        from .render.json_report import analysis_json
+
+        return analysis_json(self)
+
+    def to_json(self) -> str:
+        from .render.json_report import dumps
+
+        return dumps(self.to_dict())
 
 
 RIDGE_TARGET = 1e3

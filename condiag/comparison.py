@@ -50,6 +50,17 @@ class Comparison:
     no_minimum: str | None = None
     """Why f has no minimiser (then the reference is only its stationary point), else None."""
 
+    def to_dict(self) -> dict:
+        """The report as ``condiag compare --json`` writes it (strict JSON types, no NaN)."""
+        from .render.json_report import comparison_json
+
+        return comparison_json(self)
+
+    def to_json(self) -> str:
+        from .render.json_report import dumps
+
+        return dumps(self.to_dict())
+
 
 def parse_solvers(text: str | None, option: str = "--solvers") -> tuple[str, ...]:
     """'gd,lbfgs' -> ('gd', 'lbfgs'); 'all' (alone or in the list) -> every solver, each once;

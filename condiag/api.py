@@ -1,0 +1,70 @@
+"""The Python API: what the command line does, from data a notebook already holds.
+
+``condiag.analyze`` and ``condiag.compare`` take a :class:`~condiag.problem.Problem`, a numpy array or
+scipy.sparse matrix (with ``b``), a pandas DataFrame (with ``target``: its column names are carried into the
+report), or a file spec as the command line reads it (``b`` then a spec too). They return the same report
+objects the command line renders, whose ``to_dict()`` is the command's ``--json`` output (timing aside).
+"""
+
+from __future__ import annotations
+
+import os
+
+from .problem import Problem
+
+
+def as_problem(data, b=None, *, loss: str = "sum", objective: str = "least-squares", ridge: float = 0.0,
+               intercept: bool = False, target=None) -> Problem:
+    """A :class:`Problem` from whatever the caller holds (see the module docstring); always validated."""
+    if isinstance(data, Problem):
+        if b is not None or target is not None:
+            raise ValueError("pass b or target with data, not with a Problem (it has its own)")
+        return data
+    if isinstance(data, (str, os.PathLike)):
+        from .io import load_problem
+
+        return load_problem(os.fspath(data), None if b is None else os.fspath(b), loss=loss, objective=objective,
+                            intercept=intercept, ridge=ridge, target=target)
+    columns = getattr(data, "columns", None)
+    if columns is not None and hasattr(data, "to_numpy"):  # a DataFrame (pandas, or polars with to_numpy)
+        names = [str(c) for c in columns]
+        if target is not None:
+            if target not in names:
+                raise ValueError(f"target {target!r} is not a column; the columns are {names}")
+            if b is not None:
+                raise ValueError("pass either b or target, not both")
+            b = data[target].to_numpy()
+            names = [n for n in names if n != str(target)]
+            data = data[names] if hasattr(data, "loc") else data.select(names)
+        return Problem.create(data.to_numpy(dtype=float) if hasattr(data, "loc") else data.to_numpy().astype(float), b,
+                              loss=loss, objective=objective, ridge=ridge, intercept=intercept, source="<DataFrame>",
+                              column_names=names)
+    if target is not None:
+        raise ValueError("target names a column of a DataFrame or a table file")
+    return Problem.create(data, b, loss=loss, objective=objective, ridge=ridge, intercept=intercept, source="<array>")
+
+
+def analyze(data, b=None, *, lrs=(), steps: int = 1000, tol: float = 1e-6, x0=None, method: str = "auto",
+            dtype: str = "float64", loss: str = "sum", objective: str = "least-squares", ridge: float = 0.0,
+            intercept: bool = False, target=None):
+    """``condiag analyze`` from Python: spectrum, learning-rate bounds, exact predictions at each lr in ``lrs``,
+    causes, findings and remedies (:class:`condiag.analysis.Analysis`). See :func:`as_problem` for ``data``."""
+    from .analysis import analyze as run
+
+    problem = as_problem(data, b, loss=loss, objective=objective, ridge=ridge, intercept=intercept, target=target)
+    return run(problem, list(lrs), steps=steps, tol=tol, x0=x0, x0_source="zeros" if x0 is None else "given",
+               method=method, dtype=dtype)
+
+
+def compare(data, b=None, *, solvers=None, settings=None, x0=None, method: str = "auto", loss: str = "sum",
+            objective: str = "least-squares", ridge: float = 0.0, intercept: bool = False, target=None, **options):
+    """``condiag compare`` from Python: each solver against the exact answer (:class:`condiag.comparison.Comparison`).
+    ``options`` are :class:`condiag.solvers.Settings` fields (``max_iter=``, ``tol=``, ``lr=``, ``dtype=``...)
+    when ``settings`` is not given."""
+    from .comparison import compare as run
+    from .solvers import Settings
+
+    problem = as_problem(data, b, loss=loss, objective=objective, ridge=ridge, intercept=intercept, target=target)
+    if settings is not None and options:
+        raise ValueError("pass either settings or its fields, not both")
+    return run(problem, solvers, settings or Settings(**options), x0=x0, method=method)

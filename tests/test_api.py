@@ -1,0 +1,101 @@
+"""The Python API, through the public names only: ``condiag.analyze`` / ``condiag.compare`` on arrays,
+sparse matrices, DataFrames and file specs, and ``to_dict()`` equal to the command line's ``--json``."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import condiag
+
+
+def _without_timing(report: dict) -> dict:
+    """A report with the fields that differ between two runs removed (the ``timing`` object, each solver's
+    ``seconds``), as the JSON schema notes document."""
+    def strip(value):
+        if isinstance(value, dict):
+            return {k: strip(v) for k, v in value.items() if k not in ("timing", "seconds")}
+        if isinstance(value, list):
+            return [strip(v) for v in value]
+        return value
+
+    return strip(json.loads(json.dumps(report)))
+
+
+@pytest.mark.parametrize("args, api", [
+    (("valley_2x2.npz", "--lr", "1e-5", "--lr", "2e-5"), {"lrs": [1e-5, 2e-5]}),
+    (("longley.csv", "--target", "Employed", "--intercept"), {"target": "Employed", "intercept": True}),
+    (("quadratic_2d.npz", "--objective", "quadratic"), {"objective": "quadratic"}),
+    (("rank_deficient.npz", "--loss", "mean", "--ridge", "0.1"), {"loss": "mean", "ridge": 0.1}),
+])
+def test_analyze_to_dict_is_the_cli_json(run, samples, args, api):
+    first, *rest = args
+    cli = run("analyze", samples / first, *rest, "--json").json()
+    report = condiag.analyze(str(samples / first), **api)
+    assert _without_timing(report.to_dict()) == _without_timing(cli)
+    assert json.loads(report.to_json()) == report.to_dict()
+
+
+def test_compare_to_dict_is_the_cli_json(run, samples):
+    cli = run("compare", samples / "valley_2x2.npz", "--solvers", "gd,cg,lsqr", "--max-iter", "5000", "--json").json()
+    report = condiag.compare(samples / "valley_2x2.npz", solvers=["gd", "cg", "lsqr"], max_iter=5000)
+    assert _without_timing(report.to_dict()) == _without_timing(cli)
+
+
+def test_arrays_sparse_and_files_give_the_same_numbers(samples):
+    import scipy.sparse as sp
+
+    data = np.load(samples / "valley_2x2.npz")
+    from_file = condiag.analyze(samples / "valley_2x2.npz", lrs=[1e-5])
+    from_array = condiag.analyze(data["A"], data["b"], lrs=[1e-5])
+    from_sparse = condiag.analyze(sp.csr_matrix(data["A"]), data["b"], lrs=[1e-5], method="exact")
+    for report in (from_array, from_sparse):
+        assert report.bounds.divergence_threshold == pytest.approx(from_file.bounds.divergence_threshold, rel=1e-12)
+        assert report.checks[0].predicted_loss == pytest.approx(from_file.checks[0].predicted_loss, rel=1e-10)
+        np.testing.assert_allclose(report.reference.x, from_file.reference.x, rtol=1e-12)
+        assert [f.code for f in report.findings] == [f.code for f in from_file.findings]
+
+
+def test_dataframe_with_target_carries_its_column_names(samples):
+    pandas = pytest.importorskip("pandas")
+    frame = pandas.read_csv(samples / "longley.csv")
+    report = condiag.analyze(frame, target="Employed", intercept=True)
+    from_file = condiag.analyze(samples / "longley.csv", target="Employed", intercept=True)
+    assert list(report.problem.column_names) == [c for c in frame.columns if c != "Employed"] + ["intercept"]
+    assert list(report.problem.column_names) == list(from_file.problem.column_names)
+    np.testing.assert_allclose(report.reference.x, from_file.reference.x, rtol=1e-10)
+    with pytest.raises(ValueError, match="not a column"):
+        condiag.analyze(frame, target="employed")
+
+
+def test_public_names_are_listed_and_bad_calls_are_plain_errors():
+    for name in ("analyze", "compare", "solve", "load_problem", "Problem", "as_problem", "__version__"):
+        assert name in dir(condiag) and getattr(condiag, name) is not None
+    with pytest.raises(AttributeError):
+        condiag.no_such_name  # noqa: B018
+    problem = condiag.Problem.create(np.eye(2), np.ones(2))
+    with pytest.raises(ValueError, match="not with a Problem"):
+        condiag.analyze(problem, np.ones(2))
+    with pytest.raises(ValueError, match="settings or its fields"):
+        condiag.compare(problem, settings=object(), max_iter=3)
+    from condiag.errors import InputError
+
+    with pytest.raises(InputError):
+        condiag.analyze(np.array([[1.0, np.nan]]), np.ones(1))  # validated like a file
+
+
+def test_readme_python_example_runs(samples, monkeypatch):
+    """The README's "From Python" block runs as written (``df`` is the Longley table it refers to)."""
+    pandas = pytest.importorskip("pandas")
+    from pathlib import Path
+
+    readme = (samples.parent / "README.md").read_text()
+    section = readme[readme.index("## From Python"):]
+    code = section[section.index("```python") + len("```python"):]
+    code = code[: code.index("```")]
+    monkeypatch.chdir(samples.parent)
+    namespace = {"df": pandas.read_csv(Path("sample_problems") / "longley.csv")}
+    exec(compile(code, "README.md", "exec"), namespace)  # noqa: S102 - our own documentation
+    assert namespace["report"].to_dict()["command"] == "analyze"
