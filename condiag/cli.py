@@ -522,6 +522,17 @@ def solve(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, target,
     return 0
 
 
+@cli.command()
+@click.argument("command", type=click.Choice(("analyze", "compare", "solve")))
+@handle_errors
+def schema(command):
+    """Print the JSON Schema (draft 2020-12) that COMMAND's --json output follows."""
+    from .render.json_report import json_schema
+
+    _to_stdout(lambda: sys.stdout.write(json_schema(command)))
+    return 0
+
+
 def _reconfigure_streams() -> None:
     """Never fail on an encoding: characters stdout/stderr cannot encode (PYTHONIOENCODING=ascii)
     become backslash escapes, which are also valid inside JSON strings."""

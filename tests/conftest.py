@@ -32,7 +32,22 @@ class Result:
         self.exception = result.exception
 
     def json(self):
-        return json.loads(self.out)
+        """The report, validated against the JSON Schema of its command (every report a test reads)."""
+        report = json.loads(self.out)
+        validate_report(report)
+        return report
+
+
+def validate_report(report) -> None:
+    """Raise if ``report`` (a condiag --json output) does not follow its command's shipped JSON Schema."""
+    if not isinstance(report, dict) or report.get("command") not in ("analyze", "compare", "solve"):
+        return
+    import jsonschema
+
+    from condiag.render.json_report import json_schema
+
+    schema = json.loads(json_schema(report["command"]))
+    jsonschema.Draft202012Validator(schema).validate(report)
 
 
 @pytest.fixture

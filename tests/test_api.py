@@ -99,3 +99,25 @@ def test_readme_python_example_runs(samples, monkeypatch):
     namespace = {"df": pandas.read_csv(Path("sample_problems") / "longley.csv")}
     exec(compile(code, "README.md", "exec"), namespace)  # noqa: S102 - our own documentation
     assert namespace["report"].to_dict()["command"] == "analyze"
+
+
+@pytest.mark.parametrize("command", ["analyze", "compare", "solve"])
+def test_schema_command_prints_a_valid_schema_that_can_fail(run, samples, command):
+    """`condiag schema COMMAND` prints a Draft 2020-12 schema; every report the tests read is validated against
+    it (conftest), and a report with a renamed or mistyped key is rejected."""
+    jsonschema = pytest.importorskip("jsonschema")
+    printed = run("schema", command)
+    assert printed.code == 0
+    schema = json.loads(printed.out)
+    jsonschema.Draft202012Validator.check_schema(schema)
+    args = {"analyze": ["--lr", "1e-5"], "compare": ["--solvers", "gd,cg"], "solve": []}[command]
+    report = run(command, samples / "valley_2x2.npz", *args, "--json").json()
+    validator = jsonschema.Draft202012Validator(schema)
+    validator.validate(report)
+    renamed = dict(report)
+    renamed["problems"] = renamed.pop("problem")
+    assert not validator.is_valid(renamed)
+    mistyped = json.loads(json.dumps(report))
+    mistyped["problem"]["n_cols"] = "2"
+    assert not validator.is_valid(mistyped)
+    assert run("schema", "nonsense").code == 2

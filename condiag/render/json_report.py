@@ -2,7 +2,8 @@
 
 Schema history (``schema_version``):
 
-* 1.0 — first release: analyze, compare and solve reports as documented in the README.
+* 1.0 — first release: analyze, compare and solve reports as documented in the README; written down as JSON
+  Schemas in ``condiag/schemas/`` (``condiag schema COMMAND`` prints them).
 
 The keys documented as a contract in the README are never renamed; new keys may be added.
 Only the timing fields — the ``timing`` object and, in compare reports, each solver's
@@ -58,6 +59,14 @@ def strict(value):
         value = float(value)
         return value if math.isfinite(value) else None
     return value
+
+
+def json_schema(command: str) -> str:
+    """The JSON Schema of a command's report, as shipped in ``condiag/schemas/`` (one home; the tests validate
+    every report they produce against it)."""
+    from importlib.resources import files
+
+    return files("condiag").joinpath("schemas", f"{command}.schema.json").read_text(encoding="utf-8")
 
 
 def envelope(command: str, body: dict, seconds: float | None = None) -> dict:
