@@ -100,7 +100,8 @@ def _file_size(source) -> int:
     return size
 
 
-READ_CHUNK = 1 << 24
+READ_CHUNK = 1 << 22
+"""Bytes inflated per read: zipfile holds about two chunks beside the array (its output and its input)."""
 
 
 def _read_payload(fp, shape, fortran: bool, dtype: np.dtype, label: str) -> np.ndarray:
