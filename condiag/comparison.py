@@ -12,7 +12,7 @@ from .bounds import learning_rate_bounds
 from .errors import UsageError
 from .numbers import count, sig
 from .problem import Problem, starting_point
-from .reference import NOT_CONVEX, Reference, floor_is_zero, no_minimum_reason, reference_from
+from .reference import NOT_CONVEX, Reference, floor_is_zero, negligible_floor, no_minimum_reason, reference_from
 from .solvers import DEFAULT_SOLVERS, REGISTRY, Context, Settings, SolverResult, get_solver
 from .solvers.base import SolverInterrupted, check_parameter, failed, skipped
 from .spectrum import decompose, learned_mask, spectrum_from
@@ -178,7 +178,7 @@ def verdict(result: SolverResult, gap, x_err, row_err, null_err, start_loss, con
         return f"{name}: {result.message}"
     if status == "failed":
         return f"{name}: failed — {result.message}"
-    zero_floor = floor <= 1e-12 * max(abs(start_loss), 1e-300) if context.spectrum is None else floor_is_zero(context.problem, floor, start_loss)
+    zero_floor = negligible_floor(floor, start_loss) if context.spectrum is None else floor_is_zero(context.problem, floor, start_loss)
     floor_text = "" if zero_floor else f" (floor {sig(floor, 4)})"
     if status == "converged":
         text = f"{name}: reached the floor in {count(k)} iteration{'s' if k != 1 else ''}"

@@ -415,6 +415,8 @@ def _not_convex(spectrum, convex, bounded) -> Finding | None:
 
 
 def _lr_check(check, bounds, advice, problem) -> Finding:
+    from .reference import floor_is_zero
+
     lr = check.lr
     threshold = bounds.divergence_threshold
     others = [c for c in bounds.by_convention if not c.current]
@@ -450,7 +452,7 @@ def _lr_check(check, bounds, advice, problem) -> Finding:
         predicted = ""
         if check.predicted_loss is not None and check.start_loss is not None:
             predicted = f"After {count(check.steps)} steps the loss is {sig(check.predicted_loss, 4)} of a starting {sig(check.start_loss, 4)}"
-            if check.loss_floor and check.loss_floor > 1e-12 * max(check.start_loss, 1e-300):
+            if check.loss_floor and not floor_is_zero(problem, check.loss_floor, check.start_loss):
                 predicted += f" (floor {sig(check.loss_floor, 4)})"
             predicted += "; "
         return Finding(

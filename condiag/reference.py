@@ -242,9 +242,17 @@ def solve(problem: Problem) -> Reference:
     return _refined_reference(problem)
 
 
+ZERO_FLOOR_RELATIVE = 1e-12
+"""A loss floor at most this fraction of the loss's scale is zero up to rounding (reported as such, not printed)."""
+
+
+def negligible_floor(floor: float, scale: float) -> bool:
+    """f(x*) <= :data:`ZERO_FLOOR_RELATIVE` · scale: the one rule for calling a floor zero."""
+    return floor <= ZERO_FLOOR_RELATIVE * max(abs(scale), 1e-300)
+
+
 def floor_is_zero(problem: Problem, floor: float, start_loss: float) -> bool:
-    """Whether the loss floor is zero up to rounding: f(x*) <= 1e-12 max(f(x0), c||b||²)."""
+    """Whether the loss floor is zero up to rounding: f(x*) <= 1e-12 max(f(x0), c||b||²) (:func:`negligible_floor`)."""
     if problem.is_quadratic:
         return False
-    scale = max(abs(start_loss), problem.data_scale * float(problem.b @ problem.b), 1e-300)
-    return floor <= 1e-12 * scale
+    return negligible_floor(floor, max(abs(start_loss), problem.data_scale * float(problem.b @ problem.b)))

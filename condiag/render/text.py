@@ -230,7 +230,7 @@ MEASURING_CONSOLE = Console(width=10_000, file=None, color_system=None)
 """Measures a table's natural width, whatever the output console's own width."""
 
 
-def checks_section(checks, tol: float, width: int = MIN_WIDTH) -> list:
+def checks_section(checks, tol: float, width: int = MIN_WIDTH, floor_is_zero: bool = False) -> list:
     if not checks:
         return []
     in_float32 = any(c.float32_loss is not None for c in checks)
@@ -272,7 +272,7 @@ def checks_section(checks, tol: float, width: int = MIN_WIDTH) -> list:
     start = checks[0].start_loss
     caption = f"T = {count(steps)} steps from a loss of {sig(start, 5)}" if start is not None else f"T = {count(steps)} steps"
     floor = checks[0].loss_floor
-    if floor is not None and start is not None and floor > 1e-12 * max(start, 1e-300):
+    if floor is not None and start is not None and not floor_is_zero:
         caption += f"; floor {sig(floor, 5)}"
     shown = [name for name in ("steep ×", "flat ×") if name in table.kept]
     if shown:
@@ -388,7 +388,7 @@ def render_analysis(analysis, console: Console, verbose: bool = False) -> None:
     parts += spectrum_section(analysis.spectrum, problem)
     if analysis.convex:
         parts += bounds_section(analysis.bounds, problem, analysis.advice, verbose)
-    parts += checks_section(analysis.checks, analysis.tol, console.width)
+    parts += checks_section(analysis.checks, analysis.tol, console.width, analysis.floor_is_zero)
     if analysis.convex and analysis.bounded and (problem.has_rhs or problem.is_quadratic):
         parts += reference_section(analysis.reference, problem, analysis.floor_is_zero)
     parts += findings_section(analysis.findings, verbose)
