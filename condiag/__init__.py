@@ -25,14 +25,10 @@ def __getattr__(name):  # PEP 562 lazy exports
         from .problem import Problem
 
         return Problem
-    if name in ("analyze", "compare", "as_problem"):
+    if name in ("analyze", "compare", "solve", "as_problem"):
         from . import api
 
         return getattr(api, name)
-    if name == "solve":
-        from .reference import solve
-
-        return solve
     raise AttributeError(f"module 'condiag' has no attribute {name!r}")
 
 

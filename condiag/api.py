@@ -1,6 +1,6 @@
 """The Python API: what the command line does, from data a notebook already holds.
 
-``condiag.analyze`` and ``condiag.compare`` take a :class:`~condiag.problem.Problem`, a numpy array or
+``condiag.analyze``, ``condiag.compare`` and ``condiag.solve`` take a :class:`~condiag.problem.Problem`, a numpy array or
 scipy.sparse matrix (with ``b``), a pandas DataFrame (with ``target``: its column names are carried into the
 report), or a file spec as the command line reads it (``b`` then a spec too). They return the same report
 objects the command line renders, whose ``to_dict()`` is the command's ``--json`` output (timing aside).
@@ -68,3 +68,12 @@ def compare(data, b=None, *, solvers=None, settings=None, x0=None, method: str =
     if settings is not None and options:
         raise ValueError("pass either settings or its fields, not both")
     return run(problem, solvers, settings or Settings(**options), x0=x0, method=method)
+
+
+def solve(data, b=None, *, loss: str = "sum", objective: str = "least-squares", ridge: float = 0.0,
+          intercept: bool = False, target=None):
+    """``condiag solve`` from Python: x* with its stated accuracy (:class:`condiag.reference.Solution`; ``.x``,
+    ``.accuracy``, ``.to_dict()``). See :func:`as_problem` for ``data``."""
+    from .reference import solve_report
+
+    return solve_report(as_problem(data, b, loss=loss, objective=objective, ridge=ridge, intercept=intercept, target=target))

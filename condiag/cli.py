@@ -494,28 +494,22 @@ def solve(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, target,
           memory_limit, as_json, output, no_color):
     """Print the reference solution x* with its stated accuracy (more accurate than numpy.linalg.lstsq)."""
     from .errors import UsageError
-    from .reference import solve as run_solve
+    from .reference import solve_report
 
     if method == "iterative":
         raise UsageError("--method iterative: solve computes x* by a direct, refined factorisation; "
                          "--method applies to the spectrum in analyze and compare")
     prob = load(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, target, no_header, fmt, allow_external, memory_limit,
                 engine, scheduler)
-    import time
-
-    started = time.perf_counter()
-    reference = run_solve(prob)
-    seconds = time.perf_counter() - started
+    result = solve_report(prob)
+    reference = result.reference
 
     def text(console):
         from .render.text import render_solution
 
         render_solution(prob, reference, console)
 
-    def json_report():
-        from .render.json_report import solution_json
-
-        return solution_json(prob, reference, seconds)
+    json_report = result.to_dict
 
     digits = reference.accuracy.get("correct_digits")
     emit(text, json_report, as_json, output, no_color, f"x* with about {digits:.0f} correct digits" if digits is not None else "x*")

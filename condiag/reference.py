@@ -242,6 +242,47 @@ def solve(problem: Problem) -> Reference:
     return _refined_reference(problem)
 
 
+@dataclass(frozen=True)
+class Solution:
+    """The result of ``condiag solve``: x* with its stated accuracy (:class:`Reference`), for ``problem``."""
+
+    problem: Problem
+    reference: Reference
+    seconds: float
+
+    @property
+    def x(self) -> np.ndarray:
+        return self.reference.x
+
+    @property
+    def loss(self) -> float:
+        return self.reference.loss
+
+    @property
+    def accuracy(self) -> dict:
+        return self.reference.accuracy
+
+    def to_dict(self) -> dict:
+        """The report as ``condiag solve --json`` writes it (strict JSON types, no NaN)."""
+        from .render.json_report import solution_json
+
+        return solution_json(self.problem, self.reference, self.seconds)
+
+    def to_json(self) -> str:
+        from .render.json_report import dumps
+
+        return dumps(self.to_dict())
+
+
+def solve_report(problem: Problem) -> Solution:
+    """:func:`solve`, timed, as a report object."""
+    import time
+
+    started = time.perf_counter()
+    reference = solve(problem)
+    return Solution(problem, reference, time.perf_counter() - started)
+
+
 ZERO_FLOOR_RELATIVE = 1e-12
 """A loss floor at most this fraction of the loss's scale is zero up to rounding (reported as such, not printed)."""
 

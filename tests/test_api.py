@@ -121,3 +121,13 @@ def test_schema_command_prints_a_valid_schema_that_can_fail(run, samples, comman
     mistyped["problem"]["n_cols"] = "2"
     assert not validator.is_valid(mistyped)
     assert run("schema", "nonsense").code == 2
+
+
+def test_solve_to_dict_is_the_cli_json(run, samples):
+    cli = run("solve", samples / "longley.csv", "--target", "Employed", "--intercept", "--json").json()
+    solution = condiag.solve(samples / "longley.csv", target="Employed", intercept=True)
+    assert _without_timing(solution.to_dict()) == _without_timing(cli)
+    np.testing.assert_array_equal(solution.x, cli["x"])
+    assert solution.accuracy["correct_digits"] == cli["accuracy"]["correct_digits"]
+    from_array = condiag.solve(np.load(samples / "valley_2x2.npz")["A"], np.load(samples / "valley_2x2.npz")["b"])
+    np.testing.assert_allclose(from_array.x, condiag.solve(samples / "valley_2x2.npz").x, rtol=1e-15)
