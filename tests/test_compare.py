@@ -318,7 +318,10 @@ def test_lsqr_runs_once_and_reports_the_true_iteration():
     gaps = dict(zip(result.history.iterations, result.history.loss - floor))
     target = 1e-8 * (problem.value(np.zeros(30)) - floor)
     assert gaps[result.iterations] <= target
-    assert result.iterations - 1 in gaps and gaps[result.iterations - 1] > target  # every step up to 50 is logged
+    before = max(k for k in gaps if k < result.iterations)  # every step up to 50 is logged, then ~12 per decade
+    assert gaps[before] > target
+    if result.iterations <= 50:
+        assert before == result.iterations - 1
 
 
 def test_lsqr_own_stopping_rule_is_reported():
