@@ -105,13 +105,15 @@ class LinearMethod:
         raise ValueError(f"unknown linear method {self.kind!r}")
 
 
-def _logsumexp(logs: np.ndarray) -> float:
+def _logsumexp(logs: np.ndarray, axis=None):
+    """log Σ exp(logs) without overflow, over all entries (a float) or along ``axis`` (an array); -inf when empty."""
     if logs.size == 0:
         return -np.inf
-    top = float(np.max(logs))
-    if not np.isfinite(top):
-        return top
-    return top + float(np.log(np.sum(np.exp(logs - top))))
+    top = np.max(logs, axis=axis, keepdims=True)
+    safe = np.where(np.isfinite(top), top, 0.0)
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        total = np.where(np.isfinite(top), safe + np.log(np.sum(np.exp(logs - safe), axis=axis, keepdims=True)), top)
+    return float(total.ravel()[0]) if axis is None else np.squeeze(total, axis=axis)
 
 
 def _log_add(log_x, sign_x, log_y, sign_y):
@@ -262,11 +264,7 @@ def log_gaps(model: QuadraticModel, method: LinearMethod, ks) -> np.ndarray:
     log_w = np.log(w)
     for start in range(0, ks.size, block):
         chunk = ks[start:start + block, None]
-        logs = log_w + 2.0 * _method_factors(method, lam, chunk)[0]
-        top = np.max(logs, axis=1)
-        safe = np.where(np.isfinite(top), top, 0.0)
-        with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
-            out[start:start + block] = np.where(np.isfinite(top), safe + np.log(np.sum(np.exp(logs - safe[:, None]), axis=1)), top)
+        out[start:start + block] = _logsumexp(log_w + 2.0 * _method_factors(method, lam, chunk)[0], axis=1)
     return out
 
 
@@ -331,8 +329,7 @@ def _first_step(model: QuadraticModel, method: LinearMethod, holds, limit: int) 
         return _bisect(at, lo, hi)
     grid = checkpoints(limit)
     values = log_gaps(model, method, grid)
-    hits = [int(k) for k, value in zip(grid, values) if k > 0 and holds(value)]
-    hit = hits[0] if hits else None
+    hit = next((int(k) for k, value in zip(grid, values) if k > 0 and holds(value)), None)
     if hit is None:
         return None
     return _bisect(at, int(grid[np.searchsorted(grid, hit) - 1]), hit)
