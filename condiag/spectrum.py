@@ -50,15 +50,20 @@ class Decomposition:
     reduced_matrix: np.ndarray
     """R of A = QR when ``reduced_by_qr`` (same column norms and singular values as A), else A (or Q)."""
 
+    def _equilibrated(self) -> np.ndarray | None:
+        """A (or its R) with every column scaled to unit norm; None with a zero column."""
+        R = self.reduced_matrix
+        norms = np.sqrt(np.sum(R * R, axis=0))
+        return None if np.any(norms == 0) else R / norms
+
     @cached_property
     def equilibrated_svd(self) -> tuple[np.ndarray, np.ndarray] | None:
         """(μ, Vᵀ): the SVD of A with every column scaled to unit norm (computed once, on first use, and shared
         by the collinearity and scaling diagnoses and the reference's stated accuracy). None with a zero column."""
-        R = self.reduced_matrix
-        norms = np.sqrt(np.sum(R * R, axis=0))
-        if np.any(norms == 0):
+        scaled = self._equilibrated()
+        if scaled is None:
             return None
-        _, mu, Vt = np.linalg.svd(R / norms, full_matrices=False)
+        _, mu, Vt = np.linalg.svd(scaled, full_matrices=False)
         return mu, Vt
 
     @cached_property
@@ -67,11 +72,8 @@ class Decomposition:
         if "equilibrated_svd" in self.__dict__:
             full = self.equilibrated_svd
             return None if full is None else full[0]
-        R = self.reduced_matrix
-        norms = np.sqrt(np.sum(R * R, axis=0))
-        if np.any(norms == 0):
-            return None
-        return np.linalg.svd(R / norms, compute_uv=False)
+        scaled = self._equilibrated()
+        return None if scaled is None else np.linalg.svd(scaled, compute_uv=False)
 
 
 @dataclass(frozen=True)
@@ -123,37 +125,57 @@ class Spectrum:
 
 
 TALL_BLOCK_BYTES = 32 * 2**20
-"""Size of the working buffer of the tall path's blocked QR (rows per block: this / (8 (d + 1)), at least d + 1)."""
+"""Size of the working buffer of the in-memory tall path's blocked QR (rows per block: this / (8 (d + 1)))."""
+
+
+class RowBlockQR:
+    """R of [A | (1) | b] fed one block of rows at a time (a sequential TSQR; Demmel, Grigori, Hoemmen &
+    Langou, SIAM J. Sci. Comput. 34 (2012)).
+
+    Each block is stacked under the R of the blocks before it in one reused Fortran-ordered buffer, and
+    LAPACK's Householder QR (dgeqrf) overwrites the buffer in place: the R of [R_prev; block] is the R of
+    all rows so far. The working memory is the buffer alone, whatever the number of rows; the in-memory
+    tall path and streaming from disk both use it.
+    """
+
+    def __init__(self, width: int, block_rows: int):
+        from scipy.linalg import lapack
+
+        self.width = width
+        self.block_rows = max(int(block_rows), 1)
+        self.buffer = np.zeros((width + self.block_rows, width), order="F")
+        self.lwork = max(int(lapack.dgeqrf_lwork(width + self.block_rows, width)[0]), width)
+        self.R = np.zeros((width, width))
+
+    def add(self, rows: np.ndarray, b_rows: np.ndarray, intercept: bool = False) -> None:
+        """Append up to ``block_rows`` rows: the columns of A, then a column of ones if ``intercept``, then b."""
+        from scipy.linalg import lapack
+
+        m, d = rows.shape
+        top = self.width
+        data = self.buffer[top : top + m]
+        self.buffer[:top] = self.R
+        data[:, :d] = rows
+        if intercept:
+            data[:, d] = 1.0
+        data[:, -1] = b_rows
+        self.buffer[top + m :] = 0.0  # zero rows leave R unchanged
+        factored, _tau, _work, info = lapack.dgeqrf(self.buffer, lwork=self.lwork, overwrite_a=1)
+        if info != 0:
+            raise np.linalg.LinAlgError(f"dgeqrf failed (info {info})")
+        self.R = np.triu(factored[:top])
 
 
 def _reduced_tall(A: np.ndarray, b: np.ndarray):
-    """QR of [A | b] by blocks of rows: returns R (d x d), Qᵀb and |rho| = residual of b outside range(Q).
-
-    Each block of rows is stacked under the R of the blocks before it, in one reused Fortran-ordered buffer,
-    and LAPACK's Householder QR (dgeqrf) overwrites the buffer in place; the R of [R_prev; A_block] is the R
-    of all rows so far (a sequential TSQR; Demmel, Grigori, Hoemmen & Langou, SIAM J. Sci. Comput. 34 (2012)).
-    The working memory is one block, not a copy of A (numpy's ``qr`` made two), and no transposed copy of a
-    C-ordered A is ever made.
-    """
-    from scipy.linalg import lapack
-
+    """QR of [A | b] by blocks of rows (:class:`RowBlockQR`): returns R (d x d), Qᵀb and |rho| = residual of b
+    outside range(Q). No copy of A is made (numpy's ``qr`` made two, one of them transposed)."""
     n, d = A.shape
     width = d + 1
-    block = max(width, min(n, TALL_BLOCK_BYTES // (8 * width)))
-    buffer = np.zeros((width + block, width), order="F")
-    lwork = max(int(lapack.dgeqrf_lwork(width + block, width)[0]), width)
-    R = np.zeros((width, width))
-    for start in range(0, n, block):
-        stop = min(start + block, n)
-        buffer[:width] = R
-        buffer[width : width + stop - start, :d] = A[start:stop]
-        buffer[width : width + stop - start, d] = b[start:stop]
-        if stop - start < block:
-            buffer[width + stop - start :] = 0.0  # zero rows leave R unchanged
-        factored, _tau, _work, info = lapack.dgeqrf(buffer, lwork=lwork, overwrite_a=1)
-        if info != 0:
-            raise np.linalg.LinAlgError(f"dgeqrf failed (info {info})")
-        R = np.triu(factored[:width])
+    qr = RowBlockQR(width, max(width, min(n, TALL_BLOCK_BYTES // (8 * width))))
+    for start in range(0, n, qr.block_rows):
+        stop = min(start + qr.block_rows, n)
+        qr.add(A[start:stop], b[start:stop])
+    R = qr.R
     return R[:d, :d].copy(), R[:d, d].copy(), float(abs(R[d, d]))
 
 

@@ -160,6 +160,8 @@ def needs_streaming(source: RowSource, memory_limit: int) -> bool:
 
 def tsqr(source: RowSource, rhs: RowSource | None, memory_limit: int, intercept: bool = False):
     """Stream [A (1) b] in row blocks; returns (R_aug (d+1) x (d+1), n, blocks read); d counts the intercept column."""
+    from .spectrum import RowBlockQR
+
     n, d = source.shape
     d_data = d
     d = d + (1 if intercept else 0)
@@ -170,7 +172,7 @@ def tsqr(source: RowSource, rhs: RowSource | None, memory_limit: int, intercept:
     if 8 * (width * width + 4 * block * width) > memory_limit and block <= width:
         raise InputError(source.label, f"a {width}-column TSQR needs more than --memory-limit {format_bytes(memory_limit)}",
                          "raise --memory-limit")
-    R = np.zeros((0, width))
+    qr = RowBlockQR(width, block)
     blocks = 0
     for start in range(0, n, block):
         stop = min(start + block, n)
@@ -183,17 +185,10 @@ def tsqr(source: RowSource, rhs: RowSource | None, memory_limit: int, intercept:
         b_rows = rhs.read(start, stop).reshape(-1) if rhs is not None else np.zeros(stop - start)
         if not np.all(np.isfinite(b_rows)):
             raise InputError(rhs.label, "has NaN/Inf values", "remove or impute them")
-        stacked = np.empty((R.shape[0] + stop - start, width))
-        stacked[: R.shape[0]] = R
-        stacked[R.shape[0] :, :d_data] = rows
-        if intercept:
-            stacked[R.shape[0] :, d_data] = 1.0
-        stacked[R.shape[0] :, d] = b_rows
+        qr.add(rows, b_rows, intercept)
         del rows, b_rows
-        R = np.linalg.qr(stacked, mode="r")
-        del stacked
         blocks += 1
-    return R, n, blocks
+    return qr.R, n, blocks
 
 
 def load_streamed(spec: str, rhs: str | None, memory_limit: int, *, loss="sum", objective="least-squares", ridge=0.0,
