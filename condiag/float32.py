@@ -8,7 +8,7 @@ A user who trains in float32 (PyTorch's default) holds three things differently 
    λmax(fl32 Q) <= λmax(Q) + δ for a quadratic (Horn & Johnson, *Matrix Analysis*, 2nd ed., Cor. 7.3.5
    and Thm. 4.3.1). The float32 limit 2/L32 printed is the lower end: a guarantee, never an estimate;
 2. the learning rate: the decimal lr is held as np.float32(lr), up to 2⁻²⁴ relative larger;
-3. every step: the iteration rounds as PyTorch rounds (see :func:`condiag.solvers.first_order.make_oracle`),
+3. every step: the iteration rounds as PyTorch rounds (see :func:`condiag.solvers.first_order.float32_gradient`),
    so the loss stalls where float32 can no longer resolve the gradient. That floor is measured here
    by running the method itself in float32, never inferred from the bound cond(H)·2⁻²⁴.
 """
