@@ -308,7 +308,8 @@ def parse_x0(spec: str | None, problem=None, seed: int = 0):
 @click.version_option(__version__, "--version", prog_name="condiag")
 def cli():
     """condiag tells you why gradient descent stalls or blows up on your least-squares
-    or quadratic problem — with numbers — and what to do instead."""
+    or quadratic problem — or, from a loss log alone, on your training run — with numbers,
+    and what to do instead."""
 
 
 @cli.command()
@@ -517,7 +518,78 @@ def solve(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, target,
 
 
 @cli.command()
-@click.argument("command", type=click.Choice(("analyze", "compare", "solve")))
+@click.argument("logs", nargs=-1, required=True, metavar="LOG...")
+@click.option("--column", metavar="NAME", help="The loss column (JSON key); found by name (loss, train_loss, value, ...) when omitted.")
+@click.option("--step-column", metavar="NAME", help="The step column (JSON key); found by name (step, global_step, ...) when omitted.")
+@click.option("--lr-column", metavar="NAME", help="The learning-rate column; found by name (lr, learning_rate) when omitted.")
+@click.option("--run-column", metavar="NAME", help="A column naming the run of each record (several runs in one file).")
+@click.option("--log-format", type=click.Choice(("csv", "tsv", "jsonl", "json", "txt")),
+              help="The log's format, when neither its name nor its content tells (standard input: -).")
+@click.option("--lr", type=LEARNING_RATE, metavar="LR", help="The run's learning rate (default: the log's lr column where constant).")
+@click.option("--tol", type=TOLERANCE, default=1e-6, show_default=True, metavar="EPS",
+              help="Converged when the gap to the fitted floor fell to EPS of its start.")
+@click.option("--problem", metavar="PATH[:KEY]", help="The problem the run trained on: the log is checked against GD's closed-form curve.")
+@click.option("--rhs", metavar="PATH[:KEY]", help="With --problem: the file (and key) holding b.")
+@click.option("--loss", type=click.Choice(LOSS_CHOICES), default="sum", show_default=True, help="With --problem: the loss convention you assume.")
+@click.option("--objective", type=click.Choice(("least-squares", "quadratic")), default="least-squares", show_default=True,
+              help="With --problem: quadratic means the matrix is Q in f(x) = ½xᵀQx - bᵀx.")
+@click.option("--intercept", is_flag=True, help="With --problem: append a column of ones to A.")
+@click.option("--ridge", type=FiniteFloat(min=0, max=MAX_RIDGE), default=0.0, show_default=True, metavar="LAMBDA",
+              help="With --problem: add LAMBDA·||x||² to the loss.")
+@click.option("--a-key", metavar="KEY", help="With --problem: the name of A in an npz/HDF5/MAT file.")
+@click.option("--b-key", metavar="KEY", help="With --problem: the name of b in an npz/HDF5/MAT file.")
+@click.option("--target", metavar="COL", help="With --problem: the CSV/TSV column holding b.")
+@click.option("--x0", metavar="SPEC", help="With --problem: the starting point (numbers, 'torch' or a vector file; default zeros).")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of --x0 torch.")
+@click.option("--plot", type=click.Path(dir_okay=False), metavar="FILE", help="Write a plot (.png, .svg or .pdf): the log, its fit and the prediction.")
+@output_options
+@click.option("--fail-on", metavar="LIST", help="Exit 1 when a run's verdict is one of these (comma-separated): "
+              "diverging, oscillating, crawling, stalled, plateau, not-finite, spikes.")
+@click.option("--max-steps-to-tol", type=FiniteFloat(min=0), metavar="N", help="Exit 1 when a run needs more than N further steps to reach --tol.")
+@click.option("--verbose", "-v", is_flag=True, help="Also the reader's notes.")
+@handle_errors
+def trace(logs, column, step_column, lr_column, run_column, log_format, lr, tol, problem, rhs, loss, objective, intercept, ridge, a_key, b_key,
+          target, x0, seed, plot, as_json, output, no_color, fail_on, max_steps_to_tol, verbose):
+    """Diagnose a training run from its loss log: diverging, oscillating, converging (how fast, how long),
+    stalled or on a noisy plateau — and, with --problem, where the log departs from what GD must do."""
+    from .errors import UsageError
+    from .policy import trace_verdict
+    from .trace.diagnosis import FAIL_ON_CHOICES
+    from .trace.logs import read_logs
+    from .trace.report import diagnose
+
+    wanted = tuple(w.strip() for w in (fail_on or "").split(",") if w.strip())
+    unknown = [w for w in wanted if w not in FAIL_ON_CHOICES]
+    if unknown:
+        raise UsageError(f"--fail-on: unknown {', '.join(unknown)} (choose from {', '.join(FAIL_ON_CHOICES)})")
+    runs = [log for path in logs for log in read_logs(path, column=column, step_column=step_column, lr_column=lr_column,
+                                                      run_column=run_column, fmt=log_format)]
+    prob = x0_values = x0_label = None
+    if problem is not None:
+        prob = load(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, target, False, None, False)
+        x0_values, x0_label = parse_x0(x0, prob, seed)
+        if lr is None and any(run.lr is None for run in runs):
+            raise UsageError("--problem needs the run's learning rate: give --lr (the log has no lr column)")
+    report = diagnose(runs, lr=lr, tol=tol, problem=prob, x0=x0_values, x0_source=x0_label)
+
+    def text(console):
+        from .render.trace_text import render_trace
+
+        render_trace(report, console, verbose)
+
+    if plot:
+        from .render.plots import plot_trace
+
+        plot_trace(report, plot)
+    verdicts = ", ".join(run.verdict.value for run in report.runs)
+    emit(text, report.to_dict, as_json, output, no_color, f"{len(report.runs)} run(s): {verdicts}")
+    if plot:
+        _stderr(f"condiag: wrote plot {plot}")
+    return report_verdict(trace_verdict(report, wanted, max_steps_to_tol))
+
+
+@cli.command()
+@click.argument("command", type=click.Choice(("analyze", "compare", "solve", "trace")))
 @handle_errors
 def schema(command):
     """Print the JSON Schema (draft 2020-12) that COMMAND's --json output follows."""

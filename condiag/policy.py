@@ -65,3 +65,20 @@ def two_layer_verdict(analysis, fail_on: str = "never", max_condition: float | N
     """As :func:`analysis_verdict`, for ``--model two-layer`` (cond(A) for --max-condition)."""
     reasons = _findings_reason(analysis.findings, fail_on) + _condition_reason(analysis.condition_number, max_condition, "cond(A)")
     return Verdict(ExitCode.THRESHOLD if reasons else ExitCode.OK, tuple(reasons))
+
+
+def trace_verdict(report, fail_on=(), max_steps_to_tol: float | None = None) -> Verdict:
+    """Exit 1 when a run's verdict (or its spikes) is named in ``fail_on``, or a run needs more than
+    ``max_steps_to_tol`` further steps to reach tol (a run that never gets there fails it too)."""
+    reasons = []
+    for run in report.runs:
+        hits = [name for name in fail_on if name == run.verdict.value or (name == "spikes" and run.spikes)
+                or (name == "not-finite" and run.nonfinite_step is not None)]
+        if hits:
+            reasons.append(f"{run.log.label}: {', '.join(dict.fromkeys(hits))} (--fail-on)")
+        if max_steps_to_tol is not None and run.verdict.value != "converged":
+            needed = run.steps_to_tol
+            if needed is None or needed > max_steps_to_tol:
+                shown = "never reaches tol" if needed is None else f"needs {needed:,.0f} more steps"
+                reasons.append(f"{run.log.label}: {shown}, above --max-steps-to-tol {max_steps_to_tol:,.0f}")
+    return Verdict(ExitCode.THRESHOLD if reasons else ExitCode.OK, tuple(reasons))

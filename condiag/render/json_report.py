@@ -388,3 +388,78 @@ def two_layer_json(analysis) -> dict:
         "findings": findings_json(analysis.findings),
     }
     return envelope("analyze", body, analysis.seconds)
+
+
+# ---------------------------------------------------------------------------- trace
+def _rate_json(rate) -> dict | None:
+    if rate is None:
+        return None
+    return {"factor": rate.factor, "low": rate.low, "high": rate.high, "first_step": rate.first_step,
+            "last_step": rate.last_step, "points": rate.points, "scatter": rate.scatter}
+
+
+def _fit_json(fit, visited) -> dict | None:
+    if fit is None:
+        return None
+    by_factor = {v.factor: v for v in visited}
+    total = sum(c.amplitude for c in fit.components) or 1.0
+    components = []
+    for c in fit.components:
+        v = by_factor.get(c.factor)
+        components.append({
+            "factor": c.factor, "factor_se": c.factor_se, "amplitude": c.amplitude, "share": c.amplitude / total,
+            "lr_lambda_flat": v.lr_lambda_flat if v else None, "lr_lambda_steep": v.lr_lambda_steep if v else None,
+            "lr_lambda_se": v.lr_lambda_se if v else None, "lambda_flat": v.lambda_flat if v else None,
+            "lambda_steep": v.lambda_steep if v else None, "lambda_se": v.lambda_se if v else None,
+        })
+    return {"components": components, "floor": fit.floor, "floor_se": fit.floor_se, "first_step": fit.first_step,
+            "last_step": fit.last_step, "points": fit.points, "residual": fit.residual, "oscillating": fit.oscillating}
+
+
+def _comparison_json(c) -> dict | None:
+    if c is None:
+        return None
+    return {"problem": c.problem_source, "loss": c.loss, "lr": c.lr, "x0": c.x0_source, "floor": c.floor,
+            "start_loss": c.start_loss, "cause": c.cause, "agreement": c.stated.agreement, "departs_at": c.stated.departs_at,
+            "best": c.best.name,
+            "candidates": [{"name": k.name, "description": k.description, "agreement": k.agreement, "departs_at": k.departs_at}
+                           for k in c.candidates]}
+
+
+def trace_run_json(run, comparison) -> dict:
+    """One run of a trace report (hand-written: the keys are the contract, not the dataclass fields)."""
+    d = run.divergence
+    o = run.oscillation
+    low, high = run.steps_to_tol_range if run.steps_to_tol_range is not None else (None, None)
+    return {
+        "label": run.log.label, "records": run.log.n_records, "verdict": run.verdict.value, "summary": run.summary,
+        "lr": run.lr, "lr_source": run.lr_source,
+        "analysed": None if run.analysed_from is None else {"from_step": run.analysed_from, "to_step": run.analysed_to},
+        "first_loss": run.first_loss, "last_loss": run.last_loss,
+        "nonfinite": None if run.nonfinite_step is None else {"step": run.nonfinite_step, "value": run.nonfinite_value},
+        "fit": _fit_json(run.fit, run.visited), "tail_rate": _rate_json(run.tail),
+        "divergence": None if d is None else {"start_step": d.start_step, "growth_factor": d.growth.factor, "growth_low": d.growth.low,
+                                              "growth_high": d.growth.high, "curvature": d.curvature, "max_stable_lr": d.max_stable_lr},
+        "oscillation": None if o is None else {"share": o.share, "first_step": o.first_step, "last_step": o.last_step,
+                                               "amplitude": o.amplitude},
+        "level": run.level, "scatter": run.scatter, "tol": run.tol,
+        "steps_to_tol": run.steps_to_tol, "steps_to_tol_low": high, "steps_to_tol_high": low,
+        "reached_tol_step": run.reached_tol_step, "condition_bound": run.condition_bound,
+        "spikes": [{"step": s.step, "ratio": s.ratio, "recovery_steps": s.recovery_steps} for s in run.spikes],
+        "phases": [{"first_step": p.first_step, "last_step": p.last_step, "kind": p.kind, "lr_first": p.lr_first,
+                    "lr_last": p.lr_last, "factor": p.rate.factor if p.rate else None} for p in run.phases],
+        "comparison": _comparison_json(comparison),
+        "findings": findings_json(run.findings),
+        "notes": list(run.notes),
+    }
+
+
+def trace_json(report) -> dict:
+    s = report.scaling
+    body = {
+        "settings": {"tol": report.tol},
+        "runs": [trace_run_json(run, c) for run, c in zip(report.runs, report.comparisons)],
+        "plateau_scaling": None if s is None else {"lrs": list(s.lrs), "levels": list(s.levels), "exponent": s.exponent,
+                                                   "intercept": s.intercept, "slope": s.slope},
+    }
+    return envelope("trace", body, report.seconds)

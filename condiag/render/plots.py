@@ -12,8 +12,8 @@ from ..errors import UsageError
 FORMATS = (".png", ".svg", ".pdf")
 
 
-def plot_comparison(comparison, path: str) -> None:
-    """Write the comparison figure to ``path`` (.png, .svg or .pdf by extension)."""
+def _pyplot(path: str):
+    """(matplotlib.pyplot with the Agg backend, the file's extension); a usage error for another extension."""
     ext = os.path.splitext(path)[1].lower()
     if ext not in FORMATS:
         raise UsageError(f"--plot {path}: use a .png, .svg or .pdf file name")
@@ -26,6 +26,26 @@ def plot_comparison(comparison, path: str) -> None:
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
 
+    return plt, ext
+
+
+def _save(plt, fig, path: str, ext: str) -> None:
+    """Render the figure in memory, then write it atomically (a failed render leaves no file)."""
+    import io
+
+    from ..output import write_atomic
+
+    buffer = io.BytesIO()
+    try:
+        fig.savefig(buffer, dpi=120, format=ext[1:])
+    finally:
+        plt.close(fig)
+    write_atomic(path, buffer.getvalue())
+
+
+def plot_comparison(comparison, path: str) -> None:
+    """Write the comparison figure to ``path`` (.png, .svg or .pdf by extension)."""
+    plt, ext = _pyplot(path)
     two_d = comparison.problem.n_cols == 2
     fig, axes = plt.subplots(1, 2 if two_d else 1, figsize=(13 if two_d else 7.5, 5.2), squeeze=False)
     gap_axis = axes[0, 0]
@@ -55,16 +75,41 @@ def plot_comparison(comparison, path: str) -> None:
         _contours(axes[0, 1], comparison, colours)
     fig.suptitle(f"condiag compare — {comparison.problem.source}", fontsize=10)
     fig.tight_layout()
-    import io
+    _save(plt, fig, path, ext)
 
-    from ..output import write_atomic
 
-    buffer = io.BytesIO()
-    try:
-        fig.savefig(buffer, dpi=120, format=ext[1:])
-    finally:
-        plt.close(fig)
-    write_atomic(path, buffer.getvalue())
+def plot_trace(report, path: str) -> None:
+    """Write the trace figure: each run's loss against its step (log scale), the fitted curve dashed, the
+    predicted one dotted when a problem was given, phases shaded, the first non-finite record marked."""
+    plt, ext = _pyplot(path)
+    fig, axis = plt.subplots(figsize=(8, 5))
+    colours = [plt.get_cmap("tab10")(i) for i in range(10)]
+    for i, (run, comparison) in enumerate(zip(report.runs, report.comparisons)):
+        colour = colours[i % len(colours)]
+        steps, loss = run.log.steps, run.log.loss
+        shown = np.where(np.isfinite(loss) & (loss > 0), loss, np.nan)
+        axis.plot(steps, shown, color=colour, lw=1.2, label=f"{run.log.label}: {run.verdict.value}")
+        if run.fit is not None:
+            grid = np.linspace(run.fit.first_step, run.fit.last_step, 400)
+            axis.plot(grid, run.fit.value(grid), color=colour, lw=1.0, ls="--", alpha=0.8, label="fitted floor + Σ c·r^t")
+        if comparison is not None:
+            axis.plot(comparison.steps, comparison.stated.predicted, color="black", lw=1.0, ls=":", label="predicted (GD, closed form)")
+        if run.nonfinite_step is not None:
+            axis.axvline(run.nonfinite_step, color=colour, lw=0.8, ls="-.")
+            axis.text(run.nonfinite_step, np.nanmax(shown) if np.isfinite(shown).any() else 1.0, f" {run.nonfinite_value}", color=colour,
+                      fontsize=8, va="top")
+        if len(run.phases) > 1:
+            for k, phase in enumerate(run.phases):
+                if k % 2:
+                    axis.axvspan(phase.first_step, phase.last_step, color=colour, alpha=0.06)
+    axis.set_yscale("log")
+    axis.set_xlabel("step")
+    axis.set_ylabel("loss")
+    axis.grid(True, which="major", alpha=0.3)
+    axis.legend(fontsize=8)
+    fig.suptitle("condiag trace", fontsize=10)
+    fig.tight_layout()
+    _save(plt, fig, path, ext)
 
 
 def _contours(axis, comparison, colours) -> None:
