@@ -40,6 +40,28 @@ def float32_gradient(problem):
     return gradient
 
 
+def float32_value(problem):
+    """x -> f(x) computed in float32 as a PyTorch float32 model computes its loss (residual, squares and sum in
+    float32): the value a float32 training log records, rounding included."""
+    A = problem.A.astype(np.float32)
+    b = problem.b.astype(np.float32)
+    scale = np.float32(problem.data_scale)
+    ridge = np.float32(problem.ridge)
+
+    def value(x):
+        x32 = np.asarray(x, dtype=np.float32)
+        if problem.is_quadratic:
+            f = np.float32(0.5) * (x32 @ (A @ x32)) - b @ x32
+        else:
+            r = A @ x32 - b
+            f = scale * (r @ r)
+        if problem.ridge:
+            f = f + ridge * (x32 @ x32)
+        return float(np.float32(f))
+
+    return value
+
+
 def make_oracle(problem, dtype):
     """(loss in float64, gradient in ``dtype``) at x; float32 mimics a PyTorch float32 model."""
     if dtype == np.float64:

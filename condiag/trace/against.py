@@ -32,6 +32,8 @@ from ..problem import LOSS_CONVENTIONS, Problem
 
 AGREE = 0.01
 """A record agrees with a prediction when they differ by at most this share of the prediction."""
+STALL_MARGIN = 10.0
+"""A float32 log may differ from condiag's float32 run by this many times the level that run stalls at."""
 RISE = 1e-4
 """A rise of the loss by more than this share counts (float32 rounds a loss to about 6e-8 of itself)."""
 RATE_MATCH = 0.01
@@ -122,7 +124,7 @@ def broadcast_problem(problem: Problem) -> tuple[Problem, float, float]:
 def _float32_curve(problem: Problem, lr: float, x0: np.ndarray, steps: np.ndarray) -> np.ndarray | None:
     """f of the float32 GD iterate at each of ``steps`` (condiag's float32 run, continued from record to record)."""
     from ..float32 import affordable, float32_run
-    from ..solvers.first_order import GradientDescent
+    from ..solvers.first_order import GradientDescent, float32_value
 
     last = int(steps[-1])
     if not affordable(problem, last) or np.any(steps != np.round(steps)) or steps[0] < 0:
@@ -131,12 +133,30 @@ def _float32_curve(problem: Problem, lr: float, x0: np.ndarray, steps: np.ndarra
     done = 0
     out = np.empty(steps.size)
     solver = GradientDescent()
-    for k, step in enumerate(steps.astype(int)):
-        if step > done:
-            x, _ = float32_run(problem, solver, {"lr": lr}, step - done, x)
-            done = step
-        out[k] = problem.value(x.astype(np.float64)) if np.all(np.isfinite(x)) else math.inf
+    value = float32_value(problem)
+    with np.errstate(all="ignore"):
+        for k, step in enumerate(steps.astype(int)):
+            if step > done:
+                x, _ = float32_run(problem, solver, {"lr": lr}, step - done, x)
+                done = step
+            out[k] = value(x) if np.all(np.isfinite(x)) else math.inf
     return out
+
+
+def _stall_agreement(observed, float32, steps, floor: float) -> tuple[float, float | None]:
+    """How well a log follows a float32 run: within :data:`AGREE` of it plus :data:`STALL_MARGIN` times the gap
+    the float32 run ends at (at least float32's rounding of f*): once float32 stops resolving the gap, its loss
+    is rounding, which two float32 codes share in size only."""
+    from ..causes import FLOAT32_UNIT_ROUNDOFF
+
+    end = float32[np.isfinite(float32)]
+    rounding = max(abs(float(end[-1]) - floor), FLOAT32_UNIT_ROUNDOFF * abs(floor)) if end.size else math.inf
+    finite = np.isfinite(observed)
+    with np.errstate(invalid="ignore"):
+        close = np.abs(observed - float32) <= AGREE * np.abs(float32) + STALL_MARGIN * rounding
+    close &= finite
+    bad = np.flatnonzero(~close)
+    return (float(np.mean(close[finite])) if finite.any() else 0.0), (float(steps[bad[0]]) if bad.size else None)
 
 
 def compare_with_problem(log, problem: Problem, lr: float, x0: np.ndarray, x0_source: str = "zeros", fit=None) -> Comparison:
@@ -159,7 +179,8 @@ def compare_with_problem(log, problem: Problem, lr: float, x0: np.ndarray, x0_so
                                      scale * predicted + constant, observed, steps))
     float32 = _float32_curve(problem, lr, x0, steps)
     if float32 is not None:
-        candidates.append(_candidate("float32", "the same steps run in float32", float32, observed, steps))
+        share, departs = _stall_agreement(observed, float32, steps, floor)
+        candidates.append(Candidate("float32", "the same steps run in float32", float32, share, departs))
     best = max(candidates, key=lambda c: (c.agreement, c is stated))
     start_loss = float(problem.value(x0))
     cause = _cause(stated, best, observed, curve, factors, fit)

@@ -11,8 +11,10 @@ The rules (thresholds named below, one home):
 * **oscillating**: the differences alternate in sign (period 2) over the last stretch logged every step.
   Gradient descent's loss on a quadratic is a sum of positive monotone terms and never does this: the
   sharpness is at the edge of stability, λmax ≈ 2/lr (Cohen et al., ICLR 2021), or momentum is at work.
-* **levelled off**: the fitted curve is within :data:`LEVEL_SHARE` of its floor at the end: a **noisy
-  plateau** when the records scatter by more than :data:`NOISY_SCATTER` (relative), **stalled** otherwise.
+* **levelled off**: at the end, the fitted curve is within :data:`LEVEL_SHARE` of its part that does not
+  decay (its floor, and terms whose factor is 1 within its 95% interval): a **noisy plateau** when the
+  records scatter around it by more than :data:`NOISY_SCATTER` (relative), **stalled** when they do not and
+  the curve has not reached ``tol``.
 * **converged**: the gap to the floor fell by ``tol`` of its start; **converging** when the fitted curve
   gets there within :data:`CRAWL_FACTOR` times the steps logged so far, **crawling** when it needs more.
   At a known lr, the slowest factor r gives the flattest visited curvature: lr·λ = 1 - √r (or 1 + √r:
@@ -290,9 +292,12 @@ def diagnose_run(log: LossLog, *, lr: float | None = None, tol: float = 1e-6) ->
         target = floor + tol * start_gap
         hits = np.flatnonzero((model if model is not None else f_fit) <= target)
         decaying = fit is not None and fit.components and fit.components[0].factor < 1
-        if floor > 0 and end_model - floor <= LEVEL_SHARE * floor and not hits.size:
-            level = floor
-            verdict = Verdict.PLATEAU if scatter is not None and scatter > NOISY_SCATTER else Verdict.STALLED
+        static_end = _static_level(fit, float(s_fit[-1])) if fit is not None else 0.0
+        levelled = static_end > 0 and end_model - static_end <= LEVEL_SHARE * static_end
+        noisy = scatter is not None and scatter > NOISY_SCATTER
+        if levelled and (noisy or not hits.size):
+            level = end_model
+            verdict = Verdict.PLATEAU if noisy else Verdict.STALLED
         elif hits.size:
             verdict = Verdict.CONVERGED
             reached = float(s_fit[hits[0]])
@@ -311,6 +316,16 @@ def diagnose_run(log: LossLog, *, lr: float | None = None, tol: float = 1e-6) ->
                                 oscillation=oscillation if oscillation is not None else None, level=level, scatter=scatter,
                                 steps_to_tol=steps_to_tol, steps_to_tol_range=steps_range, reached_tol_step=reached,
                                 visited=visited, condition_bound=bound, **common))
+
+
+def _static_level(fit: ExponentialFit, step: float) -> float:
+    """The part of the fitted curve at ``step`` that does not decay: the floor and the terms whose factor is 1
+    within its 95% interval (a plateau fitted as r = 1.000002 is a floor)."""
+    static = fit.floor
+    for c in fit.components:
+        if c.factor >= 1 or 1 - c.factor <= 1.96 * c.factor_se:
+            static += c.amplitude * c.factor ** (step - fit.first_step)
+    return static
 
 
 def _steps_range(fit: ExponentialFit, target: float, last: float):
@@ -402,7 +417,8 @@ def run_findings(d: RunDiagnosis) -> list[Finding]:
         out.append(_convergence_finding(d))
     if d.verdict in (Verdict.STALLED, Verdict.PLATEAU):
         noisy = d.verdict is Verdict.PLATEAU
-        detail = (f"The fitted curve is within {sig(100 * LEVEL_SHARE, 1)}% of its floor {sig(d.level, 5)} at the end; "
+        detail = (f"At the end the fitted curve is within {sig(100 * LEVEL_SHARE, 1)}% of its part that does not decay, "
+                  f"{sig(d.level, 5)}; "
                   f"the records scatter by {sig(100 * (d.scatter or 0), 2)}% around it.")
         if noisy:
             detail += (" A noisy plateau is what minibatch noise gives: its height above the minimum scales with the lr "

@@ -272,6 +272,12 @@ def _starts(s_uniform: np.ndarray, y_uniform: np.ndarray, order: int, span: floa
 
 
 def exponential_fit(steps, values, max_order: int = MAX_ORDER) -> ExponentialFit | None:
+    """Fit floor + Σ c_i r_i^s to a loss curve (:func:`_exponential_fit`); overflow in a trial fit is no error."""
+    with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
+        return _exponential_fit(steps, values, max_order)
+
+
+def _exponential_fit(steps, values, max_order: int = MAX_ORDER) -> ExponentialFit | None:
     """Fit floor + Σ c_i r_i^s to a loss curve (module docstring); None when nothing fits.
 
     Parameters
@@ -447,7 +453,7 @@ def alternation(steps: np.ndarray, loss: np.ndarray) -> Alternation | None:
     if f.size < ALTERNATION_MIN_DIFFS + 2:
         return None
     d = np.diff(f)
-    flips = (d[1:] * d[:-1]) < 0
+    flips = np.sign(d[1:]) * np.sign(d[:-1]) < 0
     # the longest run of flips at the end of the stretch
     tail = flips[::-1]
     stop = int(np.argmin(tail)) if not tail.all() else tail.size
