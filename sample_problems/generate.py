@@ -106,6 +106,21 @@ def longley():
             writer.writerow(row[1:] + row[:1])
 
 
+def valley_gd_log():
+    """Story 1 as a loss log: plain GD on the valley (sum loss, x0 = 0) at lr 1e-5, step by step, 2,000 steps
+    logged every step with the lr: `condiag trace` finds it crawling and the steps it still needs."""
+    data = np.load(HERE / "valley_2x2.npz")
+    A, b = data["A"], data["b"]
+    x = np.zeros(2)
+    lr = 1e-5
+    with open(HERE / "valley_gd_log.csv", "w", newline="") as fh:
+        fh.write("step,loss,lr\n")
+        for step in range(2000):
+            r = A @ x - b
+            fh.write(f"{step},{float(r @ r)!r},{lr}\n")
+            x = x - lr * 2 * (A.T @ r)
+
+
 if __name__ == "__main__":
     valley_2x2()
     kernel_600()
@@ -115,5 +130,6 @@ if __name__ == "__main__":
     quadratics()
     two_layer_story3()
     longley()
+    valley_gd_log()
     total = sum(p.stat().st_size for p in HERE.iterdir() if p.is_file())
     print(f"wrote sample problems: {total / 1e6:.2f} MB in all")

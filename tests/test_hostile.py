@@ -23,6 +23,7 @@ from condiag.problem import Problem
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VALLEY = os.path.join(ROOT, "sample_problems", "valley_2x2.npz")
+TRACE_LOG = os.path.join(ROOT, "sample_problems", "valley_gd_log.csv")
 
 
 def cli(*args, env=None, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, **kwargs):
@@ -413,6 +414,23 @@ EXIT_CODES = [
     (["frobnicate"], ExitCode.USAGE),
     (["analyze", "missing.npz"], ExitCode.BAD_INPUT),
     (["analyze", "-"], ExitCode.BAD_INPUT),
+    (["trace", TRACE_LOG, "--column", "nope"], ExitCode.BAD_INPUT),
+    (["trace", TRACE_LOG, "--step-column", "nope"], ExitCode.BAD_INPUT),
+    (["trace", TRACE_LOG, "--lr-column", "nope"], ExitCode.BAD_INPUT),
+    (["trace", TRACE_LOG, "--run-column", "nope"], ExitCode.BAD_INPUT),
+    (["trace", TRACE_LOG, "--log-format", "xml"], ExitCode.USAGE),
+    (["trace", TRACE_LOG, "--tol", "2"], ExitCode.USAGE),
+    (["trace", TRACE_LOG, "--lr", "-1"], ExitCode.USAGE),
+    (["trace", TRACE_LOG, "--fail-on", "crawling"], ExitCode.THRESHOLD),
+    (["trace", TRACE_LOG, "--max-steps-to-tol", "1e9", "--output", "/dev/null"], ExitCode.OK),
+    (["trace", TRACE_LOG, "--max-steps-to-tol", "nan"], ExitCode.USAGE),
+    (["trace", TRACE_LOG, "--problem", "missing.npz"], ExitCode.BAD_INPUT),
+    (["trace", TRACE_LOG, "--problem", VALLEY, "--loss", "mean", "--objective", "least-squares", "--ridge", "0",
+      "--x0", "0,0", "--seed", "1", "--output", "/dev/null"], ExitCode.OK),
+    (["trace", TRACE_LOG, "--problem", VALLEY, "--x0", "1,2,3"], ExitCode.BAD_INPUT),
+    (["trace", TRACE_LOG, "--problem", VALLEY, "--ridge", "-1"], ExitCode.USAGE),
+    (["trace", TRACE_LOG, "--problem", VALLEY, "--objective", "cubic"], ExitCode.USAGE),
+    (["trace", TRACE_LOG, "--problem", VALLEY, "--loss", "median"], ExitCode.USAGE),
 ]
 
 

@@ -237,6 +237,19 @@ def test_target_broadcasting(small):
 
 
 
+def torch_sgd_losses(torch, model, X, y, lr, steps):
+    """The losses torch.optim.SGD logs for MSELoss (mean) on (X, y), a user's loop."""
+    opt = torch.optim.SGD(model.parameters(), lr=lr)
+    losses = []
+    for _ in range(steps):
+        opt.zero_grad()
+        loss = torch.nn.functional.mse_loss(model(X), y[:, None])
+        losses.append(loss.item())
+        loss.backward()
+        opt.step()
+    return np.array(losses)
+
+
 @pytest.mark.parametrize("seed", range(3))
 def test_float32_stall_of_a_real_pytorch_run(seed):
     torch = pytest.importorskip("torch")
@@ -246,16 +259,8 @@ def test_float32_stall_of_a_real_pytorch_run(seed):
     lr = 1.0 / (2 * np.linalg.svd(A, compute_uv=False)[0] ** 2 / 20)
     model = torch.nn.Linear(5, 1, bias=False)
     torch.nn.init.zeros_(model.weight)
-    opt = torch.optim.SGD(model.parameters(), lr=lr)
-    X, y = torch.tensor(A, dtype=torch.float32), torch.tensor(b, dtype=torch.float32)[:, None]
-    losses = []
-    for _ in range(600):
-        opt.zero_grad()
-        loss = torch.nn.functional.mse_loss(model(X), y)
-        losses.append(loss.item())
-        loss.backward()
-        opt.step()
-    report = diagnose(log_from_values(np.array(losses)), lr=lr, problem=condiag.as_problem(A, b, loss="mean"))
+    losses = torch_sgd_losses(torch, model, torch.tensor(A, dtype=torch.float32), torch.tensor(b, dtype=torch.float32), lr, 600)
+    report = diagnose(log_from_values(losses), lr=lr, problem=condiag.as_problem(A, b, loss="mean"))
     assert report.comparisons[0].cause == "float32"
     assert report.runs[0].findings[0].code == "CD175"
 
@@ -267,17 +272,9 @@ def test_pytorch_mean_loss_run_agrees_with_mean_and_not_with_sum():
     model = torch.nn.Linear(A.shape[1], 1, bias=False, dtype=torch.float64)
     torch.nn.init.zeros_(model.weight)
     lr = 0.5 / condiag.analyze(problem).bounds.L
-    opt = torch.optim.SGD(model.parameters(), lr=lr)
-    X, y = torch.tensor(A), torch.tensor(b)[:, None]
-    losses = []
-    for _ in range(200):
-        opt.zero_grad()
-        loss = torch.nn.functional.mse_loss(model(X), y)
-        losses.append(loss.item())
-        loss.backward()
-        opt.step()
-    assert diagnose(log_from_values(np.array(losses)), lr=lr, problem=problem).comparisons[0].cause == "agrees"
-    wrong = diagnose(log_from_values(np.array(losses)), lr=lr, problem=problem.with_options(loss="sum"))
+    losses = torch_sgd_losses(torch, model, torch.tensor(A), torch.tensor(b), lr, 200)
+    assert diagnose(log_from_values(losses), lr=lr, problem=problem).comparisons[0].cause == "agrees"
+    wrong = diagnose(log_from_values(losses), lr=lr, problem=problem.with_options(loss="sum"))
     assert wrong.comparisons[0].cause == "loss convention" and wrong.comparisons[0].best.name == "loss=mean"
 
 
@@ -392,3 +389,21 @@ def test_cli_against_the_valley_problem(run, tmp_path):
     assert result.code == 0, result.err
     comparison = result.json()["runs"][0]["comparison"]
     assert comparison["cause"] == "loss convention" and comparison["best"] == "loss=mean"
+
+
+def test_readme_trace_example_runs(tmp_path, monkeypatch):
+    """The README's trace block runs as written, and its run converges with the curvature it has."""
+    from pathlib import Path
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    section = readme[readme.index("### `condiag trace LOG...`"):]
+    code = section[section.index("```python") + len("```python"):]
+    code = code[: code.index("```")]
+    monkeypatch.chdir(tmp_path)
+    namespace = {}
+    exec(compile(code, "README.md", "exec"), namespace)  # noqa: S102 - our own documentation
+    run = namespace["report"].runs[0]
+    assert run.verdict is Verdict.CONVERGED
+    lam = np.linalg.eigvalsh(2 * namespace["A"].T @ namespace["A"])
+    readings = [(v.lambda_flat, v.lambda_steep) for v in run.visited if v.share > 1e-9]
+    assert all(min(abs(r - lam).min() for r in pair) <= 1e-6 * lam.max() for pair in readings)

@@ -431,6 +431,8 @@ def trace_run_json(run, comparison) -> dict:
     d = run.divergence
     o = run.oscillation
     low, high = run.steps_to_tol_range if run.steps_to_tol_range is not None else (None, None)
+    if low is not None and high is not None:
+        low, high = sorted((low, high))
     return {
         "label": run.log.label, "records": run.log.n_records, "verdict": run.verdict.value, "summary": run.summary,
         "lr": run.lr, "lr_source": run.lr_source,
@@ -443,7 +445,7 @@ def trace_run_json(run, comparison) -> dict:
         "oscillation": None if o is None else {"share": o.share, "first_step": o.first_step, "last_step": o.last_step,
                                                "amplitude": o.amplitude},
         "level": run.level, "scatter": run.scatter, "tol": run.tol,
-        "steps_to_tol": run.steps_to_tol, "steps_to_tol_low": high, "steps_to_tol_high": low,
+        "steps_to_tol": run.steps_to_tol, "steps_to_tol_low": low, "steps_to_tol_high": high,
         "reached_tol_step": run.reached_tol_step, "condition_bound": run.condition_bound,
         "spikes": [{"step": s.step, "ratio": s.ratio, "recovery_steps": s.recovery_steps} for s in run.spikes],
         "phases": [{"first_step": p.first_step, "last_step": p.last_step, "kind": p.kind, "lr_first": p.lr_first,

@@ -293,7 +293,8 @@ def diagnose_run(log: LossLog, *, lr: float | None = None, tol: float = 1e-6) ->
         hits = np.flatnonzero((model if model is not None else f_fit) <= target)
         decaying = fit is not None and fit.components and fit.components[0].factor < 1
         static_end = _static_level(fit, float(s_fit[-1])) if fit is not None else 0.0
-        levelled = static_end > 0 and end_model - static_end <= LEVEL_SHARE * static_end
+        # a level already below tol of the start is convergence (to rounding), not a plateau
+        levelled = tol * abs(first_loss) < static_end and end_model - static_end <= LEVEL_SHARE * static_end
         noisy = scatter is not None and scatter > NOISY_SCATTER
         if levelled and (noisy or not hits.size):
             level = end_model
@@ -459,7 +460,7 @@ def _convergence_finding(d: RunDiagnosis) -> Finding:
         parts.append(f"The slowest factor of the fitted curve is {sig(slow.factor, 7)} per step (± {sig(1.96 * slow.factor_se, 2)}, 95%): "
                      f"the gap to the floor halves every {count(math.log(2) / -math.log(slow.factor))} steps." if slow.factor < 1 else "")
         if len(fit.components) > 1:
-            factors = ", ".join(sig(c.factor, 5) for c in fit.components)
+            factors = ", ".join(sig(c.factor, 7) for c in fit.components)
             parts.append(f"The curve is a sum of {len(fit.components)} geometric terms (factors {factors}; misfit {sig(100 * fit.residual, 2)}%).")
     if d.verdict is Verdict.CONVERGED:
         floor = f" to {sig(fit.floor, 4)}" if fit is not None and fit.floor > 0 else ""
@@ -473,7 +474,8 @@ def _convergence_finding(d: RunDiagnosis) -> Finding:
         title = f"{'Crawling' if d.verdict is Verdict.CRAWLING else 'Converging'}: {more} more steps to reach tol {sig(d.tol, 2)}"
         severity = "warning" if d.verdict is Verdict.CRAWLING else "info"
         if d.steps_to_tol_range is not None and None not in d.steps_to_tol_range:
-            parts.append(f"Steps still needed: {count(d.steps_to_tol)} (95%: {count(d.steps_to_tol_range[1])}–{count(d.steps_to_tol_range[0])}).")
+            low, high = sorted(d.steps_to_tol_range)
+            parts.append(f"Steps still needed: {count(d.steps_to_tol)} (95%: {count(low)}–{count(high)}).")
     remedies = ()
     if d.lr is not None and d.visited:
         v = d.visited[0]
