@@ -406,4 +406,4 @@ def test_readme_trace_example_runs(tmp_path, monkeypatch):
     assert run.verdict is Verdict.CONVERGED
     lam = np.linalg.eigvalsh(2 * namespace["A"].T @ namespace["A"])
     readings = [(v.lambda_flat, v.lambda_steep) for v in run.visited if v.share > 1e-9]
-    assert all(min(abs(r - lam).min() for r in pair) <= 1e-6 * lam.max() for pair in readings)
+    assert readings and all(min(abs(r - lam).min() for r in pair) <= 0.01 * lam.min() for pair in readings)
