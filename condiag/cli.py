@@ -523,7 +523,8 @@ def solve(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, target,
 @click.option("--step-column", metavar="NAME", help="The step column (JSON key); found by name (step, global_step, ...) when omitted.")
 @click.option("--lr-column", metavar="NAME", help="The learning-rate column; found by name (lr, learning_rate) when omitted.")
 @click.option("--run-column", metavar="NAME", help="A column naming the run of each record (several runs in one file).")
-@click.option("--log-format", type=click.Choice(("csv", "tsv", "jsonl", "json", "txt")),
+@click.option("--tag", metavar="TAG", help="TensorBoard event files: the scalar tag of the loss (default: the only one, or one named like a loss).")
+@click.option("--log-format", type=click.Choice(("csv", "tsv", "jsonl", "json", "txt", "tfevents")),
               help="The log's format, when neither its name nor its content tells (standard input: -).")
 @click.option("--lr", type=LEARNING_RATE, metavar="LR", help="The run's learning rate (default: the log's lr column where constant).")
 @click.option("--tol", type=TOLERANCE, default=1e-6, show_default=True, metavar="EPS",
@@ -548,7 +549,7 @@ def solve(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, target,
 @click.option("--max-steps-to-tol", type=FiniteFloat(min=0), metavar="N", help="Exit 1 when a run needs more than N further steps to reach --tol.")
 @click.option("--verbose", "-v", is_flag=True, help="Also the reader's notes.")
 @handle_errors
-def trace(logs, column, step_column, lr_column, run_column, log_format, lr, tol, problem, rhs, loss, objective, intercept, ridge, a_key, b_key,
+def trace(logs, column, step_column, lr_column, run_column, tag, log_format, lr, tol, problem, rhs, loss, objective, intercept, ridge, a_key, b_key,
           target, x0, seed, plot, as_json, output, no_color, fail_on, max_steps_to_tol, verbose):
     """Diagnose a training run from its loss log: diverging, oscillating, converging (how fast, how long),
     stalled or on a noisy plateau — and, with --problem, where the log departs from what GD must do."""
@@ -563,7 +564,7 @@ def trace(logs, column, step_column, lr_column, run_column, log_format, lr, tol,
     if unknown:
         raise UsageError(f"--fail-on: unknown {', '.join(unknown)} (choose from {', '.join(FAIL_ON_CHOICES)})")
     runs = [log for path in logs for log in read_logs(path, column=column, step_column=step_column, lr_column=lr_column,
-                                                      run_column=run_column, fmt=log_format)]
+                                                      run_column=run_column, tag=tag, fmt=log_format)]
     prob = x0_values = x0_label = None
     if problem is not None:
         prob = load(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, target, False, None, False)

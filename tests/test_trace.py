@@ -407,3 +407,118 @@ def test_readme_trace_example_runs(tmp_path, monkeypatch):
     lam = np.linalg.eigvalsh(2 * namespace["A"].T @ namespace["A"])
     readings = [(v.lambda_flat, v.lambda_steep) for v in run.visited if v.share > 1e-9]
     assert readings and all(min(abs(r - lam).min() for r in pair) <= 0.01 * lam.min() for pair in readings)
+
+
+# ---------------------------------------------------------------------------- TensorBoard
+def _write_events(folder, scalars):
+    """An event file written by PyTorch's SummaryWriter (TensorBoard's own writer underneath)."""
+    pytest.importorskip("tensorboard")
+    from torch.utils.tensorboard import SummaryWriter
+
+    writer = SummaryWriter(str(folder))
+    for tag, values in scalars.items():
+        for step, value in enumerate(values):
+            writer.add_scalar(tag, value, step)
+    writer.close()
+    (path,) = folder.glob("events.out.tfevents.*")
+    return path
+
+
+def test_tensorboard_scalars_from_pytorch(tmp_path, run):
+    pytest.importorskip("torch")
+    losses = [4.0, 2.0, 1.0, 0.5, 0.25, 0.125, float("nan")]
+    path = _write_events(tmp_path, {"train/loss": losses, "lr": [0.1] * len(losses)})
+    (log,) = read_logs(str(path))  # 'train/loss' is named like a loss
+    np.testing.assert_array_equal(log.steps, np.arange(len(losses)))
+    np.testing.assert_array_equal(log.loss[:-1], losses[:-1])  # powers of two survive float32
+    assert np.isnan(log.loss[-1])
+    assert read_logs(str(path), tag="lr")[0].loss[0] == pytest.approx(0.1, rel=1e-7)
+    result = run("trace", path, "--json")
+    assert result.code == 0 and result.json()["runs"][0]["nonfinite"]["step"] == 6
+    missing = run("trace", path, "--tag", "nope")
+    assert missing.code == 3 and "train/loss" in missing.err
+
+
+def test_tensorboard_tf2_tensor_scalars(tmp_path):
+    pytest.importorskip("tensorboard")
+    from tensorboard.compat.proto import event_pb2, summary_pb2
+    from tensorboard.summary.writer.event_file_writer import EventFileWriter
+    from tensorboard.util import tensor_util
+
+    writer = EventFileWriter(str(tmp_path))
+    for step, value in enumerate([3.0, 1.5, 0.75]):
+        summary = summary_pb2.Summary(value=[summary_pb2.Summary.Value(
+            tag="epoch_loss", tensor=tensor_util.make_tensor_proto(np.float32(value)))])
+        writer.add_event(event_pb2.Event(step=step, summary=summary))
+    writer.close()
+    (path,) = tmp_path.glob("events.out.tfevents.*")
+    (log,) = read_logs(str(path))
+    np.testing.assert_array_equal(log.loss, [3.0, 1.5, 0.75])
+
+
+def test_tensorboard_truncated_and_corrupted_files(tmp_path, run):
+    pytest.importorskip("torch")
+    path = _write_events(tmp_path, {"loss": [1.0, 0.5, 0.25]})
+    data = path.read_bytes()
+    truncated = tmp_path / "events.out.tfevents.truncated"
+    truncated.write_bytes(data[:-3])
+    flipped = bytearray(data)
+    flipped[-6] ^= 0xFF
+    corrupted = tmp_path / "events.out.tfevents.corrupted"
+    corrupted.write_bytes(bytes(flipped))
+    for bad, word in ((truncated, "truncated"), (corrupted, "corrupted")):
+        result = run("trace", bad)
+        assert result.code == 3 and word in result.err and len(result.err.strip().splitlines()) == 1
+
+
+# ---------------------------------------------------------------------------- sharpness
+def _mlp(torch, seed=0):
+    """A small tanh network in float64, its data, and the loss closure a user would pass."""
+    torch.manual_seed(seed)
+    model = torch.nn.Sequential(torch.nn.Linear(3, 5), torch.nn.Tanh(), torch.nn.Linear(5, 1)).double()
+    X = torch.randn(40, 3, dtype=torch.float64)
+    y = torch.sin(X.sum(dim=1, keepdim=True))
+    return model, X, y, (lambda: torch.nn.functional.mse_loss(model(X), y))
+
+
+def test_sharpness_matches_the_dense_hessian():
+    torch = pytest.importorskip("torch")
+    from condiag.trace.sharpness import sharpness
+
+    model, X, y, loss_fn = _mlp(torch)
+    names = [n for n, _ in model.named_parameters()]
+    shapes = [p.shape for p in model.parameters()]
+    sizes = [p.numel() for p in model.parameters()]
+
+    def loss_of(theta):  # the same loss as a function of the flat parameter vector
+        tensors = [c.reshape(s) for c, s in zip(torch.split(theta, sizes), shapes)]
+        return torch.nn.functional.mse_loss(torch.func.functional_call(model, dict(zip(names, tensors)), (X,)), y)
+
+    theta = torch.cat([p.detach().reshape(-1) for p in model.parameters()])
+    lam_max = np.linalg.eigvalsh(torch.autograd.functional.hessian(loss_of, theta).numpy())[-1]
+    found = sharpness(model, loss_fn, iterations=theta.numel())
+    assert found.value == pytest.approx(lam_max, rel=1e-6)
+    assert found.value <= lam_max * (1 + 1e-12)  # a Ritz value never exceeds λmax
+    assert abs(found.value - lam_max) <= found.residual + 1e-12 * lam_max
+
+
+def test_logger_writes_sharpness_that_trace_reads(tmp_path, run):
+    torch = pytest.importorskip("torch")
+    model, _X, _y, loss_fn = _mlp(torch, seed=1)
+    lr = 0.05
+    opt = torch.optim.SGD(model.parameters(), lr=lr)
+    path = tmp_path / "run.jsonl"
+    with Logger(path, sharpness_every=10, model=model, loss_fn=loss_fn) as log:
+        for step in range(60):
+            opt.zero_grad()
+            loss = loss_fn()
+            log.log(step, loss.item(), lr=lr)
+            loss.backward()
+            opt.step()
+    (read,) = read_logs(str(path))
+    assert np.isfinite(read.sharpness).sum() == 6
+    report = run("trace", path, "--json").json()
+    track = report["runs"][0]["sharpness"]
+    assert track["last_step"] == 50
+    assert track["edge_ratio_last"] == pytest.approx(track["last"] * lr / 2)
+    assert any(f["code"] == "CD177" for f in report["runs"][0]["findings"])

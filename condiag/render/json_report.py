@@ -450,6 +450,10 @@ def trace_run_json(run, comparison) -> dict:
         "spikes": [{"step": s.step, "ratio": s.ratio, "recovery_steps": s.recovery_steps} for s in run.spikes],
         "phases": [{"first_step": p.first_step, "last_step": p.last_step, "kind": p.kind, "lr_first": p.lr_first,
                     "lr_last": p.lr_last, "factor": p.rate.factor if p.rate else None} for p in run.phases],
+        "sharpness": None if run.sharpness is None else {
+            "last_step": run.sharpness.last_step, "last": run.sharpness.last, "max_step": run.sharpness.max_step,
+            "max": run.sharpness.max, "edge_ratio_last": run.sharpness.edge_ratio_last,
+            "edge_ratio_max": run.sharpness.edge_ratio_max, "first_step_beyond_edge": run.sharpness.first_step_beyond_edge},
         "comparison": _comparison_json(comparison),
         "findings": findings_json(run.findings),
         "notes": list(run.notes),

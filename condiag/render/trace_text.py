@@ -40,6 +40,10 @@ def _run_rows(run) -> list:
         rows.append((f"steps to tol {sig(run.tol, 2)}", _steps(run.steps_to_tol) + " more"))
     if run.reached_tol_step is not None:
         rows.append((f"reached tol {sig(run.tol, 2)}", f"at step {count(run.reached_tol_step)}"))
+    if run.sharpness is not None:
+        t = run.sharpness
+        rows.append(("sharpness λmax", f"{sig(t.last, 4)} at step {count(t.last_step)}" +
+                     (f"; λmax·lr/2 = {sig(t.edge_ratio_last, 3)} (max {sig(t.edge_ratio_max, 3)})" if t.edge_ratio_last is not None else "")))
     if run.condition_bound is not None and run.verdict.value in ("converging", "crawling"):
         rows.append(("condition number", f"< {sig(run.condition_bound, 3)} (stable at this lr, slowest direction flat)"))
     return rows

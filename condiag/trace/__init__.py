@@ -7,11 +7,12 @@
 
     with condiag.trace.Logger("run.jsonl") as log:             # in a training loop
         log.log(step, loss, lr=lr)
+    condiag.trace.sharpness(model, loss_fn)                   # λmax of a PyTorch model's Hessian (Lanczos)
 """
 
 from .logger import Logger
 
-__all__ = ["Logger", "diagnose", "read_logs", "log_from_values", "TraceReport"]
+__all__ = ["Logger", "diagnose", "read_logs", "log_from_values", "TraceReport", "sharpness"]
 
 
 def __getattr__(name):  # the numerical parts load on first use
@@ -19,6 +20,10 @@ def __getattr__(name):  # the numerical parts load on first use
         from . import report
 
         return getattr(report, name)
+    if name == "sharpness":
+        from .sharpness import sharpness
+
+        return sharpness
     if name in ("read_logs", "log_from_values", "LossLog"):
         from . import logs
 

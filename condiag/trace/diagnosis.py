@@ -95,6 +95,35 @@ class Divergence:
 
 
 @dataclass(frozen=True)
+class SharpnessTrack:
+    """The logged sharpness λmax against the edge of stability 2/lr."""
+
+    last_step: float
+    last: float
+    max_step: float
+    max: float
+    edge_ratio_last: float | None
+    """λmax·lr/2 at the last logged value: gradient descent is stable near a minimum below 1."""
+    edge_ratio_max: float | None
+    first_step_beyond_edge: float | None
+    """The first step whose sharpness is at least 2/lr."""
+
+
+def sharpness_track(log: LossLog, lr: float | None) -> SharpnessTrack | None:
+    if log.sharpness is None:
+        return None
+    known = np.flatnonzero(np.isfinite(log.sharpness))
+    if not known.size:
+        return None
+    values, steps = log.sharpness[known], log.steps[known]
+    top = int(np.argmax(values))
+    beyond = np.flatnonzero(values * lr / 2 >= 1) if lr is not None else np.array([], dtype=int)
+    return SharpnessTrack(float(steps[-1]), float(values[-1]), float(steps[top]), float(values[top]),
+                          None if lr is None else float(values[-1] * lr / 2), None if lr is None else float(values[top] * lr / 2),
+                          float(steps[beyond[0]]) if beyond.size else None)
+
+
+@dataclass(frozen=True)
 class VisitedCurvature:
     """One factor of the fitted curve read as a direction of gradient descent at the lr."""
 
@@ -148,6 +177,7 @@ class RunDiagnosis:
     """κ < 2/(1 - √r_slowest) for a stable run whose slowest direction is a flat one."""
     findings: tuple[Finding, ...] = ()
     notes: tuple[str, ...] = field(default_factory=tuple)
+    sharpness: SharpnessTrack | None = None
 
 
 # ---------------------------------------------------------------------------- phases
@@ -258,7 +288,7 @@ def diagnose_run(log: LossLog, *, lr: float | None = None, tol: float = 1e-6) ->
     else:
         s_fit, f_fit = s, f
     common = dict(log=log, lr=lr, lr_source=lr_source, nonfinite_step=nonfinite_step, nonfinite_value=nonfinite_value,
-                  spikes=spikes, phases=tuple(phases), tol=tol, notes=tuple(notes))
+                  spikes=spikes, phases=tuple(phases), tol=tol, notes=tuple(notes), sharpness=sharpness_track(log, lr))
     if s_fit.size < MIN_RECORDS:
         verdict = Verdict.NOT_FINITE if nonfinite_step is not None else Verdict.TOO_SHORT
         return _finish(RunDiagnosis(verdict=verdict, summary="", analysed_from=None, analysed_to=None,
@@ -373,7 +403,7 @@ def _evidence(d: RunDiagnosis) -> str:
 
 
 def run_findings(d: RunDiagnosis) -> list[Finding]:
-    """The findings of one run (codes CD160–CD169, listed in the README)."""
+    """The findings of one run (codes CD160–CD169 and CD177, listed in the README)."""
     out: list[Finding] = []
     lr = d.lr
     if d.divergence is not None:
@@ -441,6 +471,21 @@ def run_findings(d: RunDiagnosis) -> list[Finding]:
                            (Remedy("Raise Adam's eps or lower β2", "eps 1e-6–1e-4 or betas=(0.9, 0.98) damp them.",
                                    "torch.optim.Adam(params, lr=lr, betas=(0.9, 0.98), eps=1e-6)"),),
                            {"steps": [sp.step for sp in d.spikes]}))
+    if d.sharpness is not None:
+        t = d.sharpness
+        detail = (f"The logged sharpness λmax is {sig(t.last, 4)} at step {count(t.last_step)} (largest {sig(t.max, 4)} at step "
+                  f"{count(t.max_step)}).")
+        beyond = t.edge_ratio_max is not None and t.edge_ratio_max >= 1
+        if t.edge_ratio_last is not None:
+            detail += (f" Against the edge of stability 2/lr = {sig(2 / lr, 4)}: λmax·lr/2 = {sig(t.edge_ratio_last, 3)} now, "
+                       f"{sig(t.edge_ratio_max, 3)} at most" + (f"; it first reached 2/lr at step {count(t.first_step_beyond_edge)}: "
+                       "gradient descent is not stable there, and the loss oscillates or spikes while the curvature "
+                       "adapts (progressive sharpening, Cohen et al., ICLR 2021)." if beyond else ": below the edge."))
+        out.append(Finding("CD177", "warning" if beyond else "info",
+                           f"Sharpness {'reached' if beyond else 'below'} 2/lr" + (f" at step {count(t.first_step_beyond_edge)}" if beyond else ""),
+                           detail, (Remedy("Lower the lr below 2/λmax", f"lr < {sig_below(2 / t.max, 4)} keeps the sharpest point "
+                                           "logged stable.", f"lr = {sig_below(1.8 / t.max, 3)}"),) if beyond else (),
+                           {"edge_ratio_last": t.edge_ratio_last, "edge_ratio_max": t.edge_ratio_max}))
     if len(d.phases) > 1:
         rows = "; ".join(f"{p.kind} {count(p.first_step)}–{count(p.last_step)}" + (f" (×{sig(p.rate.factor, 5)}/step)" if p.rate else "")
                          for p in d.phases)

@@ -31,6 +31,7 @@ LOSS_NAMES = ("loss", "train_loss", "training_loss", "train/loss", "loss/train",
 STEP_NAMES = ("step", "global_step", "iteration", "iter", "it", "steps", "trainer/global_step")
 LR_NAMES = ("lr", "learning_rate", "learning-rate", "train/lr", "lr-sgd", "lr-adam")
 RUN_NAMES = ("run", "run_id", "run_name", "name", "experiment")
+SHARPNESS_NAMES = ("sharpness", "lambda_max", "hessian_max_eigenvalue")
 NAN_TOKENS = {"nan": math.nan, "+nan": math.nan, "-nan": math.nan, "inf": math.inf, "+inf": math.inf,
               "infinity": math.inf, "+infinity": math.inf, "-inf": -math.inf, "-infinity": -math.inf}
 MAX_RECORDS = 50_000_000
@@ -51,6 +52,8 @@ class LossLog:
         The logged loss; NaN and ±inf kept as logged.
     lr : ndarray of float or None
         The learning rate of each record, when the log has one.
+    sharpness : ndarray of float or None
+        λmax of the Hessian at each record where logged (NaN elsewhere).
     notes : tuple of str
         What the reader assumed (which column is the loss, ...).
     """
@@ -60,6 +63,8 @@ class LossLog:
     loss: np.ndarray
     lr: np.ndarray | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
+    sharpness: np.ndarray | None = None
+    """λmax of the loss's Hessian where the log has it (NaN elsewhere): a ``sharpness`` column or key."""
 
     @property
     def n_records(self) -> int:
@@ -105,11 +110,12 @@ def _pick(names, wanted: str | None, candidates, label: str, what: str, required
 
 
 # ---------------------------------------------------------------------------- assembling runs
-def _runs_from_records(label: str, steps, losses, lrs, runs, notes) -> list[LossLog]:
+def _runs_from_records(label: str, steps, losses, lrs, runs, notes, sharpness=None) -> list[LossLog]:
     """Split records into runs (by run name, or where the step counter starts again) and validate each."""
     steps = np.asarray(steps, dtype=float)
     losses = np.asarray(losses, dtype=float)
     lr = None if lrs is None else np.asarray(lrs, dtype=float)
+    sharp = None if sharpness is None else np.asarray(sharpness, dtype=float)
     if losses.size == 0:
         raise InputError(label, "holds no loss records")
     if not np.all(np.isfinite(steps)):
@@ -141,7 +147,8 @@ def _runs_from_records(label: str, steps, losses, lrs, runs, notes) -> list[Loss
             raise InputError(label, "the learning-rate column holds an infinite value")
         if run_lr is not None and np.all(np.isnan(run_lr)):
             run_lr = None
-        logs.append(LossLog(name, s, f, run_lr, tuple(notes)))
+        run_sharp = None if sharp is None else sharp[index][order]
+        logs.append(LossLog(name, s, f, run_lr, tuple(notes), None if run_sharp is None or np.all(np.isnan(run_sharp)) else run_sharp))
     return logs
 
 
@@ -176,14 +183,17 @@ def _read_table(text: str, label: str, fmt: str, column, step_column, lr_column,
     step_key = _pick(names, step_column, STEP_NAMES, label, "step", required=False)
     lr_key = _pick(names, lr_column, LR_NAMES, label, "learning-rate", required=False)
     run_key = _pick(names, run_column, RUN_NAMES, label, "run", required=False)
+    sharp_key = _pick(names, None, SHARPNESS_NAMES, label, "sharpness", required=False)
     i_loss = names.index(loss_key)
     losses = [_number(r[i_loss], label, f"line {k + 2}, column {loss_key!r}") for k, r in enumerate(body)]
     steps = (np.arange(len(body)) if step_key is None else
              [_number(r[names.index(step_key)], label, f"line {k + 2}, column {step_key!r}") for k, r in enumerate(body)])
     lrs = None if lr_key is None else [_number(r[names.index(lr_key)], label, f"line {k + 2}, column {lr_key!r}") for k, r in enumerate(body)]
     runs = None if run_key is None else [r[names.index(run_key)].strip() for r in body]
+    sharp = None if sharp_key is None else [_number(r[names.index(sharp_key)] or "nan", label, f"line {k + 2}, column {sharp_key!r}")
+                                            for k, r in enumerate(body)]
     notes = [f"loss: column {loss_key!r}"] + ([f"step: column {step_key!r}"] if step_key else ["no step column: records are steps 0, 1, 2, ..."])
-    return _runs_from_records(label, steps, losses, lrs, runs, tuple(notes))
+    return _runs_from_records(label, steps, losses, lrs, runs, tuple(notes), sharp)
 
 
 def _check_width(rows, width: int, label: str):
@@ -219,7 +229,8 @@ def _records_from_objects(objects, label: str, column, step_column, lr_column, r
     step_key = _pick(names, step_column, STEP_NAMES, label, "step", required=False)
     lr_key = _pick(names, lr_column, LR_NAMES, label, "learning-rate", required=False)
     run_key = _pick(names, run_column, RUN_NAMES, label, "run", required=False)
-    steps, losses, lrs, runs = [], [], [], []
+    sharp_key = _pick(names, None, SHARPNESS_NAMES, label, "sharpness", required=False)
+    steps, losses, lrs, runs, sharp = [], [], [], [], []
     skipped = 0
     for k, obj in enumerate(objects):
         if loss_key not in obj:
@@ -231,8 +242,11 @@ def _records_from_objects(objects, label: str, column, step_column, lr_column, r
             lrs.append(_number(obj[lr_key], label, f"record {k + 1}, key {lr_key!r}") if lr_key in obj else math.nan)
         if run_key is not None:
             runs.append(str(obj.get(run_key, "")))
+        if sharp_key is not None:
+            sharp.append(_number(obj[sharp_key], label, f"record {k + 1}, key {sharp_key!r}") if sharp_key in obj else math.nan)
     notes = [f"loss: key {loss_key!r}"] + ([f"{skipped} records without it skipped (evaluation or summary records)"] if skipped else [])
-    return _runs_from_records(label, steps, losses, lrs if lr_key else None, runs if run_key else None, tuple(notes))
+    return _runs_from_records(label, steps, losses, lrs if lr_key else None, runs if run_key else None, tuple(notes),
+                              sharp if sharp_key else None)
 
 
 def _read_json(text: str, label: str, column, step_column, lr_column, run_column) -> list[LossLog]:
@@ -294,9 +308,6 @@ def _read_bytes(source: str, stdin) -> tuple[bytes, str]:
             return fh.read(), source
     except OSError as exc:
         raise InputError(source, f"cannot be read: {exc.strerror}") from None
-
-
-LOG_FORMATS = ("csv", "tsv", "jsonl", "json", "tfevents", "txt")
 
 
 def log_format(path: str, data: bytes, fmt: str | None) -> str:
