@@ -7,13 +7,14 @@ The small public API::
     report.findings[0].title, report.bounds.divergence_threshold
     report.to_dict()                                      # the same as `condiag analyze --json`
     condiag.compare("sample_problems/valley_2x2.npz", solvers=["gd", "cg"], max_iter=10_000)
+    condiag.trace.diagnose("run.jsonl", lr=1e-3)          # a training run from its loss log
 
 Heavy modules load on first use, so ``import condiag`` stays cheap.
 """
 
 from ._version import __version__
 
-__all__ = ["__version__", "load_problem", "analyze", "compare", "solve", "Problem", "as_problem"]
+__all__ = ["__version__", "load_problem", "analyze", "compare", "solve", "Problem", "as_problem", "trace"]
 
 
 def __getattr__(name):  # PEP 562 lazy exports
@@ -25,6 +26,10 @@ def __getattr__(name):  # PEP 562 lazy exports
         from .problem import Problem
 
         return Problem
+    if name == "trace":  # the subpackage: condiag.trace.diagnose(...), condiag.trace.Logger(...)
+        import importlib
+
+        return importlib.import_module(".trace", __name__)
     if name in ("analyze", "compare", "solve", "as_problem"):
         from . import api
 

@@ -522,3 +522,36 @@ def test_logger_writes_sharpness_that_trace_reads(tmp_path, run):
     assert track["last_step"] == 50
     assert track["edge_ratio_last"] == pytest.approx(track["last"] * lr / 2)
     assert any(f["code"] == "CD177" for f in report["runs"][0]["findings"])
+
+
+def test_story_one_in_pytorch_float32_diverging_gives_the_threshold():
+    """Story 1 as its user ran it (float32, sum loss, x -= lr * grad) at lr 1.62e-5, just above the edge: the log
+    alone gives back L and the divergence threshold 2/L that condiag analyze computes from the matrix."""
+    torch = pytest.importorskip("torch")
+    problem = condiag.load_problem("sample_problems/valley_2x2.npz")
+    analysis = condiag.analyze(problem)
+    A = torch.tensor(problem.A, dtype=torch.float32)
+    b = torch.tensor(problem.b, dtype=torch.float32)
+    x = torch.zeros(2, requires_grad=True)
+    lr = 1.62e-5
+    losses = []
+    for _ in range(4000):
+        loss = ((A @ x - b) ** 2).sum()
+        losses.append(loss.item())
+        loss.backward()
+        with torch.no_grad():
+            x -= lr * x.grad
+        x.grad.zero_()
+    run = diagnose(log_from_values(np.array(losses)), lr=lr).runs[0]
+    assert run.verdict is Verdict.DIVERGING and run.nonfinite_step is not None
+    assert run.divergence.curvature == pytest.approx(analysis.bounds.L, rel=0.01)
+    assert run.divergence.max_stable_lr == pytest.approx(analysis.bounds.divergence_threshold, rel=0.01)
+    assert run.divergence.max_stable_lr < lr
+
+
+def test_runs_split_by_restart_are_named_by_their_lr(tmp_path):
+    rows = "".join(f"{k},{v},{lr}\n" for lr in (0.1, 0.2) for k, v in enumerate([1.0, 0.5, 0.25, 0.125, 0.0625, 0.03]))
+    (tmp_path / "sweep.csv").write_text("step,loss,lr\n" + rows)
+    logs = read_logs(str(tmp_path / "sweep.csv"))
+    assert [log.label.split("[", 1)[1] for log in logs] == ["run 1, lr 0.1]", "run 2, lr 0.2]"]
+    assert condiag.trace.diagnose(logs).runs[1].lr == 0.2  # condiag.trace is reachable from the package

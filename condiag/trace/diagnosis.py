@@ -181,32 +181,28 @@ class RunDiagnosis:
 
 
 # ---------------------------------------------------------------------------- phases
-def phases_of(log: LossLog, steps: np.ndarray, loss: np.ndarray, lr: np.ndarray | None) -> list[tuple[int, int, str]]:
+def phases_of(steps: np.ndarray, loss: np.ndarray, lr: np.ndarray | None) -> list[tuple[int, int, str]]:
     """(first index, last index, kind) of each phase: where the logged lr changes its course (constant,
     rising, falling) and where the loss jumps up :data:`JUMP_RATIO`-fold for good (a restart)."""
     n = steps.size
     cuts = {0, n}
     kinds = {}
     if lr is not None and n > 1:
-        lr_filled = np.where(np.isfinite(lr), lr, np.nan)
-        change = np.diff(lr_filled) / np.maximum(np.abs(lr_filled[:-1]), np.finfo(float).tiny)
-        course = np.where(np.abs(change) <= LR_CHANGE, 0, np.sign(change))
-        course = np.nan_to_num(course)
-        start = 0
-        for k in range(1, course.size + 1):
-            if k == course.size or course[k] != course[start]:
-                cuts.add(start)
-                kinds[start] = {0: "constant lr", 1: "warm-up", -1: "decay"}[int(course[start])]
-                start = k
-        # one-record stretches between two courses belong to their neighbours
+        with np.errstate(invalid="ignore", divide="ignore"):
+            change = np.diff(lr) / np.maximum(np.abs(lr[:-1]), np.finfo(float).tiny)
+        course = np.nan_to_num(np.where(np.abs(change) <= LR_CHANGE, 0, np.sign(change)))
+        for start in [0, *(np.flatnonzero(np.diff(course) != 0) + 1).tolist()]:
+            cuts.add(start)
+            kinds[start] = {0: "constant lr", 1: "warm-up", -1: "decay"}[int(course[start])]
     finite = np.isfinite(loss) & (loss > 0)
-    for k in range(1, n - 1):  # a one-step rise by JUMP_RATIO that does not come back within a spike's width
-        if finite[k] and finite[k - 1] and loss[k] >= JUMP_RATIO * loss[k - 1]:
-            after = loss[k:k + SPIKE_MAX_WIDTH + 1]
-            if np.all(np.isfinite(after)) and np.min(after) >= 0.5 * JUMP_RATIO * loss[k - 1]:
-                cuts.add(k)
-                kinds[k] = "after a jump"
-                break
+    with np.errstate(invalid="ignore"):
+        rises = np.flatnonzero(finite[1:-1] & finite[:-2] & (loss[1:-1] >= JUMP_RATIO * loss[:-2])) + 1 if n > 2 else []
+    for k in rises:  # a one-step rise by JUMP_RATIO that does not come back within a spike's width
+        after = loss[k:k + SPIKE_MAX_WIDTH + 1]
+        if np.all(np.isfinite(after)) and np.min(after) >= 0.5 * JUMP_RATIO * loss[k - 1]:
+            cuts.add(int(k))
+            kinds[int(k)] = "after a jump"
+            break
     ordered = sorted(cuts)
     out = []
     for a, b in zip(ordered[:-1], ordered[1:]):
@@ -263,7 +259,7 @@ def diagnose_run(log: LossLog, *, lr: float | None = None, tol: float = 1e-6) ->
     nonfinite_step = float(steps[bad[0]]) if bad.size else None
     nonfinite_value = None if not bad.size else ("NaN" if np.isnan(loss[bad[0]]) else "inf" if loss[bad[0]] > 0 else "-inf")
     end = int(bad[0]) if bad.size else steps.size
-    phase_list = phases_of(log, steps[:end], loss[:end], None if log.lr is None else log.lr[:end]) if end else []
+    phase_list = phases_of(steps[:end], loss[:end], None if log.lr is None else log.lr[:end]) if end else []
     a, b = (phase_list[-1][0], phase_list[-1][1] + 1) if phase_list else (0, 0)
     s, f = steps[a:b], loss[a:b]
     phase_lr = None if log.lr is None else log.lr[a:b]

@@ -132,8 +132,13 @@ def _runs_from_records(label: str, steps, losses, lrs, runs, notes, sharpness=No
         if len(bounds) > 2:
             notes = (*notes, f"the step counter starts again {len(bounds) - 2} time(s): {len(bounds) - 1} runs")
         for k in range(len(bounds) - 1):
-            name = f"{label} [run {k + 1}]" if len(bounds) > 2 else label
-            groups.append((name, np.arange(bounds[k], bounds[k + 1])))
+            index = np.arange(bounds[k], bounds[k + 1])
+            name = label
+            if len(bounds) > 2:
+                run_lr = None if lr is None else lr[index]
+                constant = run_lr is not None and np.all(np.isfinite(run_lr)) and np.ptp(run_lr) == 0
+                name = f"{label} [run {k + 1}" + (f", lr {run_lr[0]:g}]" if constant else "]")
+            groups.append((name, index))
     logs = []
     for name, index in groups:
         s = steps[index]
@@ -160,13 +165,20 @@ def _read_table(text: str, label: str, fmt: str, column, step_column, lr_column,
     if not lines:
         raise InputError(label, "holds no loss records")
     delimiter = _sniff_delimiter("\n".join(lines[:50]), fmt)
-    reader = csv.reader(lines, delimiter=delimiter, skipinitialspace=delimiter == " ")
-    try:
-        rows = [[c for c in row if c != ""] if delimiter == " " else row for row in reader]
-    except csv.Error as exc:
-        raise InputError(label, f"is not a valid {fmt.upper()} table: {exc}") from None
-    header = rows[0]
+
+    def split(chunk):
+        reader = csv.reader(chunk, delimiter=delimiter, skipinitialspace=delimiter == " ")
+        try:
+            return [[c for c in row if c != ""] if delimiter == " " else row for row in reader]
+        except csv.Error as exc:
+            raise InputError(label, f"is not a valid {fmt.upper()} table: {exc}") from None
+
+    header = split(lines[:1])[0]
     numeric_header = all(_is_number_text(c) for c in header)
+    table = None
+    if not numeric_header and len(lines) > 1:
+        table = _numeric_table(lines[1:], delimiter, len(header))
+    rows = [header] if table is not None else split(lines)
     if numeric_header:
         if len(header) == 1:  # one number a line
             return _runs_from_records(label, np.arange(len(rows)), [_number(r[0] if r else "", label, f"line {i + 1}")
@@ -177,23 +189,47 @@ def _read_table(text: str, label: str, fmt: str, column, step_column, lr_column,
             return _runs_from_records(label, steps, losses, None, None, ("no header: column 1 is the step, column 2 the loss",))
         raise InputError(label, f"has {len(header)} unnamed columns", "add a header naming the loss column, or use --column")
     names = [c.strip() for c in header]
-    body = _check_width(rows[1:], len(names), label)
+    body = _check_width(rows[1:], len(names), label) if table is None else table
     loss_key = _pick(names, column, LOSS_NAMES, label, "loss", required=len(names) != 1)
     loss_key = loss_key if loss_key is not None else names[0]
     step_key = _pick(names, step_column, STEP_NAMES, label, "step", required=False)
     lr_key = _pick(names, lr_column, LR_NAMES, label, "learning-rate", required=False)
     run_key = _pick(names, run_column, RUN_NAMES, label, "run", required=False)
     sharp_key = _pick(names, None, SHARPNESS_NAMES, label, "sharpness", required=False)
-    i_loss = names.index(loss_key)
-    losses = [_number(r[i_loss], label, f"line {k + 2}, column {loss_key!r}") for k, r in enumerate(body)]
-    steps = (np.arange(len(body)) if step_key is None else
-             [_number(r[names.index(step_key)], label, f"line {k + 2}, column {step_key!r}") for k, r in enumerate(body)])
-    lrs = None if lr_key is None else [_number(r[names.index(lr_key)], label, f"line {k + 2}, column {lr_key!r}") for k, r in enumerate(body)]
-    runs = None if run_key is None else [r[names.index(run_key)].strip() for r in body]
-    sharp = None if sharp_key is None else [_number(r[names.index(sharp_key)] or "nan", label, f"line {k + 2}, column {sharp_key!r}")
-                                            for k, r in enumerate(body)]
+    columns = table.T if table is not None else list(zip(*body)) if body else [() for _ in names]
+
+    def numbers(key, blank_is_nan=False):
+        cells = columns[names.index(key)]
+        if table is not None:
+            return cells
+        if blank_is_nan:
+            cells = [c if c.strip() else "nan" for c in cells]
+        try:
+            return np.array(cells, dtype=float)  # numpy's C conversion; the slow path below names a bad cell
+        except ValueError:
+            return np.array([_number(c, label, f"line {k + 2}, column {key!r}") for k, c in enumerate(cells)])
+
+    losses = numbers(loss_key)
+    steps = np.arange(len(body)) if step_key is None else numbers(step_key)
+    lrs = None if lr_key is None else numbers(lr_key)
+    runs = None if run_key is None else [c.strip() if isinstance(c, str) else f"{c:g}" for c in columns[names.index(run_key)]]
+    sharp = None if sharp_key is None else numbers(sharp_key, blank_is_nan=True)
     notes = [f"loss: column {loss_key!r}"] + ([f"step: column {step_key!r}"] if step_key else ["no step column: records are steps 0, 1, 2, ..."])
     return _runs_from_records(label, steps, losses, lrs, runs, tuple(notes), sharp)
+
+
+def _numeric_table(lines, delimiter: str, width: int):
+    """The body as a float array through numpy's C parser when every cell is a number (NaN and Inf included);
+    None otherwise (text cells, ragged rows: the careful reader then names the problem)."""
+    import warnings
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            table = np.loadtxt(lines, delimiter=None if delimiter == " " else delimiter, dtype=float, ndmin=2, comments=None)
+    except ValueError:
+        return None
+    return table if table.shape[1] == width else None
 
 
 def _check_width(rows, width: int, label: str):
