@@ -555,3 +555,29 @@ def test_runs_split_by_restart_are_named_by_their_lr(tmp_path):
     logs = read_logs(str(tmp_path / "sweep.csv"))
     assert [log.label.split("[", 1)[1] for log in logs] == ["run 1, lr 0.1]", "run 2, lr 0.2]"]
     assert condiag.trace.diagnose(logs).runs[1].lr == 0.2  # condiag.trace is reachable from the package
+
+
+def test_sublinear_convergence_of_gd_on_a_quartic():
+    """GD on f(x) = x⁴/4 (not strongly convex): x_t ~ (2 lr t)^(-1/2), so f falls like t^-2, never geometrically."""
+    x, lr, out = 1.0, 0.1, []
+    for _ in range(2000):
+        out.append(x**4 / 4)
+        x -= lr * x**3
+    run = diagnose(log_from_values(np.array(out)), lr=lr).runs[0]
+    assert run.verdict is Verdict.SUBLINEAR
+    assert run.power.exponent == pytest.approx(2.0, rel=0.02)
+    assert any(f.code == "CD178" for f in run.findings)
+    steps = 1999  # the iteration itself, continued until the loss is tol of its start
+    while x**4 / 4 > 1e-6 * out[0]:
+        x -= lr * x**3
+        steps += 1
+    assert run.steps_to_tol + 1999 == pytest.approx(steps + 1, rel=0.05)
+
+
+def test_isolated_nan_records_are_skipped_and_reported():
+    loss = 2 * 0.95 ** np.arange(400.0)
+    loss[[50, 120]] = np.nan
+    run = diagnose(log_from_values(loss)).runs[0]
+    assert run.nonfinite_step == 50 and run.nonfinite_count == 2 and not run.nonfinite_persistent
+    assert run.verdict is Verdict.CONVERGED
+    assert run.fit.components[0].factor == pytest.approx(0.95**1, rel=1e-9)

@@ -419,7 +419,7 @@ def _fit_json(fit, visited) -> dict | None:
 def _comparison_json(c) -> dict | None:
     if c is None:
         return None
-    return {"problem": c.problem_source, "loss": c.loss, "lr": c.lr, "x0": c.x0_source, "floor": c.floor,
+    return {"problem": c.problem_source, "loss": c.loss, "lr": c.lr, "x0": c.x0_source, "floor": c.floor, "floor_is_zero": c.floor_is_zero,
             "start_loss": c.start_loss, "cause": c.cause, "agreement": c.stated.agreement, "departs_at": c.stated.departs_at,
             "best": c.best.name,
             "candidates": [{"name": k.name, "description": k.description, "agreement": k.agreement, "departs_at": k.departs_at}
@@ -438,7 +438,11 @@ def trace_run_json(run, comparison) -> dict:
         "lr": run.lr, "lr_source": run.lr_source,
         "analysed": None if run.analysed_from is None else {"from_step": run.analysed_from, "to_step": run.analysed_to},
         "first_loss": run.first_loss, "last_loss": run.last_loss,
-        "nonfinite": None if run.nonfinite_step is None else {"step": run.nonfinite_step, "value": run.nonfinite_value},
+        "nonfinite": None if run.nonfinite_step is None else {"step": run.nonfinite_step, "value": run.nonfinite_value,
+                                                              "count": run.nonfinite_count, "persistent": run.nonfinite_persistent},
+        "power_law": None if run.power is None else {"amplitude": run.power.amplitude, "exponent": run.power.exponent,
+                                                     "exponent_se": run.power.exponent_se, "offset": run.power.offset,
+                                                     "first_step": run.power.first_step, "residual": run.power.residual},
         "fit": _fit_json(run.fit, run.visited), "tail_rate": _rate_json(run.tail),
         "divergence": None if d is None else {"start_step": d.start_step, "growth_factor": d.growth.factor, "growth_low": d.growth.low,
                                               "growth_high": d.growth.high, "curvature": d.curvature, "max_stable_lr": d.max_stable_lr},

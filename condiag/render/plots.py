@@ -88,12 +88,20 @@ def plot_trace(report, path: str) -> None:
         colour = colours[i % len(colours)]
         steps, loss = run.log.steps, run.log.loss
         shown = np.where(np.isfinite(loss) & (loss > 0), loss, np.nan)
-        axis.plot(steps, shown, color=colour, lw=1.2, label=f"{run.log.label}: {run.verdict.value}")
+        axis.plot(steps, shown, color=colour, lw=1.0, alpha=0.75, label=f"{run.log.label}: {run.verdict.value}")
         if run.fit is not None:
             grid = np.linspace(run.fit.first_step, run.fit.last_step, 400)
-            axis.plot(grid, run.fit.value(grid), color=colour, lw=1.0, ls="--", alpha=0.8, label="fitted floor + Σ c·r^t")
+            axis.plot(grid, run.fit.value(grid), color="black" if len(report.runs) == 1 else colour, lw=1.6, ls="--", zorder=3,
+                      label="fitted: floor + Σ c·r^t")
+        if run.spikes:
+            axis.scatter([sp.step for sp in run.spikes], [float(np.interp(sp.step, steps, shown)) for sp in run.spikes],
+                         marker="x", color="red", zorder=4, label="spikes")
         if comparison is not None:
-            axis.plot(comparison.steps, comparison.stated.predicted, color="black", lw=1.0, ls=":", label="predicted (GD, closed form)")
+            axis.plot(comparison.steps, comparison.stated.predicted, color="grey", lw=1.4, ls=":", zorder=3,
+                      label=f"predicted: {comparison.stated.description}")
+            if comparison.best is not comparison.stated:
+                axis.plot(comparison.steps, comparison.best.predicted, color="green", lw=1.2, ls="-.", zorder=3,
+                          label=f"follows: {comparison.best.description}")
         if run.nonfinite_step is not None:
             axis.axvline(run.nonfinite_step, color=colour, lw=0.8, ls="-.")
             axis.text(run.nonfinite_step, np.nanmax(shown) if np.isfinite(shown).any() else 1.0, f" {run.nonfinite_value}", color=colour,
@@ -101,7 +109,9 @@ def plot_trace(report, path: str) -> None:
         if len(run.phases) > 1:
             for k, phase in enumerate(run.phases):
                 if k % 2:
-                    axis.axvspan(phase.first_step, phase.last_step, color=colour, alpha=0.06)
+                    axis.axvspan(phase.first_step, phase.last_step, color=colour, alpha=0.07)
+                axis.text(phase.first_step, 1.0, f" {phase.kind}", transform=axis.get_xaxis_transform(), fontsize=7,
+                          color="grey", va="top")
     axis.set_yscale("log")
     axis.set_xlabel("step")
     axis.set_ylabel("loss")

@@ -26,17 +26,21 @@ def _run_rows(run) -> list:
     if run.lr is not None:
         rows.append(("lr", f"{sig(run.lr, 6)} (from {run.lr_source})"))
     if run.nonfinite_step is not None:
-        rows.append(("not finite", f"{run.nonfinite_value} at step {count(run.nonfinite_step)}"))
+        rows.append(("not finite", f"{run.nonfinite_value} at step {count(run.nonfinite_step)}" +
+                     ("" if run.nonfinite_persistent else f" ({run.nonfinite_count} isolated record(s), skipped)")))
     if run.tail is not None:
         t = run.tail
-        rows.append(("per-step factor (tail)", f"{sig(t.factor, 7)} (95%: {sig(t.low, 7)}–{sig(t.high, 7)}), steps "
+        rows.append(("loss factor/step (tail)", f"{sig(t.factor, 7)} (95%: {sig(t.low, 7)}–{sig(t.high, 7)}), steps "
                                                f"{count(t.first_step)}–{count(t.last_step)}"))
     if run.divergence is not None and run.divergence.curvature is not None:
         rows.append(("implied curvature", f"λ = (1 + √g)/lr = {sig(run.divergence.curvature, 4)}; stable lr < "
                                           f"{sig_below(run.divergence.max_stable_lr, 4)}"))
     if run.level is not None:
         rows.append(("level", f"{sig(run.level, 5)}" + (f" ± {sig(100 * run.scatter, 2)}%" if run.scatter else "")))
-    if run.verdict.value in ("converging", "crawling"):
+    if run.power is not None:
+        rows.append(("power law", f"loss ≈ {sig(run.power.amplitude, 4)}·(t + {sig(run.power.offset, 3)})^-{sig(run.power.exponent, 4)}"
+                                  f" (± {sig(1.96 * run.power.exponent_se, 2)})"))
+    if run.verdict.value in ("converging", "crawling", "sublinear"):
         rows.append((f"steps to tol {sig(run.tol, 2)}", _steps(run.steps_to_tol) + " more"))
     if run.reached_tol_step is not None:
         rows.append((f"reached tol {sig(run.tol, 2)}", f"at step {count(run.reached_tol_step)}"))
@@ -101,9 +105,10 @@ def render_trace(report, console: Console, verbose: bool = False) -> None:
             parts.append(Text(f"Fitted curve: floor {sig(run.fit.floor, 4)} + Σ c·r^t (misfit {sig(100 * run.fit.residual, 2)}%)", style="bold"))
             parts.append(table)
         if comparison is not None:
-            parts.append(Text(f"Against {comparison.problem_source} ({comparison.loss} loss, lr {sig(comparison.lr, 4)}, "
-                              f"x0 {comparison.x0_source}): f* = {sig(comparison.floor, 5)}, predicted f(x0) = "
-                              f"{sig(comparison.start_loss, 5)}", style="bold"))
+            floor = "0 (to rounding)" if comparison.floor_is_zero else sig(comparison.floor, 5)
+            parts.append(Text(f"Against {comparison.problem_source}", style="bold"))
+            parts.append(key_values([("assumed", f"{comparison.loss} loss, lr {sig(comparison.lr, 4)}, x0 {comparison.x0_source}"),
+                                     ("predicted", f"f(x0) = {sig(comparison.start_loss, 5)}, f* = {floor}")]))
             rows = Table(box=None, pad_edge=False, padding=(0, 2, 0, 0), header_style="bold")
             rows.add_column("prediction", overflow="fold")
             rows.add_column("records within 1%", justify="right", no_wrap=True)

@@ -64,6 +64,8 @@ class Comparison:
     x0_source: str
     floor: float
     """f* of the problem."""
+    floor_is_zero: bool
+    """f* is zero up to rounding (:func:`condiag.reference.floor_is_zero`)."""
     start_loss: float
     """f(x0) predicted."""
     steps: np.ndarray
@@ -143,14 +145,15 @@ def _float32_curve(problem: Problem, lr: float, x0: np.ndarray, steps: np.ndarra
     return out
 
 
-def _stall_agreement(observed, float32, steps, floor: float) -> tuple[float, float | None]:
-    """How well a log follows a float32 run: within :data:`AGREE` of it plus :data:`STALL_MARGIN` times the gap
-    the float32 run ends at (at least float32's rounding of f*): once float32 stops resolving the gap, its loss
-    is rounding, which two float32 codes share in size only."""
+def _stall_agreement(observed, float32, float64, steps, floor: float) -> tuple[float, float | None]:
+    """How well a log follows a float32 run: within :data:`AGREE` of it, plus, once the float32 run has stalled
+    (its gap ends more than :data:`STALL_MARGIN` times above float64's), :data:`STALL_MARGIN` times the gap it
+    stalls at (a stalled float32 loss is rounding, which two float32 codes share in size only)."""
     from ..causes import FLOAT32_UNIT_ROUNDOFF
 
-    end = float32[np.isfinite(float32)]
-    rounding = max(abs(float(end[-1]) - floor), FLOAT32_UNIT_ROUNDOFF * abs(floor)) if end.size else math.inf
+    end32, end64 = float32[-1] - floor, float64[-1] - floor
+    stalled = np.isfinite(end32) and end32 > STALL_MARGIN * max(end64, 0.0)
+    rounding = max(abs(end32), FLOAT32_UNIT_ROUNDOFF * abs(floor)) if stalled else 0.0
     finite = np.isfinite(observed)
     with np.errstate(invalid="ignore"):
         close = np.abs(observed - float32) <= AGREE * np.abs(float32) + STALL_MARGIN * rounding
@@ -164,28 +167,30 @@ def compare_with_problem(log, problem: Problem, lr: float, x0: np.ndarray, x0_so
     steps = np.asarray(log.steps, dtype=float)
     observed = np.asarray(log.loss, dtype=float)
     curve, floor, factors = predicted_gd_curve(problem, lr, x0, steps)
-    stated = _candidate("stated", f"gradient descent at lr {lr:g} on the {problem.loss} loss", curve, observed, steps)
+    stated = _candidate("stated", f"gradient descent on the {problem.loss} loss", curve, observed, steps)
     candidates = [stated]
     for loss in LOSS_CONVENTIONS:
         if loss != problem.loss and not problem.is_quadratic:
             other = problem.with_options(loss=loss)
             predicted, _, _ = predicted_gd_curve(other, lr, x0, steps)
-            candidates.append(_candidate(f"loss={loss}", f"the {loss} loss (reduction) instead of the {problem.loss}",
+            candidates.append(_candidate(f"loss={loss}", f"the {loss} loss instead of the {problem.loss}",
                                          predicted, observed, steps))
     if not problem.is_quadratic and problem.n_rows > 1:
         flat, scale, constant = broadcast_problem(problem)
         predicted, _, _ = predicted_gd_curve(flat, lr * scale, x0, steps)  # its gradient is scale times flat's
-        candidates.append(_candidate("broadcast", "a target of shape (N,) against predictions of shape (N, 1) (broadcast to N×N)",
+        candidates.append(_candidate("broadcast", "targets (N,) broadcast against predictions (N, 1)",
                                      scale * predicted + constant, observed, steps))
     float32 = _float32_curve(problem, lr, x0, steps)
     if float32 is not None:
-        share, departs = _stall_agreement(observed, float32, steps, floor)
+        share, departs = _stall_agreement(observed, float32, curve, steps, floor)
         candidates.append(Candidate("float32", "the same steps run in float32", float32, share, departs))
     best = max(candidates, key=lambda c: (c.agreement, c is stated))
     start_loss = float(problem.value(x0))
     cause = _cause(stated, best, observed, curve, factors, fit)
-    return Comparison(problem.source, problem.loss, lr, x0_source, floor, start_loss, steps, stated, best, tuple(candidates),
-                      factors, cause)
+    from ..reference import floor_is_zero
+
+    return Comparison(problem.source, problem.loss, lr, x0_source, floor, floor_is_zero(problem, floor, start_loss), start_loss,
+                      steps, stated, best, tuple(candidates), factors, cause)
 
 
 def _cause(stated: Candidate, best: Candidate, observed, predicted, factors, fit) -> str:
@@ -223,8 +228,8 @@ def comparison_findings(c: Comparison, n_rows: int) -> list:
     data = {"cause": c.cause, "agreement": c.stated.agreement, "departs_at": c.stated.departs_at}
     if c.cause == "agrees":
         return [Finding("CD170", "info", "The log follows condiag's prediction at every record",
-                        f"Every record is within {sig(100 * AGREE, 2)}% of {c.stated.description} from x0 = {c.x0_source} "
-                        f"(closed form; f* = {sig(c.floor, 5)}).", (), data)]
+                        f"Every record is within {sig(100 * AGREE, 2)}% of {c.stated.description} at lr {sig(c.lr, 4)} from "
+                        f"x0 = {c.x0_source} (closed form; f* = {'0' if c.floor_is_zero else sig(c.floor, 5)}).", (), data)]
     share = f"{sig(100 * c.stated.agreement, 3)}% of the records agree with the stated setting; "
     if c.cause == "loss convention":
         actual = c.best.name.split("=", 1)[1]

@@ -31,7 +31,8 @@ import numpy as np
 
 from ..findings import Finding, Remedy
 from ..numbers import count, sig, sig_below
-from .fit import SPIKE_MAX_WIDTH, Alternation, ExponentialFit, RateFit, Spike, alternation, exponential_fit, find_spikes, rate_fit, robust_scatter
+from .fit import (SPIKE_MAX_WIDTH, Alternation, ExponentialFit, PowerFit, RateFit, Spike, alternation, exponential_fit, find_spikes,
+                  power_fit, rate_fit, robust_scatter)
 from .logs import LossLog
 
 DIVERGED_RISE = 2.0
@@ -46,6 +47,9 @@ MIN_RECORDS = 5
 """Fewer finite records than this are too short to fit."""
 LR_CHANGE = 1e-6
 """A relative change of the logged lr larger than this starts a new phase."""
+DECISIVE_BIC = 10.0
+"""A power law replaces the geometric fit when its information criterion is lower by this much (Kass & Raftery,
+JASA 90(430), 1995: a difference above 10 is very strong evidence)."""
 JUMP_RATIO = 10.0
 """A rise by this factor that does not come back (not a spike) starts a new phase (a restart)."""
 
@@ -58,13 +62,14 @@ class Verdict(str, Enum):
     CONVERGED = "converged"
     CONVERGING = "converging"
     CRAWLING = "crawling"
+    SUBLINEAR = "sublinear"
     STALLED = "stalled"
     PLATEAU = "plateau"
     NOT_FINITE = "not-finite"
     TOO_SHORT = "too-short"
 
 
-FAIL_ON_CHOICES = ("diverging", "oscillating", "crawling", "stalled", "plateau", "not-finite", "spikes")
+FAIL_ON_CHOICES = ("diverging", "oscillating", "crawling", "sublinear", "stalled", "plateau", "not-finite", "spikes")
 """What ``--fail-on`` may name: the verdicts a CI job fails on, and ``spikes``."""
 
 
@@ -178,6 +183,11 @@ class RunDiagnosis:
     findings: tuple[Finding, ...] = ()
     notes: tuple[str, ...] = field(default_factory=tuple)
     sharpness: SharpnessTrack | None = None
+    power: PowerFit | None = None
+    """The power law f ≈ c (t + τ)^-p, when it describes the log decisively better than geometric terms."""
+    nonfinite_count: int = 0
+    nonfinite_persistent: bool = True
+    """The loss stayed NaN/Inf from its first such record on (else those records were isolated and skipped)."""
 
 
 # ---------------------------------------------------------------------------- phases
@@ -258,18 +268,25 @@ def diagnose_run(log: LossLog, *, lr: float | None = None, tol: float = 1e-6) ->
     bad = np.flatnonzero(~np.isfinite(loss))
     nonfinite_step = float(steps[bad[0]]) if bad.size else None
     nonfinite_value = None if not bad.size else ("NaN" if np.isnan(loss[bad[0]]) else "inf" if loss[bad[0]] > 0 else "-inf")
-    end = int(bad[0]) if bad.size else steps.size
-    phase_list = phases_of(steps[:end], loss[:end], None if log.lr is None else log.lr[:end]) if end else []
+    persistent = bool(bad.size) and bool(np.all(~np.isfinite(loss[bad[0]:])))
+    lrs = log.lr
+    if bad.size and not persistent:  # isolated NaN/Inf records: skipped, the run went on
+        keep = np.isfinite(loss)
+        steps, loss = steps[keep], loss[keep]
+        lrs = None if lrs is None else lrs[keep]
+        notes.append(f"{bad.size} isolated non-finite record(s) skipped, the first at step {count(nonfinite_step)}")
+    end = int(bad[0]) if persistent else steps.size
+    phase_list = phases_of(steps[:end], loss[:end], None if lrs is None else lrs[:end]) if end else []
     a, b = (phase_list[-1][0], phase_list[-1][1] + 1) if phase_list else (0, 0)
     s, f = steps[a:b], loss[a:b]
-    phase_lr = None if log.lr is None else log.lr[a:b]
+    phase_lr = None if lrs is None else lrs[a:b]
     lr_source = "--lr" if lr is not None else None
     if lr is None and phase_lr is not None and phase_lr.size and np.all(np.isfinite(phase_lr)) and np.ptp(phase_lr) <= LR_CHANGE * abs(phase_lr[0]):
         lr, lr_source = float(phase_lr[0]), "the log's lr column"
     phases = []
     for first, last, kind in phase_list:
         ps, pf = steps[first:last + 1], loss[first:last + 1]
-        plr = None if log.lr is None else log.lr[first:last + 1]
+        plr = None if lrs is None else lrs[first:last + 1]
         phases.append(Phase(float(ps[0]), float(ps[-1]), kind, None if plr is None else float(plr[0]),
                             None if plr is None else float(plr[-1]), rate_fit(ps, pf)))
     positive = f > 0
@@ -284,7 +301,8 @@ def diagnose_run(log: LossLog, *, lr: float | None = None, tol: float = 1e-6) ->
     else:
         s_fit, f_fit = s, f
     common = dict(log=log, lr=lr, lr_source=lr_source, nonfinite_step=nonfinite_step, nonfinite_value=nonfinite_value,
-                  spikes=spikes, phases=tuple(phases), tol=tol, notes=tuple(notes), sharpness=sharpness_track(log, lr))
+                  spikes=spikes, phases=tuple(phases), tol=tol, notes=tuple(notes), sharpness=sharpness_track(log, lr),
+                  nonfinite_count=int(bad.size), nonfinite_persistent=persistent)
     if s_fit.size < MIN_RECORDS:
         verdict = Verdict.NOT_FINITE if nonfinite_step is not None else Verdict.TOO_SHORT
         return _finish(RunDiagnosis(verdict=verdict, summary="", analysed_from=None, analysed_to=None,
@@ -293,6 +311,7 @@ def diagnose_run(log: LossLog, *, lr: float | None = None, tol: float = 1e-6) ->
                                     steps_to_tol=None, steps_to_tol_range=None, reached_tol_step=None, visited=(),
                                     condition_bound=None, **common))
     fit, tail = _fit_stretch(s_fit, f_fit)
+    power = power_fit(s_fit, f_fit)
     swing = alternation(s_fit, f_fit)
     oscillation = swing if swing is not None and swing.share >= 0.9 and swing.amplitude > 1e-6 else None
     divergence = _divergence(s_fit, f_fit, lr, tail, nonfinite_step is not None)
@@ -310,7 +329,7 @@ def diagnose_run(log: LossLog, *, lr: float | None = None, tol: float = 1e-6) ->
         verdict = Verdict.DIVERGING
     elif oscillation is not None:
         verdict = Verdict.OSCILLATING
-    elif nonfinite_step is not None:
+    elif nonfinite_step is not None and persistent:
         verdict = Verdict.NOT_FINITE
     else:
         end_model = float(model[-1]) if model is not None else float(f_fit[-1])
@@ -329,7 +348,12 @@ def diagnose_run(log: LossLog, *, lr: float | None = None, tol: float = 1e-6) ->
             verdict = Verdict.CONVERGED
             reached = float(s_fit[hits[0]])
             steps_to_tol = 0.0
+        elif decaying and power is not None and power.bic < fit.bic - DECISIVE_BIC:
+            verdict = Verdict.SUBLINEAR
+            arrival = power.first_step_below(tol * first_loss)
+            steps_to_tol = None if arrival is None else max(arrival - float(s_fit[-1]), 0.0)
         elif decaying:
+            power = None
             arrival = fit.first_step_below(target)
             steps_to_tol = None if arrival is None else max(arrival - float(s_fit[-1]), 0.0)
             steps_range = _steps_range(fit, target, float(s_fit[-1]))
@@ -342,7 +366,8 @@ def diagnose_run(log: LossLog, *, lr: float | None = None, tol: float = 1e-6) ->
                                 first_loss=first_loss, last_loss=float(f_fit[-1]), fit=fit, tail=tail, divergence=divergence,
                                 oscillation=oscillation if oscillation is not None else None, level=level, scatter=scatter,
                                 steps_to_tol=steps_to_tol, steps_to_tol_range=steps_range, reached_tol_step=reached,
-                                visited=visited, condition_bound=bound, **common))
+                                visited=visited, condition_bound=bound,
+                                power=power if verdict is Verdict.SUBLINEAR else None, **common))
 
 
 def _static_level(fit: ExponentialFit, step: float) -> float:
@@ -399,7 +424,7 @@ def _evidence(d: RunDiagnosis) -> str:
 
 
 def run_findings(d: RunDiagnosis) -> list[Finding]:
-    """The findings of one run (codes CD160–CD169 and CD177, listed in the README)."""
+    """The findings of one run (codes CD160–CD169, CD177 and CD178, listed in the README)."""
     out: list[Finding] = []
     lr = d.lr
     if d.divergence is not None:
@@ -423,7 +448,12 @@ def run_findings(d: RunDiagnosis) -> list[Finding]:
         out.append(Finding("CD160", "error", f"Diverging: the loss grows {sig(g.factor, 4)}× per step from step "
                            f"{count(d.divergence.start_step)}", detail, tuple(remedies),
                            {"growth_factor": g.factor, "start_step": d.divergence.start_step}))
-    if d.nonfinite_step is not None:
+    if d.nonfinite_step is not None and not d.nonfinite_persistent:
+        out.append(Finding("CD167", "warning", f"{d.nonfinite_count} isolated NaN/Inf record(s), the first at step "
+                           f"{count(d.nonfinite_step)}", "The loss was not finite at these records and finite again after them "
+                           "(a bad batch, or a log of 0 in the loss); they are skipped and the rest is analysed.", (),
+                           {"step": d.nonfinite_step, "count": d.nonfinite_count}))
+    elif d.nonfinite_step is not None:
         out.append(Finding("CD167", "error", f"The loss became {d.nonfinite_value} at step {count(d.nonfinite_step)}",
                            f"Record at step {count(d.nonfinite_step)} is {d.nonfinite_value}; the records before it are analysed."
                            + ("" if d.divergence is not None else " It was not growing geometrically before: a sudden "
@@ -442,6 +472,22 @@ def run_findings(d: RunDiagnosis) -> list[Finding]:
                            {"share": o.share}))
     if d.verdict in (Verdict.CONVERGING, Verdict.CRAWLING, Verdict.CONVERGED):
         out.append(_convergence_finding(d))
+    if d.verdict is Verdict.SUBLINEAR:
+        p = d.power
+        logged = (d.analysed_to - d.analysed_from) or 1.0
+        slow = d.steps_to_tol is None or d.steps_to_tol > CRAWL_FACTOR * logged
+        more = "more than 10^18" if d.steps_to_tol is None else count(d.steps_to_tol)
+        out.append(Finding("CD178", "warning" if slow else "info", f"Sublinear: the loss falls like t^-{sig(p.exponent, 3)}; "
+                           f"{more} more steps to reach tol {sig(d.tol, 2)}",
+                           f"A power law f ≈ {sig(p.amplitude, 4)}·(t - {count(p.first_step)} + {sig(p.offset, 3)})^-{sig(p.exponent, 4)} "
+                           f"(exponent ± {sig(1.96 * p.exponent_se, 2)}, 95%; misfit {sig(100 * p.residual, 2)}%) describes the log "
+                           "decisively better than geometric terms (information criterion lower by more than "
+                           f"{sig(DECISIVE_BIC, 2)}): no fixed contraction per step, as for gradient descent on a convex loss that is "
+                           "not strongly convex (1/t), or SGD with a decaying lr. Each tenfold cut of the loss costs "
+                           f"{sig(10 ** (1 / p.exponent), 3)} times the steps so far.",
+                           (Remedy("Add curvature or momentum", "Ridge (weight decay) makes the loss strongly convex, so "
+                                   "gradient descent converges linearly; Nesterov momentum turns 1/t into 1/t²."),) if slow else (),
+                           {"exponent": p.exponent, "steps_to_tol": d.steps_to_tol}))
     if d.verdict in (Verdict.STALLED, Verdict.PLATEAU):
         noisy = d.verdict is Verdict.PLATEAU
         detail = (f"At the end the fitted curve is within {sig(100 * LEVEL_SHARE, 1)}% of its part that does not decay, "
@@ -464,7 +510,7 @@ def run_findings(d: RunDiagnosis) -> list[Finding]:
         out.append(Finding("CD166", "warning", f"{len(d.spikes)} spike(s): the loss jumped and recovered",
                            f"Isolated jumps above the running median: {shown}{more}. Adam's spikes come from its second-moment "
                            "estimate lagging a sudden large gradient (a small eps and a β2 near 1 make them larger).",
-                           (Remedy("Raise Adam's eps or lower β2", "eps 1e-6–1e-4 or betas=(0.9, 0.98) damp them.",
+                           (Remedy("With Adam: raise eps or lower β2", "eps 1e-6–1e-4 or betas=(0.9, 0.98) damp them.",
                                    "torch.optim.Adam(params, lr=lr, betas=(0.9, 0.98), eps=1e-6)"),),
                            {"steps": [sp.step for sp in d.spikes]}))
     if d.sharpness is not None:
@@ -487,7 +533,11 @@ def run_findings(d: RunDiagnosis) -> list[Finding]:
                          for p in d.phases)
         out.append(Finding("CD168", "info", f"{len(d.phases)} phases", f"{rows}. The verdict is about the last one.", (), {}))
     if d.verdict is Verdict.TOO_SHORT:
-        out.append(Finding("CD169", "info", "Too few records to fit", f"Fewer than {MIN_RECORDS} finite records.", (), {}))
+        positive = int(np.sum(np.isfinite(d.log.loss) & (d.log.loss > 0)))
+        why = (f"{positive} positive finite record(s): the fits need at least {MIN_RECORDS}"
+               + ("; the loss is <= 0 elsewhere (a loss that can be negative, such as a log-likelihood, has no gap to fit "
+                  "without its minimum)" if positive < int(np.sum(np.isfinite(d.log.loss))) else "") + ".")
+        out.append(Finding("CD169", "info", "Too few records to fit", why, (), {}))
     order = {"error": 0, "warning": 1, "info": 2}
     out.sort(key=lambda f: order[f.severity])
     return out

@@ -147,6 +147,8 @@ class ExponentialFit:
     points: int
     residual: float
     oscillating: bool = False
+    bic: float = 0.0
+    """Its Bayesian information criterion (:func:`information_criterion`)."""
 
     def value(self, steps) -> np.ndarray:
         """The fitted curve at ``steps`` (log-domain sum, no overflow)."""
@@ -330,9 +332,7 @@ def _exponential_fit(steps, values, max_order: int = MAX_ORDER) -> ExponentialFi
                     continue
                 params, residuals, jac = refined
                 params, residuals, jac, kept = _prune(params, residuals, jac, s, order, with_floor)
-                rss = max(float(residuals @ residuals), n * RELATIVE_NOISE_FLOOR**2)
-                k = 2 * kept + with_floor
-                bic = n * math.log(rss / n) + k * math.log(n)
+                bic = information_criterion(residuals, 2 * kept + with_floor)
                 candidate = (bic, kept, with_floor, params, residuals, jac)
                 if best is None or bic < best[0] - 1e-9:
                     best = candidate
@@ -343,7 +343,7 @@ def _exponential_fit(steps, values, max_order: int = MAX_ORDER) -> ExponentialFi
             break  # two orders without a better fit: more terms only fit noise
     if best is None:
         return None
-    _bic, order, with_floor, params, residuals, jac = best
+    bic, order, with_floor, params, residuals, jac = best
     n_params = 2 * order + with_floor
     variance = max(float(residuals @ residuals) / max(n - n_params, 1), RELATIVE_NOISE_FLOOR**2) * _ar1_inflation(residuals)
     try:
@@ -359,7 +359,7 @@ def _exponential_fit(steps, values, max_order: int = MAX_ORDER) -> ExponentialFi
     floor = math.exp(params[2 * order]) if with_floor else 0.0
     floor_se = floor * float(se[2 * order]) if with_floor else 0.0
     return ExponentialFit(tuple(components), floor, floor_se, float(first), float(steps[-1]), int(n),
-                          float(np.sqrt(np.mean(residuals**2))), oscillating)
+                          float(np.sqrt(np.mean(residuals**2))), oscillating, bic)
 
 
 # ---------------------------------------------------------------------------- shapes
@@ -461,3 +461,76 @@ def alternation(steps: np.ndarray, loss: np.ndarray) -> Alternation | None:
     share = float(np.mean(flips[-window:]))
     lo = s.size - window - 2
     return Alternation(share, float(s[lo]), float(s[-1]), float(np.median(np.abs(d[-window:]) / np.abs(f[-window - 1:-1]))))
+
+
+# ---------------------------------------------------------------------------- power laws
+@dataclass(frozen=True)
+class PowerFit:
+    """f(s) ≈ c (s - first_step + offset)^(-exponent): sublinear convergence (gradient descent on a convex
+    function that is not strongly convex decays like 1/t, SGD with a decaying lr like a power of t)."""
+
+    amplitude: float
+    exponent: float
+    exponent_se: float
+    offset: float
+    first_step: float
+    residual: float
+    """Root-mean-square of log f - log model."""
+    bic: float
+
+    def value(self, steps) -> np.ndarray:
+        s = np.asarray(steps, dtype=float) - self.first_step + self.offset
+        return self.amplitude * s ** -self.exponent
+
+    def first_step_below(self, level: float) -> float | None:
+        if level <= 0 or self.exponent <= 0:
+            return None
+        return self.first_step - self.offset + (self.amplitude / level) ** (1.0 / self.exponent)
+
+
+def information_criterion(residuals: np.ndarray, parameters: int) -> float:
+    """N log(RSS/N) + k log N with RSS floored at N·:data:`RELATIVE_NOISE_FLOOR`² (the one rule both fits use)."""
+    n = residuals.size
+    rss = max(float(residuals @ residuals), n * RELATIVE_NOISE_FLOOR**2)
+    return n * math.log(rss / n) + parameters * math.log(n)
+
+
+def power_fit(steps, values) -> PowerFit | None:
+    """Least squares of log f on log(s - s₀ + τ) with c, p and τ > 0 free; None with fewer than 5 points."""
+    from scipy.optimize import least_squares
+
+    steps = np.asarray(steps, dtype=float)
+    values = np.asarray(values, dtype=float)
+    keep = np.isfinite(values) & (values > 0)
+    steps, values = steps[keep], values[keep]
+    if steps.size < 5:
+        return None
+    picked = _subsample(steps.size, FIT_POINTS)
+    s, logy = steps[picked] - steps[0], np.log(values[picked])
+    spacing = float(np.median(np.diff(s))) if s.size > 1 else 1.0
+
+    def residual(p):
+        return p[0] - p[1] * np.log(s + np.exp(p[2])) - logy
+
+    def jacobian(p):
+        tau = np.exp(p[2])
+        return np.column_stack([np.ones_like(s), -np.log(s + tau), -p[1] * tau / (s + tau)])
+
+    tau0 = max(spacing, 1.0)
+    x = np.log(s + tau0)
+    slope = float(np.polyfit(x, logy, 1)[0]) if np.ptp(x) > 0 else 0.0
+    start = np.array([float(np.mean(logy - slope * x)), -slope, math.log(tau0)])
+    with np.errstate(all="ignore"):
+        try:
+            solution = least_squares(residual, start, jac=jacobian, method="lm", x_scale="jac", max_nfev=2000)
+        except (ValueError, np.linalg.LinAlgError):
+            return None
+    span = float(s[-1]) or 1.0
+    if not np.all(np.isfinite(solution.x)) or solution.x[2] > math.log(1e6 * span) or abs(solution.x[0]) > 700:
+        return None  # an offset far beyond the log is an exponential in disguise, not a power law
+    res = solution.fun
+    jac = jacobian(solution.x)
+    variance = max(float(res @ res) / max(res.size - 3, 1), RELATIVE_NOISE_FLOOR**2) * _ar1_inflation(res)
+    covariance = variance * np.linalg.pinv(jac.T @ jac)
+    return PowerFit(math.exp(solution.x[0]), float(solution.x[1]), float(math.sqrt(max(covariance[1, 1], 0.0))),
+                    math.exp(solution.x[2]), float(steps[0]), float(np.sqrt(np.mean(res**2))), information_criterion(res, 3))
