@@ -17,7 +17,9 @@ Every pair runs on the same machine in the same process tree, best of ``--repeat
   9. `solve` 2000x500 vs `numpy.linalg.lstsq` (in-process);
  10. tall 2e6 x 50 in memory: `analyze` vs `numpy.linalg.svd(A, compute_uv=False)`, with the peak resident
      memory of each in its own process (as the operating system counts it);
- 11. with --large: the 1e6 x 1e5 sparse problem with 1e7 non-zeros (benchmarks/large_sparse.py).
+ 11. trace: `condiag.trace.diagnose` on a 1e6-record CSV loss log vs numpy.loadtxt + one scipy curve_fit of
+     a·exp(-bt) + c (what a user fitting the curve by hand would run; it gives no verdict, interval or order);
+ 12. with --large: the 1e6 x 1e5 sparse problem with 1e7 non-zeros (benchmarks/large_sparse.py).
 No timed assertions live in the tests; this script is where the numbers come from.
 """
 
@@ -218,6 +220,26 @@ def main() -> None:
     base = min((child(tall_base) for _ in range(max(1, args.repeat // 2))), key=lambda pair: pair[0])
     rows.append(("tall 2e6x50 in memory: analyze (in-process)", ours[0], base[0], "numpy.linalg.svd(A, compute_uv=False)", 1.2))
     rows.append(("tall 2e6x50: peak memory beyond A", ours[1], 763.0, "the matrix itself", 2.0, "MiB"))
+
+    # 11. trace: a 1e6-record loss log (noisy exponential decay to a floor)
+    from scipy.optimize import curve_fit
+
+    from condiag.trace import diagnose
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "log.csv"
+        t = np.arange(1_000_000.0)
+        y = (2 * np.exp(-t / 2e5) + 0.1) * np.exp(0.05 * rng.standard_normal(t.size))
+        np.savetxt(path, np.column_stack([t, y]), delimiter=",", header="step,loss", comments="", fmt=["%d", "%.6g"])
+
+        def baseline():
+            table = np.loadtxt(path, delimiter=",", skiprows=1)
+            curve_fit(lambda s, a, b, c: a * np.exp(-b * s) + c, table[:, 0], table[:, 1], p0=(1.0, 1e-5, 0.0))
+
+        t_trace = best_of(args.repeat, lambda: diagnose(str(path)))
+        t_fit = best_of(args.repeat, baseline)
+        rows.append(("trace: 1e6-record CSV loss log (in-process)", t_trace, t_fit,
+                     "numpy.loadtxt + scipy curve_fit(a·exp(-bt)+c)", None))
 
     if args.large:
         out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "large_sparse.py")], capture_output=True, text=True, check=True)

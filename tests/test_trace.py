@@ -581,3 +581,29 @@ def test_isolated_nan_records_are_skipped_and_reported():
     assert run.nonfinite_step == 50 and run.nonfinite_count == 2 and not run.nonfinite_persistent
     assert run.verdict is Verdict.CONVERGED
     assert run.fit.components[0].factor == pytest.approx(0.95**1, rel=1e-9)
+
+
+def test_closed_form_log_sampled_every_100k_steps():
+    """A log written every 100,000 steps (the closed form of GD on the valley at the advised lr, up to 3e7 steps):
+    the slowest factor per step and the steps to tol agree with condiag analyze."""
+    from condiag.bounds import quadratic_model
+    from condiag.reference import reference_from
+    from condiag.spectrum import decompose
+    from condiag.trajectories import LinearMethod, log_gaps
+
+    problem = condiag.load_problem("sample_problems/valley_2x2.npz")
+    analysis = condiag.analyze(problem, lrs=[1.44e-5])
+    decomposition = decompose(problem)
+    reference = reference_from(problem, decomposition)
+    model = quadratic_model(problem, decomposition, reference.x, np.zeros(2), reference.loss)
+    steps = np.arange(0, 3e7, 1e5)
+    loss = reference.loss + np.exp(log_gaps(model, LinearMethod("gd", 1.44e-5), steps))
+    run = diagnose(log_from_values(loss, steps), lr=1.44e-5, tol=1e-9).runs[0]
+    slow = (1 - 1.44e-5 * analysis.spectrum.lambda_min) ** 2
+    assert run.fit.components[0].factor == pytest.approx(slow, rel=1e-12)
+    assert run.visited[0].lambda_flat == pytest.approx(analysis.spectrum.lambda_min, rel=1e-6)
+    exact = condiag.analyze(problem, lrs=[1.44e-5], tol=1e-9).checks[0].steps_to_tol
+    assert run.verdict is Verdict.CONVERGED and exact <= run.reached_tol_step < exact + 1e5  # the first record past it
+    early = diagnose(log_from_values(loss[:100], steps[:100]), lr=1.44e-5, tol=1e-9).runs[0]  # stopped at 9.9e6 steps
+    assert early.verdict in (Verdict.CONVERGING, Verdict.CRAWLING)
+    assert early.steps_to_tol + steps[99] == pytest.approx(exact, rel=1e-6)

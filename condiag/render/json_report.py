@@ -413,7 +413,7 @@ def _fit_json(fit, visited) -> dict | None:
             "lambda_steep": v.lambda_steep if v else None, "lambda_se": v.lambda_se if v else None,
         })
     return {"components": components, "floor": fit.floor, "floor_se": fit.floor_se, "first_step": fit.first_step,
-            "last_step": fit.last_step, "points": fit.points, "residual": fit.residual, "oscillating": fit.oscillating}
+            "last_step": fit.last_step, "points": fit.points, "residual": fit.residual}
 
 
 def _comparison_json(c) -> dict | None:

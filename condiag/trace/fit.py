@@ -134,9 +134,6 @@ class ExponentialFit:
     points : int
     residual : float
         Root-mean-square of log f - log model: the relative misfit.
-    oscillating : bool
-        The matrix pencil found a negative or complex factor (an oscillation the sum of positive
-        geometric terms cannot describe); the fit then holds the real positive part only.
     """
 
     components: tuple[Component, ...]
@@ -146,7 +143,6 @@ class ExponentialFit:
     last_step: float
     points: int
     residual: float
-    oscillating: bool = False
     bic: float = 0.0
     """Its Bayesian information criterion (:func:`information_criterion`)."""
 
@@ -253,24 +249,23 @@ def _prune(params, residuals, jac, s, order: int, with_floor: bool):
     return params[keep], residuals, jac[:, keep], kept
 
 
-def _starts(s_uniform: np.ndarray, y_uniform: np.ndarray, order: int, span: float):
-    """Starting (a_i, b_i) for ``order`` terms from the matrix pencil on the uniform resample; plus whether it
-    met a negative or complex pole."""
+def _starts(s_uniform: np.ndarray, y_uniform: np.ndarray, order: int):
+    """Starting (a_i, b_i) for ``order`` terms from the matrix pencil on the uniform resample (its real positive
+    poles; None when it has fewer)."""
     step = s_uniform[1] - s_uniform[0]
     poles = pencil_factors(y_uniform, order)
-    oscillating = bool(np.any((np.abs(poles.imag) > 1e-6 * np.abs(poles)) | (poles.real <= 0))) if poles.size else False
     real = np.sort(poles.real[(np.abs(poles.imag) <= 1e-6 * np.abs(poles)) & (poles.real > 0)])[::-1]
     if real.size < order:
-        return None, oscillating
+        return None
     b = np.log(real) / step
     vander = np.exp(np.outer(s_uniform, b))
     weights = 1.0 / np.maximum(np.abs(y_uniform), np.finfo(float).tiny)
     try:
         c = np.linalg.lstsq(vander * weights[:, None], y_uniform * weights, rcond=None)[0]
     except np.linalg.LinAlgError:
-        return None, oscillating
+        return None
     c = np.where(c > 0, c, np.max(np.abs(y_uniform)) * 1e-3)
-    return np.concatenate([np.log(c), b]), oscillating
+    return np.concatenate([np.log(c), b])
 
 
 def exponential_fit(steps, values, max_order: int = MAX_ORDER) -> ExponentialFit | None:
@@ -309,13 +304,11 @@ def _exponential_fit(steps, values, max_order: int = MAX_ORDER) -> ExponentialFi
     y_uniform = np.exp(np.interp(grid, s, logy))
     n = s.size
     best = None
-    oscillating = False
     previous = None  # the best terms of the order below, grown by one term as a second start
     for order in range(1, max_order + 1):
         if 2 * order + 1 >= n:
             break
-        start, osc = _starts(grid, y_uniform, order, span)
-        oscillating |= osc
+        start = _starts(grid, y_uniform, order)
         starts = [] if start is None else [start]
         if previous is not None:
             a, b = previous[: order - 1], previous[order - 1: 2 * order - 2]
@@ -359,7 +352,7 @@ def _exponential_fit(steps, values, max_order: int = MAX_ORDER) -> ExponentialFi
     floor = math.exp(params[2 * order]) if with_floor else 0.0
     floor_se = floor * float(se[2 * order]) if with_floor else 0.0
     return ExponentialFit(tuple(components), floor, floor_se, float(first), float(steps[-1]), int(n),
-                          float(np.sqrt(np.mean(residuals**2))), oscillating, bic)
+                          float(np.sqrt(np.mean(residuals**2))), bic)
 
 
 # ---------------------------------------------------------------------------- shapes
