@@ -87,12 +87,18 @@ def robust_scatter(values: np.ndarray) -> float:
     return float(1.4826 * np.median(np.abs(values - np.median(values))))
 
 
-def rate_fit(steps: np.ndarray, values: np.ndarray) -> RateFit | None:
-    """Least-squares line through log(values) against steps; None with fewer than 3 positive finite points."""
+def positive_records(steps, values) -> tuple[np.ndarray, np.ndarray]:
+    """The records whose value is finite and positive (the fits work on log f), as float arrays."""
     steps = np.asarray(steps, dtype=float)
     values = np.asarray(values, dtype=float)
     keep = np.isfinite(values) & (values > 0)
-    s, y = steps[keep], np.log(values[keep])
+    return steps[keep], values[keep]
+
+
+def rate_fit(steps: np.ndarray, values: np.ndarray) -> RateFit | None:
+    """Least-squares line through log(values) against steps; None with fewer than 3 positive finite points."""
+    s, y = positive_records(steps, values)
+    y = np.log(y)
     if s.size < 3 or s[-1] == s[0]:
         return None
     s0 = s - s.mean()
@@ -290,10 +296,7 @@ def _exponential_fit(steps, values, max_order: int = MAX_ORDER) -> ExponentialFi
         The fit whose Bayesian information criterion, N log(RSS/N) + k log N with RSS floored at
         N·:data:`RELATIVE_NOISE_FLOOR`², is smallest over orders 1..max_order with and without a floor.
     """
-    steps = np.asarray(steps, dtype=float)
-    values = np.asarray(values, dtype=float)
-    keep = np.isfinite(values) & (values > 0)
-    steps, values = steps[keep], values[keep]
+    steps, values = positive_records(steps, values)
     if steps.size < 4:
         return None
     first = steps[0]
@@ -492,10 +495,7 @@ def power_fit(steps, values) -> PowerFit | None:
     """Least squares of log f on log(s - s₀ + τ) with c, p and τ > 0 free; None with fewer than 5 points."""
     from scipy.optimize import least_squares
 
-    steps = np.asarray(steps, dtype=float)
-    values = np.asarray(values, dtype=float)
-    keep = np.isfinite(values) & (values > 0)
-    steps, values = steps[keep], values[keep]
+    steps, values = positive_records(steps, values)
     if steps.size < 5:
         return None
     picked = _subsample(steps.size, FIT_POINTS)
