@@ -419,6 +419,7 @@ EXIT_CODES = [
     (["trace", TRACE_LOG, "--lr-column", "nope"], ExitCode.BAD_INPUT),
     (["trace", TRACE_LOG, "--run-column", "nope"], ExitCode.BAD_INPUT),
     (["trace", TRACE_LOG, "--log-format", "xml"], ExitCode.USAGE),
+    (["trace", TRACE_LOG, "--tag", "loss"], ExitCode.BAD_INPUT),
     (["trace", TRACE_LOG, "--tol", "2"], ExitCode.USAGE),
     (["trace", TRACE_LOG, "--lr", "-1"], ExitCode.USAGE),
     (["trace", TRACE_LOG, "--fail-on", "crawling"], ExitCode.THRESHOLD),

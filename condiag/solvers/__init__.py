@@ -11,11 +11,13 @@ from .first_order import Adagrad, Adam, ArmijoGD, GradientDescent, HeavyBall, Mi
 from .krylov import CGLS, LSQR
 from .newton import Newton
 from .quasi_newton import LBFGS
+from .torch_optim import TorchAdam, TorchAdamW, TorchLBFGS, TorchSGD
 from .two_layer_solvers import AlternatingLeastSquares, LevenbergMarquardt
 
 _SOLVERS = (
     GradientDescent, ArmijoGD, HeavyBall, Nesterov, Adam, RMSprop, Adagrad, MinibatchSGD,
     LBFGS, CGLS, LSQR, Newton, PreconditionedGD, LevenbergMarquardt, AlternatingLeastSquares,
+    TorchSGD, TorchAdam, TorchAdamW, TorchLBFGS,
 )
 REGISTRY: dict[str, type[Solver]] = {cls.name: cls for cls in _SOLVERS}
 DEFAULT_SOLVERS = ("gd", "momentum", "adam", "lbfgs", "cg", "lsqr", "newton")

@@ -313,6 +313,18 @@ PARAMETER_RANGES = {
     "btol": ParameterRange(0.0),
     "conlim": ParameterRange(1.0),
     "mu0": ParameterRange(0.0, low_open=True),
+    # torch.optim's names (torch-sgd, torch-adam, torch-adamw, torch-lbfgs); flags are 0 or 1
+    "momentum": ParameterRange(0.0),
+    "dampening": ParameterRange(0.0, 1.0),
+    "weight_decay": ParameterRange(0.0),
+    "nesterov": ParameterRange(0.0, 1.0, integer=True),
+    "amsgrad": ParameterRange(0.0, 1.0, integer=True),
+    "strong_wolfe": ParameterRange(0.0, 1.0, integer=True),
+    "max_iter": ParameterRange(1.0, 10**6, integer=True),
+    "max_eval": ParameterRange(1.0, 10**7, integer=True),
+    "history_size": ParameterRange(1.0, 10**5, integer=True),
+    "tolerance_grad": ParameterRange(0.0),
+    "tolerance_change": ParameterRange(0.0),
 }
 """What each solver parameter means is the same in every solver that has it, so one table holds the rule."""
 

@@ -381,10 +381,12 @@ def read_logs(source: str, *, column: str | None = None, step_column: str | None
     kind = log_format(source, data, fmt)
     if b"\x00" in data[:4096] and kind not in ("tfevents",):
         raise InputError(label, "holds NUL bytes: it is not a text log", "TensorBoard event files are read by their name, events.out.tfevents.*")
+    if tag is not None and kind != "tfevents":
+        raise InputError(label, f"a tag names a TensorBoard scalar, and this is a {kind} log", "name its loss column instead")
     if kind == "tfevents":
         from .tfevents import read_scalars
 
-        steps, values, used = read_scalars(data, label, tag or column)
+        steps, values, used = read_scalars(data, label, tag)
         return _runs_from_records(label, steps, values, None, None, (f"loss: TensorBoard tag {used!r}",))
     try:
         text = data.decode("utf-8-sig")
