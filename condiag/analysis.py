@@ -61,6 +61,8 @@ class Analysis:
     """Verified parameters to paste, by method ('gd', 'heavy_ball', 'nesterov'): :class:`~condiag.advice.Advised`."""
     float32: object = None
     """What a float32 run of the advised method reaches (:class:`~condiag.float32.Float32Measurement`), when affordable."""
+    minibatch: object = None
+    """With ``batch_size``: what minibatch SGD does (:class:`~condiag.minibatch.MinibatchAnalysis`)."""
 
     def to_dict(self) -> dict:
         """The report as ``condiag analyze --json`` writes it (strict JSON types, no NaN)."""
@@ -111,6 +113,8 @@ def analyze(
     x0_source: str = "zeros",
     method: str = "auto",
     dtype: str = "float64",
+    batch_size: int | None = None,
+    replacement: bool = False,
 ) -> Analysis:
     """Analyse a problem: spectrum, bounds, exact predictions at each lr, causes, findings.
 
@@ -131,6 +135,11 @@ def analyze(
     dtype : {'float64', 'float32'}
         The precision the user trains in: each lr is checked as that dtype holds it, and a diverging
         loss is reported where it overflows in that dtype (float32: 3.4e38, then inf).
+    batch_size : int, optional
+        Minibatch SGD with this many rows a step (:mod:`condiag.minibatch`): its mean-square stability threshold,
+        and for each lr the noise floor and the expected loss after ``steps``.
+    replacement : bool
+        Whether the rows of a batch are drawn with replacement (else B distinct rows each step).
     """
     started = time.perf_counter()
     x0 = starting_point(x0, problem.n_cols)
@@ -158,7 +167,14 @@ def analyze(
         float32 = measure_float32(problem, advice, reference.x, x0)
     if dtype == "float32":
         bounds, checks = _in_float32(problem, spectrum, bounds, checks, float32, x0, tol)
+    minibatch = None
+    if batch_size is not None:
+        from .minibatch import analyse_minibatch
+
+        minibatch = analyse_minibatch(problem, decomposition, reference.x, x0, reference.loss, batch_size, replacement, lrs,
+                                      steps, tol, bounds.divergence_threshold)
     findings = diagnose(
+        minibatch=minibatch,
         problem=problem,
         spectrum=spectrum,
         bounds=bounds,
@@ -192,6 +208,7 @@ def analyze(
         seconds=time.perf_counter() - started,
         advice=advice,
         float32=float32,
+        minibatch=minibatch,
     )
 
 

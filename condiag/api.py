@@ -46,14 +46,14 @@ def as_problem(data, b=None, *, loss: str = "sum", objective: str = "least-squar
 
 def analyze(data, b=None, *, lrs=(), steps: int = 1000, tol: float = 1e-6, x0=None, method: str = "auto",
             dtype: str = "float64", loss: str = "sum", objective: str = "least-squares", ridge: float = 0.0,
-            intercept: bool = False, target=None):
+            intercept: bool = False, target=None, batch_size: int | None = None, replacement: bool = False):
     """``condiag analyze`` from Python: spectrum, learning-rate bounds, exact predictions at each lr in ``lrs``,
     causes, findings and remedies (:class:`condiag.analysis.Analysis`). See :func:`as_problem` for ``data``."""
     from .analysis import analyze as run
 
     problem = as_problem(data, b, loss=loss, objective=objective, ridge=ridge, intercept=intercept, target=target)
     return run(problem, list(lrs), steps=steps, tol=tol, x0=x0, x0_source="zeros" if x0 is None else "given",
-               method=method, dtype=dtype)
+               method=method, dtype=dtype, batch_size=batch_size, replacement=replacement)
 
 
 def compare(data, b=None, *, solvers=None, settings=None, x0=None, method: str = "auto", loss: str = "sum",

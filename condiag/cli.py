@@ -324,6 +324,11 @@ def cli():
 @click.option("--dtype", type=click.Choice(("float64", "float32")), default="float64", show_default=True,
               help="Your training precision. float32: the limit for your data rounded to float32, each --lr as float32 holds "
                    "it, the loss after T steps run in float32, whether float32 reaches --tol, overflow at 3.4e38.")
+@click.option("--batch-size", type=click.IntRange(min=1), metavar="B",
+              help="Minibatch SGD with B rows a step: its mean-square stability threshold, and for each --lr the noise "
+                   "floor and the expected loss after --steps (least squares).")
+@click.option("--sampling", type=click.Choice(("without-replacement", "with-replacement")), default="without-replacement",
+              show_default=True, help="With --batch-size: B distinct rows each step, or B rows drawn with replacement.")
 @model_options
 @output_options
 @click.option("--fail-on", type=click.Choice(SEVERITY_CHOICES), default="never", show_default=True, help="Exit 1 when a finding of this severity or worse is present.")
@@ -332,8 +337,8 @@ def cli():
 @click.option("--verbose", "-v", is_flag=True, help="The full report: every remedy, the loss-convention table.")
 @handle_errors
 def analyze(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, target, no_header, fmt, allow_external, method, engine, scheduler, memory_limit,
-            lrs, steps, tol, x0, seed, dtype, model, hidden, samples, init_scale, model_seed, as_json, output, no_color, fail_on, max_condition,
-            min_lr_margin, verbose):
+            lrs, steps, tol, x0, seed, dtype, batch_size, sampling, model, hidden, samples, init_scale, model_seed, as_json, output, no_color,
+            fail_on, max_condition, min_lr_margin, verbose):
     """Explain why gradient descent stalls or diverges: spectrum, learning-rate bounds,
     exact predictions and remedies."""
     from .analysis import analyze as run_analysis
@@ -341,11 +346,14 @@ def analyze(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, targe
 
     prob = load(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, target, no_header, fmt, allow_external, memory_limit,
                 engine, scheduler)
+    if batch_size is not None:
+        check_batch_size(prob, batch_size, method, model)
     if model == "two-layer":
         return analyze_two_layer_command(two_layer_problem(prob, hidden, samples, init_scale, model_seed), lrs, tol,
                                          as_json, output, no_color, fail_on, max_condition)
     x0_values, x0_label = parse_x0(x0, prob, seed)
-    result = run_analysis(prob, lrs, steps=steps, tol=tol, x0=x0_values, x0_source=x0_label, method=method, dtype=dtype)
+    result = run_analysis(prob, lrs, steps=steps, tol=tol, x0=x0_values, x0_source=x0_label, method=method, dtype=dtype,
+                          batch_size=batch_size, replacement=sampling == "with-replacement")
 
     def text(console):
         from .render.text import render_analysis
@@ -361,6 +369,21 @@ def analyze(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, targe
     worst = result.findings[0].severity if result.findings else "none"
     emit(text, json_report, as_json, output, no_color, f"{len(result.findings)} findings, worst {worst}")
     return report_verdict(verdict)
+
+
+def check_batch_size(prob, batch_size: int, method: str, model: str) -> None:
+    """--batch-size needs the rows of a least-squares problem analysed exactly (usage errors otherwise)."""
+    from .errors import UsageError
+    from .iterative import choose_method
+
+    if model == "two-layer" or prob.is_quadratic:
+        raise UsageError("--batch-size applies to least squares (minibatches of the rows of A)")
+    if prob.is_reduced:
+        raise UsageError("--batch-size needs the rows of A; this matrix was streamed (raise --memory-limit)")
+    if choose_method(prob, method) == "iterative":
+        raise UsageError("--batch-size needs the exact spectrum (--method exact)")
+    if batch_size > prob.n_samples:
+        raise UsageError(f"--batch-size {batch_size}: A has {prob.n_samples} rows")
 
 
 def analyze_two_layer_command(model, lrs, tol, as_json, output, no_color, fail_on, max_condition):

@@ -477,8 +477,45 @@ def _lr_check(check, bounds, advice, problem) -> Finding:
     )
 
 
+def _minibatch(minibatch, problem) -> list[Finding]:
+    """CD130–CD132: minibatch SGD's mean-square threshold, an lr stable for GD but not for SGD, a noise floor above tol."""
+    if minibatch is None:
+        return []
+    m = minibatch
+    sampling = "with replacement" if m.replacement else "distinct rows each step"
+    ratio = m.threshold / m.full_batch_threshold if m.full_batch_threshold else None
+    out = [Finding("CD130", "info", f"Minibatch SGD (batch {count(m.batch_size)}): stable in mean square below lr = {sig_below(m.threshold, 4)}",
+                   f"With batches of {count(m.batch_size)} of the {count(problem.n_samples)} rows ({sampling}), E||x - x*||² stays bounded "
+                   f"only below lr = {sig_below(m.threshold, 5)}, the exact threshold of its second-moment recursion"
+                   + (f": {sig(ratio, 3)} of full-batch gradient descent's 2/L = {sig_below(m.full_batch_threshold, 5)}." if ratio else "."),
+                   (), {"threshold": m.threshold})]
+    for p in m.predictions:
+        if not p.stable:
+            out.append(Finding("CD131", "error", f"lr = {sig(p.lr, 4)} diverges under minibatch SGD (batch {count(m.batch_size)})",
+                               f"E||x - x*||² grows by {sig(p.spectral_radius, 5)} per step: lr is above the mean-square threshold "
+                               f"{sig_below(m.threshold, 4)}" + (" although full-batch gradient descent is stable there."
+                                                               if m.full_batch_threshold and p.lr < m.full_batch_threshold else "."),
+                               (Remedy("Lower the lr below the minibatch threshold", f"lr < {sig_below(m.threshold, 4)}; "
+                                       "a larger batch raises the threshold towards 2/L."),), {"lr": p.lr}))
+        elif p.floor_gap is not None and p.floor_gap > m.target_gap:
+            detail = (f"At lr = {sig(p.lr, 4)} the expected loss levels off at f* + {sig(p.floor_gap, 4)} (the noise floor), "
+                      f"above the target f* + {sig(m.target_gap, 3)}; it gets within {2:g}× of the floor after "
+                      f"{'more than 10^15' if p.steps_to_floor is None else count(p.steps_to_floor)} steps.")
+            remedies = ()
+            if m.lr_for_tol is not None and m.lr_for_tol_prediction is not None:
+                reach = m.lr_for_tol_prediction.steps_to_target
+                detail += (f" The floor is below the target for lr <= {sig(m.lr_for_tol, 3)} (floor f* + "
+                           f"{sig(m.lr_for_tol_prediction.floor_gap, 3)}), which reaches it in "
+                           f"{'more than 10^15' if reach is None else count(reach)} steps: decay the lr towards it.")
+                remedies = (Remedy("Decay the learning rate", f"End the schedule at lr <= {sig(m.lr_for_tol, 3)} (or grow the batch).",
+                                   f"torch.optim.lr_scheduler.StepLR(optimizer, step_size=..., gamma=0.5)  # down to {sig(m.lr_for_tol, 3)}"),)
+            out.append(Finding("CD132", "warning", f"Minibatch noise floor at lr = {sig(p.lr, 4)}: f* + {sig(p.floor_gap, 3)}", detail,
+                               remedies, {"lr": p.lr, "floor_gap": p.floor_gap}))
+    return out
+
+
 def diagnose(*, problem, spectrum, bounds, advice, checks, reference, causes, ridge, start_loss, convex, bounded, x0,
-             float32=None) -> list[Finding]:
+             float32=None, minibatch=None) -> list[Finding]:
     """All findings, most severe first (stable order within a severity).
 
     ``advice`` holds the verified parameters (:func:`condiag.advice.advise`) that remedies quote.
@@ -495,6 +532,7 @@ def diagnose(*, problem, spectrum, bounds, advice, checks, reference, causes, ri
         _floor(problem, reference, start_loss),
         _no_rhs(problem),
         _accuracy(reference),
+        *_minibatch(minibatch, problem),
     ]
     found = [f for f in candidates if f is not None]
     return sorted(found, key=lambda f: -severity_rank(f.severity))

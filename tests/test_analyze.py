@@ -292,7 +292,7 @@ def _nulls(report, path=""):
 
 # nulls that mean "does not apply to this problem" (documented in the README), not a non-finite number
 NOT_APPLICABLE = ("causes.scaling", "causes.collinearity", "causes.intercept_column", "cond_standardised", "snippet",
-                  "ridge_suggestion", "reference.residual_norm", "rhs_source")
+                  "ridge_suggestion", "reference.residual_norm", "rhs_source", "minibatch")
 
 
 def test_json_nulls_carry_a_note(run, samples):

@@ -249,6 +249,7 @@ def analysis_json(analysis) -> dict:
         "causes": causes_json(analysis.causes),
         "ridge_suggestion": analysis.ridge_suggestion,
         "findings": findings_json(analysis.findings),
+        "minibatch": minibatch_json(analysis.minibatch, analysis.reference.loss, analysis.steps),
     }
     if body["loss_floor"] is None:
         body["loss_floor_note"] = "f is unbounded below"
@@ -261,6 +262,44 @@ def analysis_json(analysis) -> dict:
         if entry["float32_reaches_tol"] is None:
             entry["float32_reaches_tol_note"] = "only with --dtype float32 when a float32 run of the advice was affordable"
     return envelope("analyze", body, analysis.seconds)
+
+
+def _sgd_prediction_json(p, floor: float, steps: int) -> dict:
+    gap = p.gap_at.get(steps)
+    body = {"lr": p.lr, "stable": p.stable, "spectral_radius": p.spectral_radius, "floor_gap": p.floor_gap,
+            "floor_loss": None if p.floor_gap is None else floor + p.floor_gap, "steps": steps, "expected_gap": gap,
+            "expected_loss": None if gap is None else floor + gap, "steps_to_floor": p.steps_to_floor,
+            "steps_to_tol": p.steps_to_target}
+    if p.floor_gap is None:
+        body["floor_gap_note"] = body["floor_loss_note"] = "no floor: the lr is above the mean-square threshold"
+    if p.steps_to_floor is None:
+        body["steps_to_floor_note"] = "no floor above f* (or more than 10^15 steps)" if p.stable else "never: diverges"
+    if gap is None:
+        body["expected_gap_note"] = body["expected_loss_note"] = "not computed"
+    if p.steps_to_target is None:
+        body["steps_to_tol_note"] = "never: diverges, or the noise floor is above tol" if p.stable else "never: diverges"
+    return body
+
+
+def minibatch_json(m, floor: float, steps: int) -> dict | None:
+    if m is None:
+        return None
+    checked = m.lr_for_tol_prediction
+    body = {"batch_size": m.batch_size, "sampling": "with-replacement" if m.replacement else "without-replacement",
+            "alpha": m.alpha, "mean_square_threshold": m.threshold, "full_batch_threshold": m.full_batch_threshold,
+            "exact": m.exact, "directions": m.directions, "target_gap": m.target_gap,
+            "lrs": [_sgd_prediction_json(p, floor, steps) for p in m.predictions],
+            "lr_for_tol": m.lr_for_tol, "lr_for_tol_steps": None if checked is None else checked.steps_to_target,
+            "lr_for_tol_floor_gap": None if checked is None else checked.floor_gap}
+    if checked is None:
+        why = ("only with at most 40 learned directions (the threshold alone is computed matrix-free above that)" if not m.exact
+               else "no lr's floor is below tol, or f(x0) = f*")
+        body["lr_for_tol_note"] = body["lr_for_tol_floor_gap_note"] = why
+    if checked is not None and checked.steps_to_target is None:
+        body["lr_for_tol_steps_note"] = "more than 10^15 steps"
+    elif checked is None:
+        body["lr_for_tol_steps_note"] = why
+    return body
 
 
 def causes_json(causes) -> dict:

@@ -379,6 +379,37 @@ def reference_section(reference, problem, floor_is_zero: bool = False) -> list:
     return [heading("Exact answer"), key_values(rows)]
 
 
+def minibatch_section(m, steps: int, width: int = MIN_WIDTH) -> list:
+    """``analyze --batch-size``: the mean-square threshold, and per lr the noise floor and the expected gap."""
+    sampling = "with replacement" if m.replacement else "distinct rows each step"
+    parts = [heading(f"Minibatch SGD: batch {count(m.batch_size)}, {sampling}")]
+    rows = [("mean-square threshold", f"lr < {sig_below(m.threshold, 5)} keeps E||x - x*||² bounded "
+                                      f"(GD: 2/L = {sig_below(m.full_batch_threshold, 5)})")]
+    if m.lr_for_tol is not None and m.lr_for_tol_prediction is not None:
+        reach = m.lr_for_tol_prediction.steps_to_target
+        rows.append(("lr for tol", f"lr <= {sig(m.lr_for_tol, 3)}: floor below tol, reached in "
+                                   f"{'more than 10^15' if reach is None else count(reach)} steps"))
+    if not m.exact:
+        rows.append(("note", f"{count(m.directions)} directions: the threshold only (matrix-free); floors and expected "
+                             f"losses need at most {40} directions"))
+    parts.append(key_values(rows))
+    if m.predictions:
+        columns = ["lr", "E|e|² ×/step", "floor gap", f"gap at {count(steps)}", "to 2× floor", "to tol"]
+        table = Table(box=box.SIMPLE_HEAD, pad_edge=False, header_style="bold")
+        for name in columns:
+            table.add_column(name, justify="right", no_wrap=True)
+        for p in m.predictions:
+            never = "—" if not p.stable else "never"
+            table.add_row(sig(p.lr, 4), sig(p.spectral_radius, 6), "diverges" if p.floor_gap is None else sig(p.floor_gap, 3),
+                          sig(p.gap_at.get(steps), 3) if p.gap_at.get(steps) is not None else "—",
+                          never if p.steps_to_floor is None else count(p.steps_to_floor),
+                          never if p.steps_to_target is None else count(p.steps_to_target))
+        parts.append(table)
+        parts.append(Text("Exact expectations over the batches (the second-moment recursion): gap = E f(x) - f*; "
+                          "E|e|² ×/step = the second moment's slowest factor; 'to' = steps.", style="dim"))
+    return parts
+
+
 def render_analysis(analysis, console: Console, verbose: bool = False) -> None:
     """``condiag analyze``. The default report is short (the loss-convention table, remedies past the
     first three per finding and info-level details need ``verbose``); the JSON always has everything."""
@@ -391,6 +422,8 @@ def render_analysis(analysis, console: Console, verbose: bool = False) -> None:
     parts += checks_section(analysis.checks, analysis.tol, console.width, analysis.floor_is_zero)
     if analysis.convex and analysis.bounded and (problem.has_rhs or problem.is_quadratic):
         parts += reference_section(analysis.reference, problem, analysis.floor_is_zero)
+    if analysis.minibatch is not None:
+        parts += minibatch_section(analysis.minibatch, analysis.steps, console.width)
     parts += findings_section(analysis.findings, verbose)
     print_parts(console, parts)
     console.print()
