@@ -63,6 +63,8 @@ class Analysis:
     """What a float32 run of the advised method reaches (:class:`~condiag.float32.Float32Measurement`), when affordable."""
     minibatch: object = None
     """With ``batch_size``: what minibatch SGD does (:class:`~condiag.minibatch.MinibatchAnalysis`)."""
+    adam: tuple = ()
+    """With ``adam``: Adam's regimes at each lr (:class:`~condiag.adam_regimes.AdamRegime`)."""
 
     def to_dict(self) -> dict:
         """The report as ``condiag analyze --json`` writes it (strict JSON types, no NaN)."""
@@ -115,6 +117,7 @@ def analyze(
     dtype: str = "float64",
     batch_size: int | None = None,
     replacement: bool = False,
+    adam: tuple[float, float, float] | None = None,
 ) -> Analysis:
     """Analyse a problem: spectrum, bounds, exact predictions at each lr, causes, findings.
 
@@ -140,6 +143,8 @@ def analyze(
         and for each lr the noise floor and the expected loss after ``steps``.
     replacement : bool
         Whether the rows of a batch are drawn with replacement (else B distinct rows each step).
+    adam : (beta1, beta2, eps), optional
+        Also Adam's regimes at each lr (:mod:`condiag.adam_regimes`): its travel limit and its eps regime.
     """
     started = time.perf_counter()
     x0 = starting_point(x0, problem.n_cols)
@@ -173,7 +178,14 @@ def analyze(
 
         minibatch = analyse_minibatch(problem, decomposition, reference.x, x0, reference.loss, batch_size, replacement, lrs,
                                       steps, tol, bounds.divergence_threshold)
+    regimes = ()
+    if adam is not None and convex and bounded:
+        from .adam_regimes import adam_regime
+
+        regimes = tuple(adam_regime(float(lr), *adam, learned_eigenvalues(problem, decomposition), reference.x, x0) for lr in lrs)
     findings = diagnose(
+        adam=regimes,
+        steps=steps,
         minibatch=minibatch,
         problem=problem,
         spectrum=spectrum,
@@ -209,6 +221,7 @@ def analyze(
         advice=advice,
         float32=float32,
         minibatch=minibatch,
+        adam=regimes,
     )
 
 

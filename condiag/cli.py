@@ -329,6 +329,10 @@ def cli():
                    "floor and the expected loss after --steps (least squares).")
 @click.option("--sampling", type=click.Choice(("without-replacement", "with-replacement")), default="without-replacement",
               show_default=True, help="With --batch-size: B distinct rows each step, or B rows drawn with replacement.")
+@click.option("--adam", is_flag=True, help="Also Adam's regimes at each --lr: its travel limit, and whether eps keeps its late "
+              "regime stable (with --betas and --eps).")
+@click.option("--betas", default="0.9,0.999", show_default=True, metavar="B1,B2", help="With --adam: Adam's betas.")
+@click.option("--eps", "adam_eps", type=POSITIVE, default=1e-8, show_default=True, metavar="EPS", help="With --adam: Adam's eps.")
 @model_options
 @output_options
 @click.option("--fail-on", type=click.Choice(SEVERITY_CHOICES), default="never", show_default=True, help="Exit 1 when a finding of this severity or worse is present.")
@@ -337,7 +341,7 @@ def cli():
 @click.option("--verbose", "-v", is_flag=True, help="The full report: every remedy, the loss-convention table.")
 @handle_errors
 def analyze(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, target, no_header, fmt, allow_external, method, engine, scheduler, memory_limit,
-            lrs, steps, tol, x0, seed, dtype, batch_size, sampling, model, hidden, samples, init_scale, model_seed, as_json, output, no_color,
+            lrs, steps, tol, x0, seed, dtype, batch_size, sampling, adam, betas, adam_eps, model, hidden, samples, init_scale, model_seed, as_json, output, no_color,
             fail_on, max_condition, min_lr_margin, verbose):
     """Explain why gradient descent stalls or diverges: spectrum, learning-rate bounds,
     exact predictions and remedies."""
@@ -353,7 +357,8 @@ def analyze(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, targe
                                          as_json, output, no_color, fail_on, max_condition)
     x0_values, x0_label = parse_x0(x0, prob, seed)
     result = run_analysis(prob, lrs, steps=steps, tol=tol, x0=x0_values, x0_source=x0_label, method=method, dtype=dtype,
-                          batch_size=batch_size, replacement=sampling == "with-replacement")
+                          batch_size=batch_size, replacement=sampling == "with-replacement",
+                          adam=(*parse_betas(betas), adam_eps) if adam else None)
 
     def text(console):
         from .render.text import render_analysis
@@ -369,6 +374,19 @@ def analyze(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, targe
     worst = result.findings[0].severity if result.findings else "none"
     emit(text, json_report, as_json, output, no_color, f"{len(result.findings)} findings, worst {worst}")
     return report_verdict(verdict)
+
+
+def parse_betas(text: str) -> tuple[float, float]:
+    """--betas B1,B2, each in [0, 1) (usage error otherwise)."""
+    from .errors import UsageError
+
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        raise UsageError(f"--betas {text!r}: expected two numbers, e.g. 0.9,0.999") from None
+    if len(values) != 2 or not all(0 <= v < 1 for v in values):
+        raise UsageError(f"--betas {text!r}: expected two numbers in [0, 1), e.g. 0.9,0.999")
+    return values[0], values[1]
 
 
 def check_batch_size(prob, batch_size: int, method: str, model: str) -> None:
@@ -443,14 +461,17 @@ class LazyProgress:
 @cli.command()
 @problem_options
 @click.option("--solvers", metavar="LIST", help="Comma-separated solvers, or 'all' (default: gd,momentum,adam,lbfgs,cg,lsqr,newton).")
-@click.option("--lr", type=LEARNING_RATE, metavar="LR", help="Learning rate of the first-order solvers (default: each solver's own; gd/momentum/nesterov: from the spectrum).")
+@click.option("--lr", "lrs", type=LEARNING_RATE, multiple=True, metavar="LR",
+              help="Learning rate of the first-order solvers (default: each solver's own; gd/momentum/nesterov: from the "
+                   "spectrum); repeat it to sweep: one run per lr and solver, the best named.")
 @click.option("--max-iter", type=click.IntRange(min=1, max=MAX_ITERATIONS), default=10_000, show_default=True, metavar="N", help="Iteration budget per solver (closed-form runs answer any N at once).")
 @click.option("--tol", type=TOLERANCE, default=1e-6, show_default=True, metavar="EPS",
               help="Converged when f(x) - f* <= EPS * (f(x0) - f*), as every step count condiag prints.")
 @click.option("--time-limit", type=POSITIVE, metavar="SECONDS", help="Wall-time limit per solver.")
 @click.option("--dtype", type=click.Choice(("float64", "float32")), default="float64", show_default=True, help="Precision of the simulated iterations (float32 as PyTorch).")
 @click.option("--simulate", is_flag=True, help="Iterate step by step even where the trajectory is known in closed form.")
-@click.option("--param", "params", multiple=True, metavar="SOLVER.NAME=VALUE", help="A solver parameter, e.g. adam.lr=0.1 or sgd.batch_size=2 (repeatable).")
+@click.option("--param", "params", multiple=True, metavar="SOLVER.NAME=VALUE",
+              help="A solver parameter, e.g. adam.lr=0.1 or sgd.batch_size=2 (repeatable); VALUE1,VALUE2,... sweeps it.")
 @click.option("--x0", metavar="SPEC", help="Starting point: comma-separated numbers, 'torch' (nn.Linear's default init, "
               "weights then bias with --intercept) or a vector file (default zeros).")
 @click.option("--seed", type=SEED, default=0, show_default=True, help="Seed for stochastic solvers and --x0 torch.")
@@ -460,11 +481,11 @@ class LazyProgress:
 @click.option("--require-converged", metavar="LIST", help="Exit 1 unless these solvers (comma-separated) converge.")
 @handle_errors
 def compare(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, target, no_header, fmt, allow_external, method, engine, scheduler, memory_limit,
-            solvers, lr, max_iter, tol, time_limit, dtype, simulate, params, x0, seed, model, hidden, samples, init_scale, model_seed,
+            solvers, lrs, max_iter, tol, time_limit, dtype, simulate, params, x0, seed, model, hidden, samples, init_scale, model_seed,
             plot, as_json, output, no_color, require_converged):
     """Run solvers against the exact least-squares answer: who gets there, how fast, and why not."""
     from .comparison import compare as run_comparison
-    from .comparison import parse_params, parse_solvers
+    from .comparison import parse_solvers, parse_sweeps
     from .errors import ExitCode
     from .policy import comparison_verdict
     from .solvers import Settings
@@ -477,10 +498,11 @@ def compare(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, targe
         prob = two_layer_problem(prob, hidden, samples, init_scale, model_seed)
     x0_values, _label = parse_x0(x0, prob, seed)
     progress = LazyProgress(enabled=sys.stderr.isatty() and not as_json)
-    settings = Settings(max_iter=max_iter, tol=tol, time_limit=time_limit, dtype=dtype, simulate=simulate, lr=lr,
-                        params=parse_params(params), seed=seed, progress=progress)
+    fixed, sweeps = parse_sweeps(params, lrs)
+    settings = Settings(max_iter=max_iter, tol=tol, time_limit=time_limit, dtype=dtype, simulate=simulate,
+                        lr=lrs[0] if len(lrs) == 1 else None, params=fixed, seed=seed, progress=progress)
     try:
-        result = run_comparison(prob, names, settings, x0=x0_values, method=method)
+        result = run_comparison(prob, names, settings, x0=x0_values, method=method, sweeps=sweeps)
     finally:
         progress.close()
 

@@ -49,6 +49,8 @@ class Comparison:
     seconds: float
     no_minimum: str | None = None
     """Why f has no minimiser (then the reference is only its stationary point), else None."""
+    best: dict = None
+    """In a sweep, the best setting of each swept solver: {solver: setting} (:func:`best_settings`)."""
 
     def to_dict(self) -> dict:
         """The report as ``condiag compare --json`` writes it (strict JSON types, no NaN)."""
@@ -164,7 +166,7 @@ def _invisible_error(coefficients: np.ndarray, eigenvalues: np.ndarray, toleranc
 
 def verdict(result: SolverResult, gap, x_err, row_err, null_err, start_loss, context, flat_err=None) -> str:
     """One sentence per solver, in words, with the numbers that explain it."""
-    name = result.solver
+    name = result.label
     floor = context.floor
     k = result.iterations
     status = result.status
@@ -296,7 +298,70 @@ def _two_layer_context(problem, settings: Settings, x0: np.ndarray, method: str 
     return Context(problem, None, bounds, None, reference, x0, settings)
 
 
-def compare(problem, solvers=None, settings: Settings | None = None, x0=None, method: str = "auto") -> Comparison:
+def parse_sweeps(param_items, lrs) -> tuple[dict, dict]:
+    """(fixed parameters, sweeps) from ``--param SOLVER.NAME=V1,V2,...`` and repeated ``--lr``.
+
+    A parameter with one value is fixed, as :func:`parse_params` has it; one with several values is swept. The
+    sweeps map each solver to its list of settings, the product of its swept values: [{'lr': .., 'beta': ..}, ...];
+    several ``--lr`` sweep the lr of every first-order solver.
+    """
+    import itertools
+
+    fixed_items, swept = [], {}
+    for item in param_items or ():
+        key, sep, value = item.partition("=")
+        values = [v.strip() for v in value.split(",")] if sep else [value]
+        if len(values) > 1:  # each value through the same checks as a single one
+            solver, _, name = key.partition(".")
+            swept.setdefault(solver, {})[name] = [parse_params([f"{key}={v}"])[solver][name] for v in values]
+        else:
+            fixed_items.append(item)
+    fixed = parse_params(fixed_items)
+    lr_values = [float(v) for v in lrs] if lrs is not None and len(lrs) > 1 else None
+    sweeps = {}
+    for solver in set(swept) | (set(REGISTRY) if lr_values else set()):
+        axes = dict(swept.get(solver, {}))
+        if lr_values and REGISTRY[solver].first_order and "lr" in REGISTRY[solver].defaults and "lr" not in axes:
+            axes = {"lr": lr_values, **axes}
+        if axes:
+            names = list(axes)
+            sweeps[solver] = [dict(zip(names, combo)) for combo in itertools.product(*(axes[n] for n in names))]
+    return fixed, sweeps
+
+
+def best_settings(results) -> dict:
+    """The best run of each swept solver: converged in the fewest iterations, else the smallest final loss."""
+    groups: dict = {}
+    for r in results:
+        if r.setting:
+            groups.setdefault(r.solver, []).append(r)
+    best = {}
+    for name, runs in groups.items():
+        converged = [r for r in runs if r.status == "converged"]
+        if converged:
+            best[name] = min(converged, key=lambda r: (r.iterations, r.final_loss if r.final_loss is not None else math.inf)).setting
+        else:
+            finite = [r for r in runs if r.final_loss is not None and math.isfinite(r.final_loss)]
+            if finite:
+                best[name] = min(finite, key=lambda r: r.final_loss).setting
+    return best
+
+
+def _runs(names, settings: Settings, sweeps: dict | None):
+    """(solver name, settings, setting label) for every run: one per solver, or one per swept setting."""
+    from dataclasses import replace
+
+    for name in names:
+        for values in (sweeps or {}).get(name, [None]):
+            if values is None:
+                yield name, settings, ""
+                continue
+            params = {**settings.params, name: {**settings.params.get(name, {}), **{k: v for k, v in values.items() if k != "lr"}}}
+            run_settings = replace(settings, params=params, lr=values.get("lr", settings.lr))
+            yield name, run_settings, ", ".join(f"{k}={sig(v, 6) if isinstance(v, float) else v}" for k, v in values.items())
+
+
+def compare(problem, solvers=None, settings: Settings | None = None, x0=None, method: str = "auto", sweeps: dict | None = None) -> Comparison:
     """Run each solver on the problem against its exact reference answer.
 
     A solver that raises is reported as ``failed``; Ctrl-C stops the comparison and returns what
@@ -317,18 +382,21 @@ def compare(problem, solvers=None, settings: Settings | None = None, x0=None, me
     start_loss = problem.value(x0)
     results, metrics = [], []
     interrupted = False
-    for name in names:
+    from dataclasses import replace
+
+    for name, run_settings, setting in _runs(names, settings, sweeps):
         solver = get_solver(name)
         ok, reason = solver.applies_to(problem)
         begun = time.perf_counter()
+        run_context = replace(context, settings=run_settings) if run_settings is not settings else context
         if not ok:
             result = skipped(name, reason)
         else:
             try:
                 with np.errstate(all="ignore"):
-                    result = solver.run(context)
+                    result = solver.run(run_context)
                     if result.status == "stalled" and result.dtype == "float32":
-                        result = _with_float64_witness(solver, context, result)
+                        result = _with_float64_witness(solver, run_context, result)
             except SolverInterrupted as stop:
                 results.append(stop.args[0])
                 metrics.append(_metrics(context, stop.args[0], start_loss))
@@ -341,7 +409,9 @@ def compare(problem, solvers=None, settings: Settings | None = None, x0=None, me
                 raise
             except Exception as error:  # noqa: BLE001 - a solver fault is a result, not a crash
                 result = failed(name, error, seconds=time.perf_counter() - begun)
+        if setting:
+            result = replace(result, setting=setting)
         results.append(result)
         metrics.append(_metrics(context, result, start_loss))
     return Comparison(problem, context.spectrum, context.bounds, context.reference, x0, settings, tuple(results), tuple(metrics),
-                      interrupted, time.perf_counter() - started, context.no_minimum)
+                      interrupted, time.perf_counter() - started, context.no_minimum, best_settings(results))

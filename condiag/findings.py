@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from decimal import ROUND_CEILING
 
 import numpy as np
 
-from .numbers import count, factor, loadings_text, sig, sig_below
+from .numbers import count, factor, loadings_text, round_sig, sig, sig_below
 
 SEVERITIES = ("info", "warning", "error")
 
@@ -514,8 +515,44 @@ def _minibatch(minibatch, problem) -> list[Finding]:
     return out
 
 
+def _adam(regimes, steps: int) -> list[Finding]:
+    """CD133–CD135: Adam's eps regime unstable (the loss spikes late), its late rate, and its travel limit."""
+    from .adam_regimes import adam_regime
+
+    out = []
+    for r in regimes:
+        where = f"Adam at lr = {sig(r.lr, 4)} (betas {sig(r.beta1, 4)}, {sig(r.beta2, 4)}, eps {sig(r.eps, 3)})"
+        if r.trapped:
+            safe = round_sig(1.1 * r.eps_critical, 2, ROUND_CEILING)  # 10% from the edge, rounded up (a larger eps is safer)
+            checked = adam_regime(r.lr, r.beta1, r.beta2, safe, np.array([2 * (1 + r.beta1) * r.eps_critical / (r.lr * (1 - r.beta1))]),
+                                  np.zeros(1), np.zeros(1))
+            remedies = (Remedy("Raise eps above the critical value", f"eps >= {sig(safe, 2)} keeps the late regime stable "
+                               f"(checked: heavy ball at lr·(1-β1)/eps then contracts by {sig(checked.late_rate, 4)} per step in the "
+                               "steepest direction); or lower the lr late in training.",
+                               f"torch.optim.Adam(params, lr={sig(r.lr, 4)}, eps={sig(safe, 2)})"),) if not checked.trapped else ()
+            out.append(Finding("CD133", "warning", f"{where}: the loss will spike late in training (eps below {sig(r.eps_critical, 3)})",
+                               f"Near x* the gradient and √v̂ vanish and Adam's step becomes (lr/eps)·m: heavy ball with step "
+                               f"lr·(1-β1)/eps = {sig(r.late_lr, 4)} and momentum β1, which is unstable here (it needs eps > "
+                               f"lr(1-β1)λmax/(2(1+β1)) = {sig(r.eps_critical, 4)}). The steep directions grow again, v̂ lags by β2, "
+                               "and the loss rises by orders of magnitude from its minimum, again and again.", remedies,
+                               {"lr": r.lr, "eps_critical": r.eps_critical}))
+        elif r.late_rate is not None:
+            out.append(Finding("CD134", "info", f"{where} ends as heavy ball: {count(r.late_steps_per_decade)} steps per tenfold",
+                               f"Once √v̂ << eps, Adam is heavy ball with step lr·(1-β1)/eps = {sig(r.late_lr, 4)} and momentum "
+                               f"{sig(r.beta1, 3)}: its slowest direction contracts by {sig(r.late_rate, 6)} per step.", (),
+                               {"lr": r.lr, "late_rate": r.late_rate}))
+        if r.min_steps > steps:
+            out.append(Finding("CD135", "warning", f"{where} needs at least {count(math.ceil(r.min_steps))} steps to travel to x*",
+                               f"The weights must travel {sig(r.distance, 4)} (largest coordinate of x* - x0) and Adam moves a "
+                               f"coordinate by at most {sig(r.step_bound, 3)} a step (Kingma & Ba, §2.1), so --steps {count(steps)} "
+                               "cannot get there, whatever the curvature.",
+                               (Remedy("Raise Adam's lr, or start nearer x*", "Adam's progress per step is about lr, not lr·gradient."),),
+                               {"lr": r.lr, "min_steps": r.min_steps}))
+    return out
+
+
 def diagnose(*, problem, spectrum, bounds, advice, checks, reference, causes, ridge, start_loss, convex, bounded, x0,
-             float32=None, minibatch=None) -> list[Finding]:
+             float32=None, minibatch=None, adam=(), steps: int = 0) -> list[Finding]:
     """All findings, most severe first (stable order within a severity).
 
     ``advice`` holds the verified parameters (:func:`condiag.advice.advise`) that remedies quote.
@@ -533,6 +570,7 @@ def diagnose(*, problem, spectrum, bounds, advice, checks, reference, causes, ri
         _no_rhs(problem),
         _accuracy(reference),
         *_minibatch(minibatch, problem),
+        *_adam(adam, steps),
     ]
     found = [f for f in candidates if f is not None]
     return sorted(found, key=lambda f: -severity_rank(f.severity))

@@ -48,13 +48,16 @@ def analysis_verdict(analysis, fail_on: str = "never", max_condition: float | No
 def comparison_verdict(comparison, require_converged=()) -> Verdict:
     """Exit 1 when a solver named in ``require_converged`` did not converge, or a solver failed."""
     reasons = []
-    by_name = {r.solver: r for r in comparison.results}
+    by_name: dict = {}
+    for r in comparison.results:
+        by_name.setdefault(r.solver, []).append(r)
     for name in require_converged:
-        result = by_name.get(name)
-        if result is None:
+        runs = by_name.get(name)
+        if not runs:
             reasons.append(f"--require-converged {name}: that solver was not run")
-        elif result.status != "converged":
-            reasons.append(f"{name} did not converge (status {result.status})")
+        elif not any(r.status == "converged" for r in runs):  # in a sweep: its best setting must converge
+            statuses = ", ".join(dict.fromkeys(r.status for r in runs))
+            reasons.append(f"{name} did not converge (status {statuses})")
     failed = [r.solver for r in comparison.results if r.status == "failed"]
     if failed:
         reasons.append(f"solver(s) failed with an error: {', '.join(failed)}")

@@ -330,3 +330,23 @@ def test_lsqr_own_stopping_rule_is_reported():
     result = compare(Problem.create(A, b), ["lsqr"], Settings(max_iter=1000, tol=1e-14,
                                                               params={"lsqr": {"atol": 1e-3, "btol": 1e-3}})).results[0]
     assert result.status == "stalled" and "S2" in result.message and result.extra["stopping_rule"].startswith("S2")
+
+
+def test_sweeps_give_one_row_per_setting_and_name_the_best(run, samples):
+    report = run("compare", samples / "valley_2x2.npz", "--solvers", "gd,adam,cg", "--lr", "1e-5", "--lr", "1.5e-5",
+                 "--param", "adam.lr=0.01,0.1", "--param", "adam.beta1=0.5,0.9", "--max-iter", "500", "--json").json()
+    rows = [(s["name"], s["setting"]) for s in report["solvers"]]
+    assert rows[:2] == [("gd", "lr=1e-5"), ("gd", "lr=1.5e-5")]
+    assert [r for r in rows if r[0] == "adam"] == [("adam", "lr=0.01, beta1=0.5"), ("adam", "lr=0.01, beta1=0.9"),
+                                                 ("adam", "lr=0.1, beta1=0.5"), ("adam", "lr=0.1, beta1=0.9")]
+    assert ("cg", None) in rows  # not first-order: run once
+    by_setting = {s["setting"]: s for s in report["solvers"] if s["name"] == "adam"}
+    best = report["best"]["adam"]
+    assert by_setting[best]["final_loss"] == min(s["final_loss"] for s in by_setting.values())
+    gd = [s for s in report["solvers"] if s["name"] == "gd"]
+    assert gd[1]["params"]["lr"] == 1.5e-5 and gd[1]["final_loss"] < gd[0]["final_loss"] and report["best"]["gd"] == "lr=1.5e-5"
+
+
+def test_sweep_values_are_checked_one_by_one(run, samples):
+    assert run("compare", samples / "valley_2x2.npz", "--param", "adam.beta1=0.5,1.5").code == 2
+    assert run("compare", samples / "valley_2x2.npz", "--param", "adam.lr=0.1,fast").code == 2

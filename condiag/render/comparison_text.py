@@ -51,7 +51,7 @@ def render_comparison(comparison, console: Console) -> None:
     rows = []
     for result, metric in zip(comparison.results, comparison.metrics):
         rows.append([
-            result.solver,
+            result.label,
             Text(result.status, style=STATUS_STYLE.get(result.status, "")),
             (count(result.diverged_at if result.status == "diverged" and result.diverged_at else result.iterations) + ("*" if result.exact else " "))
             if result.status != "skipped" else "-",
@@ -64,13 +64,16 @@ def render_comparison(comparison, console: Console) -> None:
     parts += [heading("Solvers"), table]
     error_words = "‖W1·W2 - M*‖ / ‖M*‖" if comparison.spectrum is None else "‖x - x*‖ / ‖x*‖"
     ran = [r for r in comparison.results if r.status not in ("skipped", "failed")]
-    in_float64 = [r.solver for r in ran if r.dtype != settings.dtype]
+    in_float64 = list(dict.fromkeys(r.solver for r in ran if r.dtype != settings.dtype))
     where = f"iterated in {settings.dtype}" + (f" except {', '.join(in_float64)} (float64: no {settings.dtype} mode)"
                                                 if in_float64 else "")
     starred = (f"* computed in closed form (exact), not iterated; the others were {where}. "
                if any(r.exact for r in comparison.results) else f"{where[0].upper()}{where[1:]}. ")
     floor_words = "f(x) - f(stationary point); f has no minimum" if comparison.no_minimum else "f(x) - f*"
     parts.append(Text(f"{starred}loss = final f(x); gap = {floor_words}; x error = {error_words}.", style="dim"))
+    if comparison.best:
+        parts.append(Text("Best setting: " + "; ".join(f"{name} {setting}" for name, setting in comparison.best.items())
+                          + " (converged in the fewest iterations, else the smallest final loss).", style="bold"))
     if any(m.null_space_rel_error is not None and m.null_space_rel_error > 1e-3 for m in comparison.metrics):
         parts.append(Text("A is rank deficient: error in its null space changes the weights but not the loss.", style="dim"))
     parts.append(heading("Verdicts"))

@@ -250,6 +250,12 @@ def analysis_json(analysis) -> dict:
         "ridge_suggestion": analysis.ridge_suggestion,
         "findings": findings_json(analysis.findings),
         "minibatch": minibatch_json(analysis.minibatch, analysis.reference.loss, analysis.steps),
+        "adam": [{"lr": r.lr, "beta1": r.beta1, "beta2": r.beta2, "eps": r.eps, "step_bound": r.step_bound, "distance": r.distance,
+                  "min_steps": r.min_steps, "eps_critical": r.eps_critical, "trapped": r.trapped, "late_lr": r.late_lr,
+                  "late_rate": r.late_rate, "late_steps_per_decade": r.late_steps_per_decade,
+                  **({"late_rate_note": "the eps regime is unstable (trapped)",
+                      "late_steps_per_decade_note": "the eps regime is unstable (trapped)"} if r.late_rate is None else {})}
+                 for r in analysis.adam],
     }
     if body["loss_floor"] is None:
         body["loss_floor_note"] = "f is unbounded below"
@@ -328,6 +334,7 @@ def comparison_json(comparison) -> dict:
         solvers.append(
             {
                 "name": result.solver,
+                "setting": result.setting or None,
                 "status": result.status,
                 "message": result.message,
                 "iterations": result.iterations,
@@ -365,6 +372,7 @@ def comparison_json(comparison) -> dict:
         },
         "solvers": solvers,
         "interrupted": comparison.interrupted,
+        "best": dict(comparison.best or {}),
         "no_minimum": comparison.no_minimum,
     }
     return envelope("compare", body, comparison.seconds)

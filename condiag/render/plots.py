@@ -53,14 +53,15 @@ def plot_comparison(comparison, path: str) -> None:
     start_gap = max(comparison.problem.value(comparison.x0) - floor, 1e-300)
     bottom = start_gap * 1e-20  # gaps at or below this (zero included) are drawn on the axis floor
     colours = [plt.get_cmap("tab20")(i) for i in range(0, 20, 2)] + [plt.get_cmap("tab20")(i) for i in range(1, 20, 2)]
-    for i, (result, metric) in enumerate(zip(comparison.results, comparison.metrics)):
+    styles = _styles(comparison.results, colours)
+    for result, metric, (colour, line) in zip(comparison.results, comparison.metrics, styles):
         if result.status == "skipped" or result.history.iterations.size == 0:
             continue
         its = result.history.iterations.astype(float) + 1.0
         gaps = result.history.loss - floor
         gaps = np.where(np.isfinite(gaps), np.maximum(gaps, bottom), np.nan)
-        label = f"{result.solver} ({result.status}{', exact' if result.exact else ''})"
-        gap_axis.plot(its, gaps, label=label, color=colours[i % len(colours)], lw=1.6, marker="." if its.size < 30 else None)
+        label = f"{result.label} ({result.status}{', exact' if result.exact else ''})"
+        gap_axis.plot(its, gaps, label=label, color=colour, ls=line, lw=1.6, marker="." if its.size < 30 else None)
     gap_axis.set_xscale("log")
     gap_axis.set_yscale("log")
     gap_axis.set_xlabel("iteration + 1")
@@ -76,6 +77,21 @@ def plot_comparison(comparison, path: str) -> None:
     fig.suptitle(f"condiag compare — {comparison.problem.source}", fontsize=10)
     fig.tight_layout()
     _save(plt, fig, path, ext)
+
+
+LINE_STYLES = ("-", "--", ":", "-.")
+
+
+def _styles(results, colours) -> list[tuple]:
+    """(colour, line style) per result: a colour per solver, a line style per swept setting of it (grouped)."""
+    solvers = list(dict.fromkeys(r.solver for r in results))
+    seen: dict = {}
+    out = []
+    for r in results:
+        k = seen.get(r.solver, 0)
+        seen[r.solver] = k + 1
+        out.append((colours[solvers.index(r.solver) % len(colours)], LINE_STYLES[k % len(LINE_STYLES)]))
+    return out
 
 
 def plot_trace(report, path: str) -> None:
@@ -144,12 +160,12 @@ def _contours(axis, comparison, colours) -> None:
     values = np.array([problem.value(p) for p in grid]).reshape(X.shape) - comparison.reference.loss
     levels = np.unique(np.quantile(np.maximum(values, 1e-300), np.linspace(0.002, 0.98, 18)))
     axis.contour(X, Y, values, levels=levels, cmap="Greys", linewidths=0.7)
-    for i, result in enumerate(comparison.results):
+    for result, (colour, line) in zip(comparison.results, _styles(comparison.results, colours)):
         path = result.history.path
         if path is None or not path.size:
             continue
         finite = path[np.all(np.isfinite(path), axis=1)]
-        axis.plot(finite[:, 0], finite[:, 1], "-o", ms=2.5, lw=1.2, color=colours[i % len(colours)], label=result.solver)
+        axis.plot(finite[:, 0], finite[:, 1], marker="o", ls=line, ms=2.5, lw=1.2, color=colour, label=result.label)
     axis.plot(*x_star, marker="*", ms=14, color="gold", mec="black", label="x*", ls="none")
     axis.plot(*comparison.x0, marker="s", ms=7, color="black", label="x0", ls="none")
     axis.set_xlim(xs[0], xs[-1])

@@ -65,6 +65,13 @@ class SolverResult:
     diverged_at: int | None = None
     extra: dict = field(default_factory=dict)
     """Solver-specific facts for the verdict (e.g. steps still needed, epochs)."""
+    setting: str = ""
+    """In a sweep, the swept values of this run ('lr=0.001, beta=0.9'); empty otherwise."""
+
+    @property
+    def label(self) -> str:
+        """The solver's name, with its swept setting in brackets when it has one."""
+        return f"{self.solver} [{self.setting}]" if self.setting else self.solver
 
 
 @dataclass
