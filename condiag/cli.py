@@ -424,6 +424,23 @@ def analyze_two_layer_command(model, lrs, tol, as_json, output, no_color, fail_o
     return report_verdict(two_layer_verdict(result, fail_on, max_condition))
 
 
+def with_held_out(comparison, test, spec: str):
+    """The comparison with its answers scored on the test problem (the same columns, intercept included)."""
+    from dataclasses import replace
+
+    from .errors import InputError, UsageError
+    from .heldout import held_out
+
+    problem = comparison.problem
+    if getattr(problem, "objective", "") != "least-squares" or problem.is_reduced:
+        raise UsageError("--test applies to least squares held in memory")
+    if not test.has_rhs:
+        raise InputError(spec, "has no targets", "give --test-rhs")
+    if test.n_cols != problem.n_cols:
+        raise InputError(spec, f"has {test.n_cols} columns; the training matrix has {problem.n_cols}")
+    return replace(comparison, held_out=held_out(comparison, test.dense_matrix(), test.b, test.source))
+
+
 class LazyProgress:
     """A rich progress bar on stderr that appears only once a solver has run for a second."""
 
@@ -479,10 +496,13 @@ class LazyProgress:
 @click.option("--plot", type=click.Path(dir_okay=False), metavar="FILE", help="Write a plot (.png, .svg or .pdf): loss gap per iteration, and paths on the contours for 2 variables.")
 @output_options
 @click.option("--require-converged", metavar="LIST", help="Exit 1 unless these solvers (comma-separated) converge.")
+@click.option("--test", "test_spec", metavar="PATH[:KEY]", help="Held-out data: score every answer, x* and the ridge, "
+              "truncated-SVD and early-stopping paths on it (test loss and MAE).")
+@click.option("--test-rhs", metavar="PATH[:KEY]", help="With --test: the file (and key) holding the test targets.")
 @handle_errors
 def compare(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, target, no_header, fmt, allow_external, method, engine, scheduler, memory_limit,
             solvers, lrs, max_iter, tol, time_limit, dtype, simulate, params, x0, seed, model, hidden, samples, init_scale, model_seed,
-            plot, as_json, output, no_color, require_converged):
+            plot, as_json, output, no_color, require_converged, test_spec, test_rhs):
     """Run solvers against the exact least-squares answer: who gets there, how fast, and why not."""
     from .comparison import compare as run_comparison
     from .comparison import parse_solvers, parse_sweeps
@@ -505,6 +525,9 @@ def compare(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, targe
         result = run_comparison(prob, names, settings, x0=x0_values, method=method, sweeps=sweeps)
     finally:
         progress.close()
+    if test_spec is not None:
+        result = with_held_out(result, load(test_spec, test_rhs, loss, objective, intercept, ridge, a_key, b_key, target, no_header,
+                                            fmt, allow_external), test_spec)
 
     def text(console):
         from .render.comparison_text import render_comparison

@@ -51,6 +51,8 @@ class Comparison:
     """Why f has no minimiser (then the reference is only its stationary point), else None."""
     best: dict = None
     """In a sweep, the best setting of each swept solver: {solver: setting} (:func:`best_settings`)."""
+    held_out: object = None
+    """With test data: every answer scored on it, and the regularisation paths (:class:`condiag.heldout.HeldOut`)."""
 
     def to_dict(self) -> dict:
         """The report as ``condiag compare --json`` writes it (strict JSON types, no NaN)."""

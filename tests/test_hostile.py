@@ -421,6 +421,8 @@ EXIT_CODES = [
     (["analyze", VALLEY, "--adam", "--lr", "1e-3", "--betas", "0.9", "--eps", "1e-8"], ExitCode.USAGE),
     (["analyze", VALLEY, "--adam", "--lr", "1e-3", "--eps", "0"], ExitCode.USAGE),
     (["compare", VALLEY, "--solvers", "gd", "--lr", "1e-5", "--lr", "nan"], ExitCode.USAGE),
+    (["compare", VALLEY, "--solvers", "cg", "--test", "missing.npz"], ExitCode.BAD_INPUT),
+    (["compare", VALLEY, "--solvers", "cg", "--test", VALLEY, "--test-rhs", "missing.npy"], ExitCode.BAD_INPUT),
     (["trace", TRACE_LOG, "--column", "nope"], ExitCode.BAD_INPUT),
     (["trace", TRACE_LOG, "--step-column", "nope"], ExitCode.BAD_INPUT),
     (["trace", TRACE_LOG, "--lr-column", "nope"], ExitCode.BAD_INPUT),

@@ -71,6 +71,8 @@ def render_comparison(comparison, console: Console) -> None:
                if any(r.exact for r in comparison.results) else f"{where[0].upper()}{where[1:]}. ")
     floor_words = "f(x) - f(stationary point); f has no minimum" if comparison.no_minimum else "f(x) - f*"
     parts.append(Text(f"{starred}loss = final f(x); gap = {floor_words}; x error = {error_words}.", style="dim"))
+    if comparison.held_out is not None:
+        parts += held_out_section(comparison.held_out, console.width)
     if comparison.best:
         parts.append(Text("Best setting: " + "; ".join(f"{name} {setting}" for name, setting in comparison.best.items())
                           + " (converged in the fewest iterations, else the smallest final loss).", style="bold"))
@@ -83,3 +85,24 @@ def render_comparison(comparison, console: Console) -> None:
         parts.append(Text("\nInterrupted: the solvers after the last one shown did not run.", style="bold yellow"))
     console.print(Group(*parts))
     console.print()
+
+
+def held_out_section(h, width: int) -> list:
+    """Test loss and MAE of x*, each solver's answer and the regularised answers (GCV's pick and the test's own)."""
+    rows = [[h.reference.label, sig(h.reference.test_loss, 4), sig(h.reference.test_mae, 4), sig(h.reference.x_norm, 3)]]
+    for score in h.solvers:
+        if score is not None:
+            rows.append([score.label, sig(score.test_loss, 4), sig(score.test_mae, 4), sig(score.x_norm, 3)])
+    names = {"ridge": "λ", "truncated SVD": "k"}
+    for path in h.paths:
+        symbol = names.get(path.kind, "t")
+        shown = (lambda v: sig(v, 3)) if symbol == "λ" else count
+        if path.by_gcv is not None:
+            p = path.by_gcv
+            rows.append([f"{path.kind}, GCV: {symbol} = {shown(p.parameter)}", sig(p.test_loss, 4), sig(p.test_mae, 4), ""])
+        p = path.by_test
+        rows.append([f"{path.kind}, best on test: {symbol} = {shown(p.parameter)}", sig(p.test_loss, 4), sig(p.test_mae, 4), ""])
+    columns = (("answer", "left"), ("test loss", "right"), ("test MAE", "right"), ("‖x‖", "right"))
+    return [heading(f"Held-out data: {h.source} ({count(h.n_test)} rows)"), fitted_table(columns, rows, width, optional=["‖x‖"]),
+            Text("GCV picks from the training data alone; 'best on test' is chosen on the test set itself (an oracle). "
+                 "Early stopping: the gd iterate at step t, in closed form.", style="dim")]

@@ -373,12 +373,35 @@ def comparison_json(comparison) -> dict:
         "solvers": solvers,
         "interrupted": comparison.interrupted,
         "best": dict(comparison.best or {}),
+        "held_out": held_out_json(comparison.held_out),
         "no_minimum": comparison.no_minimum,
     }
     return envelope("compare", body, comparison.seconds)
 
 
 # ---------------------------------------------------------------------------- solve
+def _point_json(p) -> dict | None:
+    if p is None:
+        return None
+    return {"parameter": p.parameter, "gcv": p.gcv, "test_loss": p.test_loss, "test_mae": p.test_mae}
+
+
+def _score_json(score) -> dict | None:
+    if score is None:
+        return None
+    return {"label": score.label, "test_loss": score.test_loss, "test_mae": score.test_mae, "train_loss": score.train_loss,
+            "x_norm": score.x_norm}
+
+
+def held_out_json(h) -> dict | None:
+    if h is None:
+        return None
+    return {"source": h.source, "n_test": h.n_test, "reference": _score_json(h.reference),
+            "solvers": [_score_json(s) for s in h.solvers],
+            "paths": [{"kind": p.kind, "by_gcv": _point_json(p.by_gcv), "by_test": _point_json(p.by_test),
+                       "points": [_point_json(q) for q in p.points]} for p in h.paths]}
+
+
 def solution_json(problem, reference, seconds: float | None = None) -> dict:
     body = {
         "problem": problem_json(problem),
