@@ -424,6 +424,19 @@ def analyze_two_layer_command(model, lrs, tol, as_json, output, no_color, fail_o
     return report_verdict(two_layer_verdict(result, fail_on, max_condition))
 
 
+def with_libraries(comparison, alpha):
+    """The comparison with what the libraries compute on its data (:mod:`condiag.conventions`)."""
+    from dataclasses import replace
+
+    from .conventions import library_estimates
+    from .errors import UsageError
+
+    problem = comparison.problem
+    if getattr(problem, "objective", "") != "least-squares" or problem.is_reduced or problem.sparse:
+        raise UsageError("--libraries applies to dense least squares held in memory")
+    return replace(comparison, libraries=library_estimates(problem, comparison.reference.x, alpha))
+
+
 def with_held_out(comparison, test, spec: str):
     """The comparison with its answers scored on the test problem (the same columns, intercept included)."""
     from dataclasses import replace
@@ -499,10 +512,14 @@ class LazyProgress:
 @click.option("--test", "test_spec", metavar="PATH[:KEY]", help="Held-out data: score every answer, x* and the ridge, "
               "truncated-SVD and early-stopping paths on it (test loss and MAE).")
 @click.option("--test-rhs", metavar="PATH[:KEY]", help="With --test: the file (and key) holding the test targets.")
+@click.option("--libraries", is_flag=True, help="Also what scikit-learn's LinearRegression and statsmodels' OLS compute on "
+              "this data, each with its own conventions (and Ridge / fit_regularized with --alpha).")
+@click.option("--alpha", type=FiniteFloat(min=0, min_open=True), metavar="A", help="With --libraries: the alpha of "
+              "sklearn Ridge and statsmodels fit_regularized(L1_wt=0).")
 @handle_errors
 def compare(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, target, no_header, fmt, allow_external, method, engine, scheduler, memory_limit,
             solvers, lrs, max_iter, tol, time_limit, dtype, simulate, params, x0, seed, model, hidden, samples, init_scale, model_seed,
-            plot, as_json, output, no_color, require_converged, test_spec, test_rhs):
+            plot, as_json, output, no_color, require_converged, test_spec, test_rhs, libraries, alpha):
     """Run solvers against the exact least-squares answer: who gets there, how fast, and why not."""
     from .comparison import compare as run_comparison
     from .comparison import parse_solvers, parse_sweeps
@@ -525,6 +542,12 @@ def compare(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, targe
         result = run_comparison(prob, names, settings, x0=x0_values, method=method, sweeps=sweeps)
     finally:
         progress.close()
+    if alpha is not None and not libraries:
+        from .errors import UsageError
+
+        raise UsageError("--alpha goes with --libraries")
+    if libraries:
+        result = with_libraries(result, alpha)
     if test_spec is not None:
         result = with_held_out(result, load(test_spec, test_rhs, loss, objective, intercept, ridge, a_key, b_key, target, no_header,
                                             fmt, allow_external), test_spec)

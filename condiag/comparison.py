@@ -53,6 +53,8 @@ class Comparison:
     """In a sweep, the best setting of each swept solver: {solver: setting} (:func:`best_settings`)."""
     held_out: object = None
     """With test data: every answer scored on it, and the regularisation paths (:class:`condiag.heldout.HeldOut`)."""
+    libraries: tuple = ()
+    """What scikit-learn's and statsmodels' estimators compute on the same data (:mod:`condiag.conventions`)."""
 
     def to_dict(self) -> dict:
         """The report as ``condiag compare --json`` writes it (strict JSON types, no NaN)."""

@@ -68,6 +68,8 @@ class HeldOut:
     solvers: tuple[Score | None, ...]
     """One per compared solver (None where it has no answer)."""
     paths: tuple[RegularisationPath, ...]
+    libraries: tuple[Score, ...] = ()
+    """One per library estimate of the comparison (:mod:`condiag.conventions`)."""
 
 
 def _test_errors(x, test_A, test_b, test_scale) -> tuple[float, float]:
@@ -136,7 +138,8 @@ def held_out(comparison, test_A, test_b, source: str) -> HeldOut:
         path = _early_stopping(comparison, float(result.params["lr"]), test_A, test_b, test_scale, result.iterations)
         if path:
             paths.append(RegularisationPath(f"early-stopped {result.label}", path, None, _pick(path, False)))
-    return HeldOut(source, int(test_A.shape[0]), reference, solvers, tuple(paths))
+    libraries = tuple(_score(e.name, e.x, problem, test_A, test_b, test_scale) for e in getattr(comparison, "libraries", ()))
+    return HeldOut(source, int(test_A.shape[0]), reference, solvers, tuple(paths), libraries)
 
 
 def _early_stopping(comparison, lr, test_A, test_b, test_scale, last: int):

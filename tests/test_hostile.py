@@ -423,6 +423,7 @@ EXIT_CODES = [
     (["compare", VALLEY, "--solvers", "gd", "--lr", "1e-5", "--lr", "nan"], ExitCode.USAGE),
     (["compare", VALLEY, "--solvers", "cg", "--test", "missing.npz"], ExitCode.BAD_INPUT),
     (["compare", VALLEY, "--solvers", "cg", "--test", VALLEY, "--test-rhs", "missing.npy"], ExitCode.BAD_INPUT),
+    (["compare", VALLEY, "--solvers", "cg", "--libraries", "--alpha", "-1"], ExitCode.USAGE),
     (["trace", TRACE_LOG, "--column", "nope"], ExitCode.BAD_INPUT),
     (["trace", TRACE_LOG, "--step-column", "nope"], ExitCode.BAD_INPUT),
     (["trace", TRACE_LOG, "--lr-column", "nope"], ExitCode.BAD_INPUT),

@@ -71,6 +71,8 @@ def render_comparison(comparison, console: Console) -> None:
                if any(r.exact for r in comparison.results) else f"{where[0].upper()}{where[1:]}. ")
     floor_words = "f(x) - f(stationary point); f has no minimum" if comparison.no_minimum else "f(x) - f*"
     parts.append(Text(f"{starred}loss = final f(x); gap = {floor_words}; x error = {error_words}.", style="dim"))
+    if comparison.libraries:
+        parts += libraries_section(comparison.libraries, console.width)
     if comparison.held_out is not None:
         parts += held_out_section(comparison.held_out, console.width)
     if comparison.best:
@@ -90,7 +92,7 @@ def render_comparison(comparison, console: Console) -> None:
 def held_out_section(h, width: int) -> list:
     """Test loss and MAE of x*, each solver's answer and the regularised answers (GCV's pick and the test's own)."""
     rows = [[h.reference.label, sig(h.reference.test_loss, 4), sig(h.reference.test_mae, 4), sig(h.reference.x_norm, 3)]]
-    for score in h.solvers:
+    for score in (*h.solvers, *h.libraries):
         if score is not None:
             rows.append([score.label, sig(score.test_loss, 4), sig(score.test_mae, 4), sig(score.x_norm, 3)])
     names = {"ridge": "λ", "truncated SVD": "k"}
@@ -106,3 +108,12 @@ def held_out_section(h, width: int) -> list:
     return [heading(f"Held-out data: {h.source} ({count(h.n_test)} rows)"), fitted_table(columns, rows, width, optional=["‖x‖"]),
             Text("GCV picks from the training data alone; 'best on test' is chosen on the test set itself (an oracle). "
                  "Early stopping: the gd iterate at step t, in closed form.", style="dim")]
+
+
+def libraries_section(estimates, width: int) -> list:
+    """What each library computes on this data, and how far that is from x*."""
+    rows = [[e.name, "-" if e.rank is None else count(e.rank), sig(e.train_loss, 4), sig(e.x_rel_error, 2)] for e in estimates]
+    columns = (("estimator", "left"), ("kept σ", "right"), ("train loss", "right"), ("‖x - x*‖/‖x*‖", "right"))
+    parts = [heading("What the libraries compute on this data"), fitted_table(columns, rows, width, optional=["kept σ"])]
+    parts += [Text(f"{e.name}: {e.convention}.", style="dim") for e in estimates]
+    return parts

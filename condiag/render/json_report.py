@@ -374,6 +374,8 @@ def comparison_json(comparison) -> dict:
         "interrupted": comparison.interrupted,
         "best": dict(comparison.best or {}),
         "held_out": held_out_json(comparison.held_out),
+        "libraries": [{"name": e.name, "convention": e.convention, "x": e.x, "rank": e.rank, "train_loss": e.train_loss,
+                       "x_rel_error": e.x_rel_error} for e in comparison.libraries],
         "no_minimum": comparison.no_minimum,
     }
     return envelope("compare", body, comparison.seconds)
@@ -397,7 +399,7 @@ def held_out_json(h) -> dict | None:
     if h is None:
         return None
     return {"source": h.source, "n_test": h.n_test, "reference": _score_json(h.reference),
-            "solvers": [_score_json(s) for s in h.solvers],
+            "solvers": [_score_json(s) for s in h.solvers], "libraries": [_score_json(s) for s in h.libraries],
             "paths": [{"kind": p.kind, "by_gcv": _point_json(p.by_gcv), "by_test": _point_json(p.by_test),
                        "points": [_point_json(q) for q in p.points]} for p in h.paths]}
 
