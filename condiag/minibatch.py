@@ -329,3 +329,37 @@ def analyse_minibatch(problem, decomposition, x_star, x0, floor, batch_size: int
     threshold = mean_square_threshold_matrix_free(model)
     return MinibatchAnalysis(batch_size, replacement, model.alpha, threshold, full_batch_threshold, False, (), None, None,
                              target, k)
+
+
+BEST_LR_DIRECTIONS = 20
+"""Up to this many learned directions :func:`best_lr` searches the lr (each trial eigendecomposes T)."""
+
+
+def best_lr(model: MinibatchModel, steps: int) -> tuple[float, float] | None:
+    """(lr, expected gap): the lr in (0, η_ms) whose exact expected gap E f(x_T) - f* after ``steps`` steps is
+    smallest (golden-section search on log lr; the expected gap is unimodal in practice: too small an lr has not
+    arrived, too large a one sits on a high noise floor). None above :data:`BEST_LR_DIRECTIONS` directions."""
+    if model.eigenvalues.size > BEST_LR_DIRECTIONS:
+        return None
+    threshold = mean_square_threshold(model)
+
+    def gap(log_lr):
+        return ExpectedLoss(model, math.exp(log_lr)).gap(steps)
+
+    lo, hi = math.log(threshold * 1e-8), math.log(threshold * (1 - 1e-6))
+    golden = (math.sqrt(5) - 1) / 2
+    a, b = hi - golden * (hi - lo), lo + golden * (hi - lo)
+    fa, fb = gap(a), gap(b)
+    for _ in range(60):
+        if fa <= fb:
+            hi, b, fb = b, a, fa
+            a = hi - golden * (hi - lo)
+            fa = gap(a)
+        else:
+            lo, a, fa = a, b, fb
+            b = lo + golden * (hi - lo)
+            fb = gap(b)
+        if hi - lo < 1e-4:
+            break
+    best = a if fa <= fb else b
+    return math.exp(best), min(fa, fb)

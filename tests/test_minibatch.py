@@ -173,3 +173,18 @@ def test_minibatch_json_nulls_carry_notes_and_large_problems_get_the_threshold(r
     small = run("analyze", tmp_path / "wide.npz", "--loss", "mean", "--batch-size", "120", "--lr", "10", "--json").json()
     for one in (block, small["minibatch"]):
         assert _null_paths(one) == []
+
+
+def test_compare_sgd_auto_lr_minimises_the_exact_expected_loss_at_the_budget():
+    from condiag.minibatch import best_lr
+
+    problem, decomposition, reference = setup(n=200, d=3, seed=3)
+    model = model_of(problem, decomposition, reference, 4, False)
+    for budget in (100, 3000):
+        lr, gap = best_lr(model, budget)
+        for factor in (0.7, 1.4):
+            assert ExpectedLoss(model, lr * factor).gap(budget) > gap
+        result = condiag.compare(problem, solvers=["sgd"], max_iter=budget, params={"sgd": {"batch_size": 4.0}}).results[0]
+        assert result.params["lr"] == pytest.approx(lr, rel=1e-12)
+        assert result.status != "diverged" and result.final_loss < problem.value(np.zeros(3))
+    assert best_lr(model, 3000)[0] < best_lr(model, 100)[0]  # a longer budget affords a lower noise floor

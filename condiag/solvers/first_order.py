@@ -425,14 +425,29 @@ def sgd_auto_lr(problem, batch: int, L: float) -> float:
     return 1.0 / per_batch if per_batch > 0 else 1.0
 
 
+def best_expected_lr(context: Context, batch: int) -> float | None:
+    """The lr whose exact expected loss after the run's budget is smallest, for B distinct rows a step
+    (:func:`condiag.minibatch.best_lr`); None where it is not computed (no exact decomposition, sparse or streamed
+    data, or more than 20 learned directions)."""
+    from ..minibatch import best_lr, minibatch_model
+
+    problem = context.problem
+    if context.decomposition is None or problem.is_reduced or problem.sparse:
+        return None
+    model = minibatch_model(problem, context.decomposition, context.reference.x, context.x0, context.floor, batch, False)
+    found = best_lr(model, context.settings.max_iter)
+    return None if found is None else found[0]
+
+
 class MinibatchSGD(IterativeSolver):
     r"""Minibatch stochastic gradient descent over the rows of A.
 
     Each epoch visits the rows in a fresh random order (seeded), in batches of ``batch_size``
     without replacement. The batch gradient is scaled by n/B so that it estimates the full
-    gradient and ``lr`` means what it means for gd. ``lr=auto``: B / (n s max_i ||a_i||²), which
-    bounds the batch Hessian's largest eigenvalue (Needell, Srebro & Ward 2014). With a fixed lr
-    SGD stops improving at a noise floor unless the problem is realizable.
+    gradient and ``lr`` means what it means for gd. ``lr=auto``: the lr whose exact expected loss after the
+    budget (``--max-iter``) is smallest, for B distinct rows a step (:func:`best_expected_lr`, up to 20 learned
+    directions and B < n); otherwise half the lr at which every batch step is non-expansive (:func:`sgd_auto_lr`).
+    With a fixed lr SGD stops improving at a noise floor unless the problem is realizable.
     """
 
     any_smooth_objective = False
@@ -456,7 +471,9 @@ class MinibatchSGD(IterativeSolver):
             raise UsageError("--param sgd.batch_size must be >= 1")
         batch = min(batch, problem.n_rows)
         auto = sgd_auto_lr(problem, batch, context.bounds.L)
-        return {"lr": resolve(params["lr"], auto), "batch_size": batch, "seed": int(params["seed"]), "_lr_limit": auto}
+        best = best_expected_lr(context, batch) if params["lr"] == "auto" and batch < problem.n_rows else None
+        lr = resolve(params["lr"], best if best is not None else auto)
+        return {"lr": lr, "batch_size": batch, "seed": int(params["seed"]), "_lr_limit": auto}
 
     def init_state(self, x, params, context):
         problem = context.problem
