@@ -662,7 +662,11 @@ def trace(logs, column, step_column, lr_column, run_column, tag, log_format, lr,
         x0_values, x0_label = parse_x0(x0, prob, seed)
         if lr is None and any(run.lr is None for run in runs):
             raise UsageError("--problem needs the run's learning rate: give --lr (the log has no lr column)")
-    report = diagnose(runs, lr=lr, tol=tol, problem=prob, x0=x0_values, x0_source=x0_label)
+    progress = LazyProgress(enabled=sys.stderr.isatty() and not as_json)
+    try:
+        report = diagnose(runs, lr=lr, tol=tol, problem=prob, x0=x0_values, x0_source=x0_label, progress=progress)
+    finally:
+        progress.close()
 
     def text(console):
         from .render.trace_text import render_trace

@@ -52,7 +52,7 @@ def _as_logs(source, column, step_column, lr_column, run_column) -> list[LossLog
 
 def diagnose(sources, *, lr: float | None = None, tol: float = 1e-6, problem=None, x0=None, x0_source: str | None = None,
              column: str | None = None, step_column: str | None = None, lr_column: str | None = None,
-             run_column: str | None = None) -> TraceReport:
+             run_column: str | None = None, progress=None) -> TraceReport:
     """Diagnose training runs from their loss logs (``condiag trace`` from Python).
 
     Parameters
@@ -68,6 +68,8 @@ def diagnose(sources, *, lr: float | None = None, tol: float = 1e-6, problem=Non
         curve at ``lr`` from ``x0`` (:mod:`condiag.trace.against`).
     x0 : array, optional
         The starting point (zeros by default).
+    progress : callable, optional
+        ``progress(label, runs_done, runs)`` after each run (the command line's progress bar).
     """
     started = time.perf_counter()
     if isinstance(sources, (list, tuple)) and not (sources and np.isscalar(sources[0])):
@@ -76,7 +78,9 @@ def diagnose(sources, *, lr: float | None = None, tol: float = 1e-6, problem=Non
         items = [sources]
     logs = [log for item in items for log in _as_logs(item, column, step_column, lr_column, run_column)]
     runs, comparisons = [], []
-    for log in logs:
+    for done, log in enumerate(logs):
+        if progress is not None:
+            progress("trace", done, len(logs))
         run = diagnose_run(log, lr=lr, tol=tol)
         comparison = None
         if problem is not None:
