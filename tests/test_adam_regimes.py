@@ -8,7 +8,6 @@ import math
 import numpy as np
 import pytest
 
-import condiag
 from condiag.adam_regimes import adam_regime
 from condiag.solvers.torch_optim import TorchAdam
 

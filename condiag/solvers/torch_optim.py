@@ -264,10 +264,8 @@ class TorchLBFGS(IterativeSolver):
                 break
             searched = 0
             if params["strong_wolfe"]:
-                start = x
-
-                def evaluate(step):
-                    return oracle((start + step * d).astype(dtype))
+                def evaluate(step, start=x, direction=d):
+                    return oracle((start + step * direction).astype(dtype))
 
                 f, g, t, searched = strong_wolfe(evaluate, t, d, f, g, gtd, max_eval - evals)
                 x = (x + t * d).astype(dtype)
