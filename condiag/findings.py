@@ -492,16 +492,18 @@ def _minibatch(minibatch, problem) -> list[Finding]:
                    (), {"threshold": m.threshold})]
     for p in m.predictions:
         if not p.stable:
+            growth = f"grows by {sig(p.spectral_radius, 5)} per step" if math.isfinite(p.spectral_radius) else "grows without bound"
             out.append(Finding("CD131", "error", f"lr = {sig(p.lr, 4)} diverges under minibatch SGD (batch {count(m.batch_size)})",
-                               f"E||x - x*||² grows by {sig(p.spectral_radius, 5)} per step: lr is above the mean-square threshold "
+                               f"E||x - x*||² {growth}: lr is above the mean-square threshold "
                                f"{sig_below(m.threshold, 4)}" + (" although full-batch gradient descent is stable there."
                                                                if m.full_batch_threshold and p.lr < m.full_batch_threshold else "."),
                                (Remedy("Lower the lr below the minibatch threshold", f"lr < {sig_below(m.threshold, 4)}; "
                                        "a larger batch raises the threshold towards 2/L."),), {"lr": p.lr}))
         elif p.floor_gap is not None and p.floor_gap > m.target_gap:
+            reach = (f"; it gets within {2:g}× of the floor after "
+                     f"{'more than 10^15' if p.steps_to_floor is None else count(p.steps_to_floor)} steps") if m.exact else ""
             detail = (f"At lr = {sig(p.lr, 4)} the expected loss levels off at f* + {sig(p.floor_gap, 4)} (the noise floor), "
-                      f"above the target f* + {sig(m.target_gap, 3)}; it gets within {2:g}× of the floor after "
-                      f"{'more than 10^15' if p.steps_to_floor is None else count(p.steps_to_floor)} steps.")
+                      f"above the target f* + {sig(m.target_gap, 3)}{reach}.")
             remedies = ()
             if m.lr_for_tol is not None and m.lr_for_tol_prediction is not None:
                 reach = m.lr_for_tol_prediction.steps_to_target

@@ -254,14 +254,12 @@ def lr_for_floor(model: MinibatchModel, target_gap: float, threshold: float) -> 
     return lo
 
 
-def mean_square_threshold_matrix_free(model: MinibatchModel, tol: float = 1e-10) -> float:
-    """η_ms for many directions without forming T: λmax of L^{-1/2} Q L^{-1/2} by Lanczos (ARPACK) on symmetric
-    k x k matrices, each product O(n k²): E[ããᵀ M ããᵀ] = Ãᵀ diag(ã_iᵀ M ã_i) Ã / n."""
-    from scipy.sparse.linalg import LinearOperator, eigsh
-
+def _scaled_q(model: MinibatchModel):
+    """(N -> P∘Q(P∘N), P) on symmetric k x k matrices in the eigenbasis of H, with P = L^{-1/2} elementwise
+    (L(M) = HM + MH multiplies entry (i, j) by λ_i + λ_j) and each Q product O(n k²):
+    E[ããᵀ M ããᵀ] = Ãᵀ diag(ã_iᵀ M ã_i) Ã / n."""
     lam = model.eigenvalues
-    k = lam.size
-    inv_sqrt_L = 1.0 / np.sqrt(lam[:, None] + lam[None, :])
+    P = 1.0 / np.sqrt(lam[:, None] + lam[None, :])
     rows, r, alpha, n = model.rows, model.ridge_curvature, model.alpha, model.n
     G = rows.T @ rows / n
 
@@ -270,15 +268,40 @@ def mean_square_threshold_matrix_free(model: MinibatchModel, tol: float = 1e-10)
         hmh = (rows.T * w) @ rows / n + r * (G @ M + M @ G) + r * r * M
         return alpha * hmh + (1 - alpha) * (lam[:, None] * M * lam[None, :])
 
-    def matvec(v):
-        M = v.reshape(k, k)
-        M = 0.5 * (M + M.T) * inv_sqrt_L
-        return (Q(M) * inv_sqrt_L).reshape(-1)
+    def scaled(N):
+        N = 0.5 * (N + N.T)
+        return P * Q(P * N)
 
-    operator = LinearOperator((k * k, k * k), matvec=matvec, dtype=float)
-    start = np.eye(k).reshape(-1)
-    top = float(eigsh(operator, k=1, which="LA", v0=start, tol=tol, return_eigenvectors=False)[0])
+    return scaled, P
+
+
+def mean_square_threshold_matrix_free(model: MinibatchModel, tol: float = 1e-10) -> float:
+    """η_ms for many directions without forming T: 1/λmax(P Q P) by Lanczos (ARPACK), :func:`_scaled_q`."""
+    from scipy.sparse.linalg import LinearOperator, eigsh
+
+    k = model.eigenvalues.size
+    scaled, _P = _scaled_q(model)
+    operator = LinearOperator((k * k, k * k), matvec=lambda v: scaled(v.reshape(k, k)).reshape(-1), dtype=float)
+    top = float(eigsh(operator, k=1, which="LA", v0=np.eye(k).reshape(-1), tol=tol, return_eigenvectors=False)[0])
     return 1.0 / top
+
+
+def noise_floor_matrix_free(model: MinibatchModel, lr: float, rtol: float = 1e-10) -> float | None:
+    """E f(x_∞) - f* = ½ tr(H M_∞) without forming T: (L - ηQ) M = ηα Σ_q is, with N = L^{1/2}∘M,
+    (I - η P Q P) N = ηα P∘Σ_q, symmetric positive definite below η_ms with eigenvalues in (1 - η/η_ms, 1], so
+    conjugate gradients converge in about sqrt(1/(1 - η/η_ms)) steps. None when CG does not converge."""
+    from scipy.sparse.linalg import LinearOperator, cg
+
+    k = model.eigenvalues.size
+    scaled, P = _scaled_q(model)
+    sigma_q = model.q.T @ model.q / model.n
+    rhs = (lr * model.alpha * P * sigma_q).reshape(-1)
+    operator = LinearOperator((k * k, k * k), matvec=lambda v: v - lr * scaled(v.reshape(k, k)).reshape(-1), dtype=float)
+    solution, info = cg(operator, rhs, rtol=rtol, atol=0.0, maxiter=5000)
+    if info != 0:
+        return None
+    M = P * solution.reshape(k, k)
+    return float(0.5 * np.sum(model.eigenvalues * np.diag(M)))
 
 
 @dataclass(frozen=True)
@@ -293,9 +316,9 @@ class MinibatchAnalysis:
     full_batch_threshold: float
     """2/L, gradient descent's."""
     exact: bool
-    """Whether T was formed (predictions available); else the threshold only, matrix-free."""
+    """Whether T was formed (everything available); else matrix-free: the threshold and each lr's noise floor."""
     predictions: tuple[SGDPrediction, ...]
-    """One per --lr (only with ``exact``)."""
+    """One per --lr (matrix-free: stability and the floor only)."""
     lr_for_tol: float | None
     """The largest lr whose floor is at most tol·(f(x0) - f*), rounded down to 3 digits (only with ``exact``)."""
     lr_for_tol_prediction: SGDPrediction | None
@@ -327,8 +350,13 @@ def analyse_minibatch(problem, decomposition, x_star, x0, floor, batch_size: int
         return MinibatchAnalysis(batch_size, replacement, model.alpha, threshold, full_batch_threshold, True, predictions,
                                  advised, checked, target, k)
     threshold = mean_square_threshold_matrix_free(model)
-    return MinibatchAnalysis(batch_size, replacement, model.alpha, threshold, full_batch_threshold, False, (), None, None,
-                             target, k)
+    predictions = []
+    for lr in lrs:
+        stable = lr < threshold
+        floor_gap = noise_floor_matrix_free(model, float(lr)) if stable else None
+        predictions.append(SGDPrediction(float(lr), stable, math.nan, floor_gap, {}, None, None))
+    return MinibatchAnalysis(batch_size, replacement, model.alpha, threshold, full_batch_threshold, False, tuple(predictions),
+                             None, None, target, k)
 
 
 BEST_LR_DIRECTIONS = 20

@@ -49,11 +49,17 @@ def test_full_batch_is_gradient_descent():
 
 
 @pytest.mark.parametrize("ridge", [0.0, 0.05])
-def test_matrix_free_threshold_equals_the_dense_one(ridge):
+def test_matrix_free_threshold_and_floor_equal_the_dense_ones(ridge):
+    from condiag.minibatch import noise_floor_matrix_free
+
     problem, decomposition, reference = setup(n=60, d=12, ridge=ridge)
     for batch, replacement in ((1, True), (7, False)):
         model = model_of(problem, decomposition, reference, batch, replacement)
-        assert mean_square_threshold_matrix_free(model) == pytest.approx(mean_square_threshold(model), rel=1e-9)
+        threshold = mean_square_threshold(model)
+        assert mean_square_threshold_matrix_free(model) == pytest.approx(threshold, rel=1e-9)
+        for share in (0.1, 0.6, 0.95):
+            assert noise_floor_matrix_free(model, share * threshold) == pytest.approx(
+                ExpectedLoss(model, share * threshold).floor_gap(), rel=1e-8)
 
 
 def simulate(problem, lr, batch, replacement, steps, seeds, checkpoints, rng):
@@ -167,9 +173,10 @@ def test_minibatch_json_nulls_carry_notes_and_large_problems_get_the_threshold(r
     np.savez(path, A=problem.A, b=problem.b)
     report = run("analyze", path, "--loss", "mean", "--batch-size", "4", "--lr", "1e-3", "--json").json()
     block = report["minibatch"]
-    assert not block["exact"] and block["directions"] == 50 and block["lrs"] == []
+    assert not block["exact"] and block["directions"] == 50
     model = model_of(problem, decomposition, reference, 4, False)
     assert block["mean_square_threshold"] == pytest.approx(mean_square_threshold(model), rel=1e-8)  # dense check, 1275 x 1275
+    assert block["lrs"][0]["floor_gap"] == pytest.approx(ExpectedLoss(model, 1e-3).floor_gap(), rel=1e-8)  # matrix-free floor
     small = run("analyze", tmp_path / "wide.npz", "--loss", "mean", "--batch-size", "120", "--lr", "10", "--json").json()
     for one in (block, small["minibatch"]):
         assert _null_paths(one) == []

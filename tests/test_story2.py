@@ -37,9 +37,12 @@ def test_sgd_above_1e_8_explodes_in_pytorch_order(run, paths):
 
 def test_batch_size_question(run, paths):
     train, rhs, _, _ = paths
-    block = run("analyze", train, "--rhs", rhs, "--loss", "mean", "--batch-size", "32", "--json").json()["minibatch"]
+    block = run("analyze", train, "--rhs", rhs, "--loss", "mean", "--batch-size", "32", "--lr", "1e-9", "--lr", "5e-9",
+                "--json").json()["minibatch"]
     assert block["mean_square_threshold"] < block["full_batch_threshold"]  # minibatches lower the bound further
-    assert block["directions"] > 40 and not block["exact"]  # matrix-free: the threshold only
+    assert block["directions"] > 40 and not block["exact"]  # matrix-free: the threshold and the floors
+    low, high = block["lrs"]
+    assert 0 < low["floor_gap"] < high["floor_gap"]  # the noise floor rises with the lr
 
 
 def test_optimizers_and_held_out_error(run, paths):

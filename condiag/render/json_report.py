@@ -270,20 +270,26 @@ def analysis_json(analysis) -> dict:
     return envelope("analyze", body, analysis.seconds)
 
 
-def _sgd_prediction_json(p, floor: float, steps: int) -> dict:
+def _sgd_prediction_json(p, floor: float, steps: int, exact: bool = True) -> dict:
     gap = p.gap_at.get(steps)
     body = {"lr": p.lr, "stable": p.stable, "spectral_radius": p.spectral_radius, "floor_gap": p.floor_gap,
             "floor_loss": None if p.floor_gap is None else floor + p.floor_gap, "steps": steps, "expected_gap": gap,
             "expected_loss": None if gap is None else floor + gap, "steps_to_floor": p.steps_to_floor,
             "steps_to_tol": p.steps_to_target}
+    matrix_free = "not computed: more than 40 directions (matrix-free: stability and the noise floor only)"
     if p.floor_gap is None:
-        body["floor_gap_note"] = body["floor_loss_note"] = "no floor: the lr is above the mean-square threshold"
+        body["floor_gap_note"] = body["floor_loss_note"] = ("no floor: the lr is above the mean-square threshold" if not p.stable
+                                                            else "the matrix-free solve did not converge")
+    if not math.isfinite(p.spectral_radius):
+        body["spectral_radius_note"] = matrix_free
     if p.steps_to_floor is None:
-        body["steps_to_floor_note"] = "no floor above f* (or more than 10^15 steps)" if p.stable else "never: diverges"
+        body["steps_to_floor_note"] = (matrix_free if not exact else "no floor above f* (or more than 10^15 steps)" if p.stable
+                                       else "never: diverges")
     if gap is None:
-        body["expected_gap_note"] = body["expected_loss_note"] = "not computed"
+        body["expected_gap_note"] = body["expected_loss_note"] = matrix_free if not exact else "not computed"
     if p.steps_to_target is None:
-        body["steps_to_tol_note"] = "never: diverges, or the noise floor is above tol" if p.stable else "never: diverges"
+        body["steps_to_tol_note"] = (matrix_free if not exact else "never: diverges, or the noise floor is above tol" if p.stable
+                                     else "never: diverges")
     return body
 
 
@@ -294,7 +300,7 @@ def minibatch_json(m, floor: float, steps: int) -> dict | None:
     body = {"batch_size": m.batch_size, "sampling": "with-replacement" if m.replacement else "without-replacement",
             "alpha": m.alpha, "mean_square_threshold": m.threshold, "full_batch_threshold": m.full_batch_threshold,
             "exact": m.exact, "directions": m.directions, "target_gap": m.target_gap,
-            "lrs": [_sgd_prediction_json(p, floor, steps) for p in m.predictions],
+            "lrs": [_sgd_prediction_json(p, floor, steps, m.exact) for p in m.predictions],
             "lr_for_tol": m.lr_for_tol, "lr_for_tol_steps": None if checked is None else checked.steps_to_target,
             "lr_for_tol_floor_gap": None if checked is None else checked.floor_gap}
     if checked is None:

@@ -390,8 +390,8 @@ def minibatch_section(m, steps: int, width: int = MIN_WIDTH) -> list:
         rows.append(("lr for tol", f"lr <= {sig(m.lr_for_tol, 3)}: floor below tol, reached in "
                                    f"{'more than 10^15' if reach is None else count(reach)} steps"))
     if not m.exact:
-        rows.append(("note", f"{count(m.directions)} directions: the threshold only (matrix-free); floors and expected "
-                             f"losses need at most {40} directions"))
+        rows.append(("note", f"{count(m.directions)} directions: the threshold and noise floors matrix-free; the expected "
+                             f"loss at each step needs at most {40} directions"))
     parts.append(key_values(rows))
     if m.predictions:
         columns = ["lr", "E|e|² ×/step", "floor gap", f"gap at {count(steps)}", "to 2× floor", "to tol"]
@@ -399,8 +399,9 @@ def minibatch_section(m, steps: int, width: int = MIN_WIDTH) -> list:
         for name in columns:
             table.add_column(name, justify="right", no_wrap=True)
         for p in m.predictions:
-            never = "—" if not p.stable else "never"
-            table.add_row(sig(p.lr, 4), sig(p.spectral_radius, 6), "diverges" if p.floor_gap is None else sig(p.floor_gap, 3),
+            never = "—" if not p.stable or not m.exact else "never"
+            table.add_row(sig(p.lr, 4), sig(p.spectral_radius, 6) if math.isfinite(p.spectral_radius) else "—",
+                          ("diverges" if not p.stable else "—") if p.floor_gap is None else sig(p.floor_gap, 3),
                           sig(p.gap_at.get(steps), 3) if p.gap_at.get(steps) is not None else "—",
                           never if p.steps_to_floor is None else count(p.steps_to_floor),
                           never if p.steps_to_target is None else count(p.steps_to_target))
