@@ -140,8 +140,9 @@ def problem_options(command):
         click.option("--rhs", metavar="PATH[:KEY]", help="File (and key) holding b, when not in PROBLEM's file."),
         click.option("--loss", type=click.Choice(LOSS_CHOICES), default="sum", show_default=True,
                      help="sum=||Ax-b||², mean=(1/n)||Ax-b||² (PyTorch MSELoss), half=½||Ax-b||², half-mean=1/(2n)||Ax-b||²."),
-        click.option("--objective", type=click.Choice(("least-squares", "quadratic")), default="least-squares", show_default=True,
-                     help="quadratic: the matrix is Q in f(x) = ½xᵀQx - bᵀx."),
+        click.option("--objective", type=click.Choice(("least-squares", "quadratic", "logistic")), default="least-squares",
+                     show_default=True, help="quadratic: the matrix is Q in f(x) = ½xᵀQx - bᵀx; logistic: b holds 0/1 or ±1 "
+                     "labels and the loss is Σ log(1 + exp(-s·aᵀx)) (--loss mean: BCEWithLogitsLoss); analyze and solve."),
         click.option("--intercept", is_flag=True, help="Append a column of ones to A."),
         click.option("--ridge", type=FiniteFloat(min=0, max=MAX_RIDGE), default=0.0, show_default=True, metavar="LAMBDA",
                      help="Add LAMBDA·||x||² to the loss."),
@@ -348,6 +349,17 @@ def analyze(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, targe
     from .analysis import analyze as run_analysis
     from .policy import analysis_verdict
 
+    if objective == "logistic":
+        from .errors import UsageError
+
+        ignored = [flag for flag, used in (("--model two-layer", model == "two-layer"), ("--batch-size", batch_size is not None),
+                                           ("--adam", adam), ("--dtype float32", dtype == "float32"), ("--engine dask", engine == "dask"),
+                                           ("--method iterative", method == "iterative"), ("--max-condition", max_condition is not None),
+                                           ("--min-lr-margin", min_lr_margin is not None)) if used]
+        if ignored:
+            raise UsageError(f"{', '.join(ignored)}: not available with --objective logistic")
+        return analyze_logistic_command(problem, rhs, loss, intercept, ridge, a_key, b_key, target, no_header, fmt, allow_external,
+                                        lrs, tol, x0, seed, as_json, output, no_color, fail_on, verbose)
     prob = load(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, target, no_header, fmt, allow_external, memory_limit,
                 engine, scheduler)
     if batch_size is not None:
@@ -374,6 +386,69 @@ def analyze(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, targe
     worst = result.findings[0].severity if result.findings else "none"
     emit(text, json_report, as_json, output, no_color, f"{len(result.findings)} findings, worst {worst}")
     return report_verdict(verdict)
+
+
+def load_logistic(problem, rhs, loss, intercept, ridge, a_key, b_key, target, no_header, fmt, allow_external):
+    """The data of a logistic regression (rows and labels), loaded as least squares is, never streamed."""
+    from .errors import UsageError
+
+    if loss not in ("sum", "mean"):
+        raise UsageError(f"--loss {loss}: logistic regression takes sum or mean (BCEWithLogitsLoss)")
+    from .io import load_problem
+
+    return load_problem(problem, rhs, loss=loss, objective="least-squares", intercept=intercept, ridge=ridge, a_key=a_key,
+                        b_key=b_key, target=target, header=False if no_header else None, fmt=fmt, allow_external=allow_external)
+
+
+def analyze_logistic_command(problem, rhs, loss, intercept, ridge, a_key, b_key, target, no_header, fmt, allow_external, lrs, tol,
+                             x0, seed, as_json, output, no_color, fail_on, verbose):
+    from .logistic import analyze_logistic
+    from .policy import _findings_reason, Verdict
+
+    prob = load_logistic(problem, rhs, loss, intercept, ridge, a_key, b_key, target, no_header, fmt, allow_external)
+    x0_values, _label = parse_x0(x0, prob, seed)
+    result = analyze_logistic(prob, lrs, x0=x0_values, tol=tol)
+
+    def text(console):
+        from .render.text import render_logistic
+
+        render_logistic(result, console, verbose)
+
+    emit(text, result.to_dict, as_json, output, no_color, f"{len(result.findings)} findings")
+    reasons = tuple(_findings_reason(result.findings, fail_on))
+    return report_verdict(Verdict(ExitCode.THRESHOLD if reasons else ExitCode.OK, reasons))
+
+
+def solve_logistic_command(problem, rhs, loss, intercept, ridge, a_key, b_key, target, no_header, fmt, allow_external, as_json, output,
+                           no_color):
+    """``solve --objective logistic``: x* by damped Newton with its stated accuracy (exit 3 on separable data)."""
+    from .errors import InputError
+    from .logistic import LogisticModel, newton, separation_margin, SEPARATION_MARGIN
+
+    prob = load_logistic(problem, rhs, loss, intercept, ridge, a_key, b_key, target, no_header, fmt, allow_external)
+    model = LogisticModel.from_problem(prob)
+    if model.ridge == 0 and separation_margin(model) > SEPARATION_MARGIN:
+        raise InputError(prob.source, "the classes are separable: no finite minimiser exists", "add --ridge")
+    reference = newton(model)
+
+    def json_report():
+        from .render.json_report import logistic_solution_json
+
+        return logistic_solution_json(prob, reference)
+
+    def text(console):
+        from rich.text import Text
+
+        from .render.text import key_values, vector_preview
+
+        console.print(Text(f"condiag solve — {prob.source} (logistic regression)", style="bold"))
+        console.print(key_values([("x*", vector_preview(reference.x, prob.column_names, limit=len(reference.x))),
+                                  ("f(x*)", f"{reference.loss:.10g}"), ("method", reference.message),
+                                  ("accuracy", f"||x - x*|| <= {reference.error_bound:.2g} (about {reference.correct_digits:.0f} "
+                                               "correct digits)" if reference.converged else "not converged")]))
+
+    emit(text, json_report, as_json, output, no_color, reference.message)
+    return 0 if reference.converged else ExitCode.THRESHOLD
 
 
 def parse_betas(text: str) -> tuple[float, float]:
@@ -527,6 +602,10 @@ def compare(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, targe
     from .policy import comparison_verdict
     from .solvers import Settings
 
+    if objective == "logistic":
+        from .errors import UsageError
+
+        raise UsageError("--objective logistic: compare does not run solvers on logistic regression yet (analyze and solve do)")
     names = parse_solvers(solvers) if solvers or model != "two-layer" else None
     required = parse_solvers(require_converged, "--require-converged") if require_converged else ()
     prob = load(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, target, no_header, fmt, allow_external, memory_limit,
@@ -591,6 +670,9 @@ def solve(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, target,
     if method == "iterative":
         raise UsageError("--method iterative: solve computes x* by a direct, refined factorisation; "
                          "--method applies to the spectrum in analyze and compare")
+    if objective == "logistic":
+        return solve_logistic_command(problem, rhs, loss, intercept, ridge, a_key, b_key, target, no_header, fmt, allow_external,
+                                      as_json, output, no_color)
     prob = load(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, target, no_header, fmt, allow_external, memory_limit,
                 engine, scheduler)
     result = solve_report(prob)

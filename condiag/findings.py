@@ -591,3 +591,49 @@ def _accuracy(reference) -> Finding | None:
         (Remedy("Reformulate", "Rescale, centre or drop near-dependent columns; or add a ridge penalty.", None),),
         {"correct_digits": digits},
     )
+
+
+def logistic_findings(a) -> list[Finding]:
+    """CD180–CD183 for logistic regression (README), and the scaling/collinearity causes of the weighted design."""
+    out = []
+    if a.separable:
+        out.append(Finding("CD180", "error", "The classes are separable: no finite minimiser",
+                           f"A linear programme finds weights that classify every row correctly with a margin "
+                           f"(smallest margin {sig(a.margin, 3)} with the columns scaled to max 1), so the loss tends to 0 as "
+                           "the weights grow without bound: every optimizer 'converges' to ever larger weights, and none "
+                           "can be called converged.",
+                           (Remedy("Add ridge (weight decay)", "A ridge term makes the minimiser finite and unique; "
+                                   "condiag analyze --ridge 1e-3 reports it.", "torch.optim.SGD(params, lr=lr, weight_decay=2e-3)"),),
+                           {"margin": a.margin}))
+    if a.at_optimum is not None:
+        kappa = a.at_optimum.condition_number
+        severity = "error" if kappa >= 1e6 else "warning" if kappa >= 1e3 else "info"
+        steps = "more than 10^15" if a.local_steps is None else count(a.local_steps)
+        out.append(Finding("CD181", severity, f"Near the optimum cond(H*) = {sig(kappa, 3)}: gradient descent needs {steps} steps",
+                           f"The Hessian at x* (Aᵀ W* A scaled, W* = p(1-p) at x*) has λmax = {sig(a.at_optimum.lambda_max, 4)} and "
+                           f"λmin = {sig(a.at_optimum.lambda_min, 4)}. Near x* gradient descent contracts at best by "
+                           f"(κ-1)/(κ+1) = {factor(a.local_rate) if a.local_rate is not None else '-'} per step: {steps} steps to cut "
+                           f"the error by {sig(a.tol, 2)}. Far from x* the curvature is at most L = {sig(a.global_L, 4)} "
+                           f"(λmax(AᵀA)/4 scaled), so lr < 2/L = {sig_below(a.safe_lr, 4)} is safe from any start.",
+                           (Remedy("Use Newton / IRLS or L-BFGS", "statsmodels' Logit (Newton) or scikit-learn's "
+                                   "newton-cholesky solver converge in a few dozen steps whatever κ."),) if severity != "info" else (),
+                           {"condition_number": kappa, "steps": a.local_steps}))
+    for lr, verdict in a.lr_checks:
+        if verdict == "safe everywhere":
+            out.append(Finding("CD182", "info", f"lr = {sig(lr, 4)} is safe from any start (below 2/L = {sig_below(a.safe_lr, 4)})",
+                               "Gradient descent on an L-smooth convex loss converges for every lr below 2/L.", (), {"lr": lr}))
+        elif verdict == "stable near x* only":
+            out.append(Finding("CD182", "warning", f"lr = {sig(lr, 4)} is stable near x* but not guaranteed far from it",
+                               f"It is above the global bound 2/L = {sig_below(a.safe_lr, 4)} and below the local limit 2/λmax(H*) = "
+                               f"{sig_below(a.local_lr, 4)}: from a start where the data are not yet fitted the curvature can reach L.",
+                               (), {"lr": lr}))
+        else:
+            limit = f" 2/λmax(H*) = {sig_below(a.local_lr, 4)}" if a.local_lr is not None else f" 2/L = {sig_below(a.safe_lr, 4)}"
+            out.append(Finding("CD183", "error", f"lr = {sig(lr, 4)} diverges near the optimum",
+                               f"It is above{limit}: gradient descent cannot settle at x*.",
+                               (Remedy("Lower the lr", f"lr < {sig_below(a.safe_lr, 4)} is safe from any start."),), {"lr": lr}))
+    if a.causes is not None:
+        for finding in (_scaling(a.causes), _collinearity(a.causes)):
+            if finding is not None:
+                out.append(finding)
+    return sorted(out, key=lambda f: -severity_rank(f.severity))

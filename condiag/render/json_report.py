@@ -551,3 +551,49 @@ def trace_json(report) -> dict:
                                                    "intercept": s.intercept, "slope": s.slope},
     }
     return envelope("trace", body, report.seconds)
+
+
+# ---------------------------------------------------------------------------- logistic regression
+def _curvature_json(c) -> dict | None:
+    if c is None:
+        return None
+    return {"lambda_max": c.lambda_max, "lambda_min": c.lambda_min, "condition_number": c.condition_number}
+
+
+def logistic_json(a) -> dict:
+    """``analyze --objective logistic``: the model-specific block ``logistic``, the reference, checks and findings."""
+    m, r = a.model, a.reference
+    body = {
+        "problem": {"source": m.source, "n_rows": int(m.A.shape[0]), "n_cols": int(m.A.shape[1]), "objective": "logistic",
+                    "loss": "sum" if m.scale == 1.0 else "mean", "ridge": m.ridge, "column_names": list(m.column_names)},
+        "learning_rate": {"max_stable": a.safe_lr, "max_stable_note": "2/L with L = c·λmax(AᵀA)/4 + 2λ: safe from any start",
+                          "local_max_stable": a.local_lr, "L": a.global_L},
+        "logistic": {"separable": a.separable, "separation_margin": a.margin, "at_start": _curvature_json(a.at_start),
+                     "at_optimum": _curvature_json(a.at_optimum), "local_rate": a.local_rate, "local_steps_to_tol": a.local_steps,
+                     "tol": a.tol},
+        "reference": {"x": r.x, "loss": r.loss, "method": "damped Newton", "converged": r.converged, "message": r.message,
+                      "newton_steps": r.newton_steps,
+                      "accuracy": {"forward_error_bound": r.error_bound, "correct_digits": r.correct_digits}},
+        "lr_checks": [{"lr": lr, "verdict": verdict} for lr, verdict in a.lr_checks],
+        "causes": None if a.causes is None else causes_json(a.causes),
+        "findings": findings_json(a.findings),
+    }
+    if a.local_lr is None:
+        body["learning_rate"]["local_max_stable_note"] = "no finite minimiser" if a.separable else "no x*"
+    if r.x is None:
+        body["reference"]["x_note"] = body["reference"]["loss_note"] = r.message
+    return envelope("analyze", body, a.seconds)
+
+
+def logistic_solution_json(problem, reference) -> dict:
+    """``solve --objective logistic``: the fields of ``solve --json``, the accuracy from damped Newton."""
+    body = {
+        "problem": {**problem_json(problem), "objective": "logistic"},
+        "x": reference.x, "columns": list(problem.column_names), "loss": reference.loss, "residual_norm": None,
+        "residual_norm_note": "logistic regression has no residual", "method": "damped Newton (" + reference.message + ")",
+        "minimum_norm": False,
+        "accuracy": {"backward_error": None, "backward_error_note": "not defined for Newton's method here",
+                     "forward_error_bound": reference.error_bound, "correct_digits": reference.correct_digits,
+                     "norm": "2-norm of x", "refinement_steps": reference.newton_steps},
+    }
+    return envelope("solve", body)

@@ -518,3 +518,38 @@ def render_two_layer(analysis, console: Console) -> None:
     parts += findings_section(analysis.findings)
     print_parts(console, parts)
     console.print()
+
+
+def render_logistic(a, console: Console, verbose: bool = False) -> None:
+    """``condiag analyze --objective logistic``: curvature at the start and at x*, the lr bounds, x*, findings."""
+    m, r = a.model, a.reference
+    parts = [Text(f"condiag analyze — {m.source} (logistic regression)", style="bold")]
+    parts.append(heading("Problem"))
+    parts.append(key_values([
+        ("data", f"{count(m.A.shape[0])} rows × {count(m.A.shape[1])} columns, labels ±1"),
+        ("loss", ("Σ log(1 + exp(-s·aᵀx))" if m.scale == 1.0 else "mean log(1 + exp(-s·aᵀx)) (BCEWithLogitsLoss)")
+         + (f" + {sig(m.ridge, 4)}·||x||²" if m.ridge else "")),
+    ]))
+    parts.append(heading("Curvature and learning rates"))
+    rows = [("global bound", f"L = c·λmax(AᵀA)/4 + 2λ = {sig(a.global_L, 5)}: any lr < 2/L = {sig_below(a.safe_lr, 5)} converges "
+                             "from any start"),
+            ("at the start", f"λmax = {sig(a.at_start.lambda_max, 4)}, λmin = {sig(a.at_start.lambda_min, 4)}, "
+                             f"cond = {sig(a.at_start.condition_number, 3)}")]
+    if a.at_optimum is not None:
+        rows.append(("at x*", f"λmax = {sig(a.at_optimum.lambda_max, 4)}, λmin = {sig(a.at_optimum.lambda_min, 4)}, "
+                              f"cond = {sig(a.at_optimum.condition_number, 3)}"))
+        rows.append(("near x*", f"stable for lr < 2/λmax(H*) = {sig_below(a.local_lr, 5)}; best contraction "
+                                f"{factor(a.local_rate)} per step"))
+    for lr, verdict in a.lr_checks:
+        rows.append((f"lr = {sig(lr, 4)}", verdict))
+    parts.append(key_values(rows))
+    parts.append(heading("Reference answer"))
+    if r.x is None:
+        parts.append(Text(r.message))
+    else:
+        parts.append(key_values([("x*", vector_preview(r.x, m.column_names)), ("f(x*)", sig(r.loss, 8)),
+                                 ("method", f"{r.message}; error bound {sig(r.error_bound, 2)} "
+                                            f"(about {r.correct_digits:.0f} correct digits)")]))
+    parts += findings_section(a.findings, verbose)
+    print_parts(console, parts)
+    console.print()
