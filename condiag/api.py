@@ -51,6 +51,11 @@ def analyze(data, b=None, *, lrs=(), steps: int = 1000, tol: float = 1e-6, x0=No
     causes, findings and remedies (:class:`condiag.analysis.Analysis`). See :func:`as_problem` for ``data``."""
     from .analysis import analyze as run
 
+    if objective == "logistic":  # b holds the labels (condiag.logistic.LogisticAnalysis)
+        from .logistic import analyze_logistic
+
+        problem = as_problem(data, b, loss=loss, ridge=ridge, intercept=intercept, target=target)
+        return analyze_logistic(problem, list(lrs), x0=x0, tol=tol)
     problem = as_problem(data, b, loss=loss, objective=objective, ridge=ridge, intercept=intercept, target=target)
     return run(problem, list(lrs), steps=steps, tol=tol, x0=x0, x0_source="zeros" if x0 is None else "given",
                method=method, dtype=dtype, batch_size=batch_size, replacement=replacement)

@@ -123,3 +123,13 @@ def test_solve_logistic_json_and_separable_refusal(run, tmp_path, cancer):
     np.savez(tmp_path / "all.npz", A=X, b=y)
     refused = run("solve", tmp_path / "all.npz", "--objective", "logistic", "--intercept")
     assert refused.code == 3 and "separable" in refused.err
+
+
+def test_python_api_equals_the_cli_json(run, tmp_path, cancer):
+    X, y = cancer
+    np.savez(tmp_path / "four.npz", A=X[:, :4], b=y)
+    cli = run("analyze", tmp_path / "four.npz", "--objective", "logistic", "--intercept", "--lr", "1e-8", "--json").json()
+    api = condiag.analyze(str(tmp_path / "four.npz"), objective="logistic", intercept=True, lrs=[1e-8]).to_dict()
+    cli.pop("timing"), api.pop("timing")
+    api["problem"]["source"] = cli["problem"]["source"]  # the command line names the file it was given
+    assert api == cli
