@@ -403,7 +403,7 @@ def load_logistic(problem, rhs, loss, intercept, ridge, a_key, b_key, target, no
 def analyze_logistic_command(problem, rhs, loss, intercept, ridge, a_key, b_key, target, no_header, fmt, allow_external, lrs, tol,
                              x0, seed, as_json, output, no_color, fail_on, verbose):
     from .logistic import analyze_logistic
-    from .policy import _findings_reason, Verdict
+    from .policy import findings_verdict
 
     prob = load_logistic(problem, rhs, loss, intercept, ridge, a_key, b_key, target, no_header, fmt, allow_external)
     x0_values, _label = parse_x0(x0, prob, seed)
@@ -415,8 +415,7 @@ def analyze_logistic_command(problem, rhs, loss, intercept, ridge, a_key, b_key,
         render_logistic(result, console, verbose)
 
     emit(text, result.to_dict, as_json, output, no_color, f"{len(result.findings)} findings")
-    reasons = tuple(_findings_reason(result.findings, fail_on))
-    return report_verdict(Verdict(ExitCode.THRESHOLD if reasons else ExitCode.OK, reasons))
+    return report_verdict(findings_verdict(result.findings, fail_on))
 
 
 def solve_logistic_command(problem, rhs, loss, intercept, ridge, a_key, b_key, target, no_header, fmt, allow_external, as_json, output,

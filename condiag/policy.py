@@ -10,9 +10,27 @@ from .numbers import sig
 
 
 @dataclass(frozen=True)
+class Check:
+    """One threshold the user set, and whether the report passes it (a JUnit test case, a CI annotation)."""
+
+    threshold: str
+    """The option as given, e.g. '--max-condition 1e8'."""
+    passed: bool
+    message: str
+
+
+@dataclass(frozen=True)
 class Verdict:
     exit_code: ExitCode
     reasons: tuple[str, ...]
+    checks: tuple[Check, ...] = ()
+
+
+def _verdict(checks) -> Verdict:
+    """The exit code and reasons of a list of checks: 1 when any failed."""
+    checks = tuple(checks)
+    reasons = tuple(c.message for c in checks if not c.passed)
+    return Verdict(ExitCode.THRESHOLD if reasons else ExitCode.OK, reasons, checks)
 
 
 def _findings_reason(findings, fail_on: str) -> list[str]:
@@ -30,58 +48,84 @@ def _condition_reason(cond: float, max_condition: float | None, name: str = "con
     return [f"{name} = {sig(cond, 5)} exceeds --max-condition {sig(max_condition, 5)}"]
 
 
+def _findings_check(findings, fail_on: str) -> list[Check]:
+    if fail_on == "never":
+        return []
+    reasons = _findings_reason(findings, fail_on)
+    return [Check(f"--fail-on {fail_on}", not reasons, reasons[0] if reasons else f"no finding at or above '{fail_on}'")]
+
+
+def _condition_check(cond: float, max_condition: float | None, name: str = "cond") -> list[Check]:
+    if max_condition is None:
+        return []
+    reasons = _condition_reason(cond, max_condition, name)
+    return [Check(f"--max-condition {sig(max_condition, 5)}", not reasons,
+                  reasons[0] if reasons else f"{name} = {sig(cond, 5)} is within --max-condition {sig(max_condition, 5)}")]
+
+
 def analysis_verdict(analysis, fail_on: str = "never", max_condition: float | None = None, min_lr_margin: float | None = None) -> Verdict:
     """Exit 1 when a finding reaches ``fail_on``, cond(A) exceeds ``max_condition``, or an
     ``--lr`` is closer to the divergence threshold than ``min_lr_margin`` (threshold / lr)."""
-    reasons = _findings_reason(analysis.findings, fail_on) + _condition_reason(analysis.spectrum.condition_number, max_condition)
+    checks = _findings_check(analysis.findings, fail_on) + _condition_check(analysis.spectrum.condition_number, max_condition)
     if min_lr_margin is not None:
         threshold = analysis.bounds.divergence_threshold
         for check in analysis.checks:
-            if threshold is not None and threshold / check.lr < min_lr_margin:
-                reasons.append(
-                    f"lr {sig(check.lr, 5)} has margin {sig(threshold / check.lr, 4)} to the divergence threshold "
-                    f"{sig(threshold, 5)}, below --min-lr-margin {sig(min_lr_margin, 4)}"
-                )
-    return Verdict(ExitCode.THRESHOLD if reasons else ExitCode.OK, tuple(reasons))
+            if threshold is None:
+                continue
+            margin = threshold / check.lr
+            passed = margin >= min_lr_margin
+            checks.append(Check(f"--min-lr-margin {sig(min_lr_margin, 4)} (lr {sig(check.lr, 5)})", passed,
+                                f"lr {sig(check.lr, 5)} has margin {sig(margin, 4)} to the divergence threshold "
+                                f"{sig(threshold, 5)}, {'at least' if passed else 'below'} --min-lr-margin {sig(min_lr_margin, 4)}"))
+    return _verdict(checks)
 
 
 def comparison_verdict(comparison, require_converged=()) -> Verdict:
     """Exit 1 when a solver named in ``require_converged`` did not converge, or a solver failed."""
-    reasons = []
+    checks = []
     by_name: dict = {}
     for r in comparison.results:
         by_name.setdefault(r.solver, []).append(r)
     for name in require_converged:
         runs = by_name.get(name)
         if not runs:
-            reasons.append(f"--require-converged {name}: that solver was not run")
-        elif not any(r.status == "converged" for r in runs):  # in a sweep: its best setting must converge
+            checks.append(Check(f"--require-converged {name}", False, f"--require-converged {name}: that solver was not run"))
+        else:  # in a sweep: some setting must converge
+            passed = any(r.status == "converged" for r in runs)
             statuses = ", ".join(dict.fromkeys(r.status for r in runs))
-            reasons.append(f"{name} did not converge (status {statuses})")
+            checks.append(Check(f"--require-converged {name}", passed,
+                                f"{name} converged" if passed else f"{name} did not converge (status {statuses})"))
     failed = [r.solver for r in comparison.results if r.status == "failed"]
     if failed:
-        reasons.append(f"solver(s) failed with an error: {', '.join(failed)}")
-    return Verdict(ExitCode.THRESHOLD if reasons else ExitCode.OK, tuple(reasons))
+        checks.append(Check("solvers run without error", False, f"solver(s) failed with an error: {', '.join(failed)}"))
+    return _verdict(checks)
 
 
 def two_layer_verdict(analysis, fail_on: str = "never", max_condition: float | None = None) -> Verdict:
     """As :func:`analysis_verdict`, for ``--model two-layer`` (cond(A) for --max-condition)."""
-    reasons = _findings_reason(analysis.findings, fail_on) + _condition_reason(analysis.condition_number, max_condition, "cond(A)")
-    return Verdict(ExitCode.THRESHOLD if reasons else ExitCode.OK, tuple(reasons))
+    return _verdict(_findings_check(analysis.findings, fail_on) + _condition_check(analysis.condition_number, max_condition, "cond(A)"))
+
+
+def findings_verdict(findings, fail_on: str = "never") -> Verdict:
+    """The --fail-on rule alone (logistic regression)."""
+    return _verdict(_findings_check(findings, fail_on))
 
 
 def trace_verdict(report, fail_on=(), max_steps_to_tol: float | None = None) -> Verdict:
     """Exit 1 when a run's verdict (or its spikes) is named in ``fail_on``, or a run needs more than
     ``max_steps_to_tol`` further steps to reach tol (a run that never gets there fails it too)."""
-    reasons = []
+    checks = []
     for run in report.runs:
-        hits = [name for name in fail_on if name == run.verdict.value or (name == "spikes" and run.spikes)
-                or (name == "not-finite" and run.nonfinite_step is not None)]
-        if hits:
-            reasons.append(f"{run.log.label}: {', '.join(dict.fromkeys(hits))} (--fail-on)")
-        if max_steps_to_tol is not None and run.verdict.value != "converged":
-            needed = run.steps_to_tol
-            if needed is None or needed > max_steps_to_tol:
-                shown = "never reaches tol" if needed is None else f"needs {needed:,.0f} more steps"
-                reasons.append(f"{run.log.label}: {shown}, above --max-steps-to-tol {max_steps_to_tol:,.0f}")
-    return Verdict(ExitCode.THRESHOLD if reasons else ExitCode.OK, tuple(reasons))
+        if fail_on:
+            hits = [name for name in fail_on if name == run.verdict.value or (name == "spikes" and run.spikes)
+                    or (name == "not-finite" and run.nonfinite_step is not None)]
+            checks.append(Check(f"--fail-on {','.join(fail_on)} ({run.log.label})", not hits,
+                                f"{run.log.label}: {', '.join(dict.fromkeys(hits))} (--fail-on)" if hits
+                                else f"{run.log.label}: {run.verdict.value}"))
+        if max_steps_to_tol is not None:
+            needed = 0.0 if run.verdict.value == "converged" else run.steps_to_tol
+            passed = needed is not None and needed <= max_steps_to_tol
+            shown = "never reaches tol" if needed is None else f"needs {needed:,.0f} more steps"
+            checks.append(Check(f"--max-steps-to-tol {max_steps_to_tol:,.0f} ({run.log.label})", passed,
+                                f"{run.log.label}: {shown}, {'within' if passed else 'above'} --max-steps-to-tol {max_steps_to_tol:,.0f}"))
+    return _verdict(checks)
