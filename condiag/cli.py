@@ -194,9 +194,12 @@ def two_layer_problem(prob, hidden, samples, init_scale, seed):
 
 def output_options(command):
     options = [
-        click.option("--json", "as_json", is_flag=True, help="Print the report as JSON (schema in the README)."),
+        click.option("--json", "as_json", is_flag=True, help="Print the report as JSON (schema in the README); = --report-format json."),
+        click.option("--report-format", type=click.Choice(REPORT_FORMATS),
+                     help="text, json, markdown (a job summary), github (workflow annotations) or junit (XML for test dashboards); "
+                          "by default from --output's extension (.json, .md, .xml), else text."),
         click.option("--output", type=click.Path(dir_okay=False), metavar="FILE",
-                     help="Write the report to FILE (JSON if --json or FILE ends in .json), atomically, after success."),
+                     help="Write the report to FILE (its format from --report-format, --json or the extension), atomically, after success."),
         click.option("--no-color", is_flag=True, help="Plain output (also: the NO_COLOR environment variable)."),
     ]
     for option in reversed(options):
@@ -242,26 +245,41 @@ def load(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, target, 
     )
 
 
-def emit(render_text, json_report, as_json: bool, output: str | None, no_color: bool, summary: str) -> None:
-    """Print or write the report: text or JSON, to stdout or atomically to a file."""
-    use_json = as_json or (output is not None and output.lower().endswith(".json"))
-    if output is None:
-        if use_json:
-            from .render.json_report import dumps
+REPORT_FORMATS = ("text", "json", "markdown", "github", "junit")
+"""--report-format choices (condiag.render.ci_formats.FORMATS; listed here so --help needs no import)."""
 
-            encoding = (getattr(sys.stdout, "encoding", None) or "").lower().replace("-", "").replace("_", "")
-            text = dumps(json_report(), ascii_only=encoding not in ("utf8", "utf8sig"))
-            _to_stdout(lambda: sys.stdout.write(text))
-        else:
+
+def report_format_of(as_json: bool, report_format: str | None, output: str | None) -> str:
+    """The report's format: --report-format, --json, else from --output's extension (.json, .md, .xml), else text."""
+    from .errors import UsageError
+
+    if as_json and report_format not in (None, "json"):
+        raise UsageError(f"--json and --report-format {report_format} disagree")
+    if report_format is not None:
+        return report_format
+    if as_json:
+        return "json"
+    if output is not None:
+        from .render.ci_formats import EXTENSIONS
+
+        for ending, kind in EXTENSIONS.items():
+            if output.lower().endswith(ending):
+                return kind
+    return "text"
+
+
+def emit(render_text, json_report, as_json: bool, output: str | None, no_color: bool, summary: str, report_format: str | None = None,
+         checks=()) -> None:
+    """Print or write the report — text, JSON, Markdown, GitHub annotations or JUnit XML — to stdout or atomically to
+    a file; the CI formats render the JSON report and the threshold checks."""
+    kind = report_format_of(as_json, report_format, output)
+    encoding = (getattr(sys.stdout, "encoding", None) or "").lower().replace("-", "").replace("_", "")
+    if kind == "text":
+        if output is None:
             from .render.text import make_console
 
             _to_stdout(lambda: render_text(make_console(no_color=no_color)))
-        return
-    if use_json:
-        from .render.json_report import dumps
-
-        text = dumps(json_report())
-    else:
+            return
         import io
 
         from .render.text import make_console
@@ -269,6 +287,17 @@ def emit(render_text, json_report, as_json: bool, output: str | None, no_color: 
         buffer = io.StringIO()
         render_text(make_console(file=buffer, width=100, no_color=True))
         text = buffer.getvalue()
+    elif kind == "json":
+        from .render.json_report import dumps
+
+        text = dumps(json_report(), ascii_only=output is None and encoding not in ("utf8", "utf8sig"))
+    else:
+        from .render.ci_formats import RENDERERS
+
+        text = RENDERERS[kind](json_report(), checks)
+    if output is None:
+        _to_stdout(lambda: sys.stdout.write(text))
+        return
     from .output import write_atomic
 
     write_atomic(output, text)
@@ -342,7 +371,7 @@ def cli():
 @click.option("--verbose", "-v", is_flag=True, help="The full report: every remedy, the loss-convention table.")
 @handle_errors
 def analyze(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, target, no_header, fmt, allow_external, method, engine, scheduler, memory_limit,
-            lrs, steps, tol, x0, seed, dtype, batch_size, sampling, adam, betas, adam_eps, model, hidden, samples, init_scale, model_seed, as_json, output, no_color,
+            lrs, steps, tol, x0, seed, dtype, batch_size, sampling, adam, betas, adam_eps, model, hidden, samples, init_scale, model_seed, as_json, report_format, output, no_color,
             fail_on, max_condition, min_lr_margin, verbose):
     """Explain why gradient descent stalls or diverges: spectrum, learning-rate bounds,
     exact predictions and remedies."""
@@ -359,14 +388,14 @@ def analyze(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, targe
         if ignored:
             raise UsageError(f"{', '.join(ignored)}: not available with --objective logistic")
         return analyze_logistic_command(problem, rhs, loss, intercept, ridge, a_key, b_key, target, no_header, fmt, allow_external,
-                                        lrs, tol, x0, seed, as_json, output, no_color, fail_on, verbose)
+                                        lrs, tol, x0, seed, as_json, report_format, output, no_color, fail_on, verbose)
     prob = load(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, target, no_header, fmt, allow_external, memory_limit,
                 engine, scheduler)
     if batch_size is not None:
         check_batch_size(prob, batch_size, method, model)
     if model == "two-layer":
         return analyze_two_layer_command(two_layer_problem(prob, hidden, samples, init_scale, model_seed), lrs, tol,
-                                         as_json, output, no_color, fail_on, max_condition)
+                                         as_json, report_format, output, no_color, fail_on, max_condition)
     x0_values, x0_label = parse_x0(x0, prob, seed)
     result = run_analysis(prob, lrs, steps=steps, tol=tol, x0=x0_values, x0_source=x0_label, method=method, dtype=dtype,
                           batch_size=batch_size, replacement=sampling == "with-replacement",
@@ -384,7 +413,7 @@ def analyze(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, targe
 
     verdict = analysis_verdict(result, fail_on, max_condition, min_lr_margin)
     worst = result.findings[0].severity if result.findings else "none"
-    emit(text, json_report, as_json, output, no_color, f"{len(result.findings)} findings, worst {worst}")
+    emit(text, json_report, as_json, output, no_color, f"{len(result.findings)} findings, worst {worst}", report_format, verdict.checks)
     return report_verdict(verdict)
 
 
@@ -401,7 +430,7 @@ def load_logistic(problem, rhs, loss, intercept, ridge, a_key, b_key, target, no
 
 
 def analyze_logistic_command(problem, rhs, loss, intercept, ridge, a_key, b_key, target, no_header, fmt, allow_external, lrs, tol,
-                             x0, seed, as_json, output, no_color, fail_on, verbose):
+                             x0, seed, as_json, report_format, output, no_color, fail_on, verbose):
     from .logistic import analyze_logistic
     from .policy import findings_verdict
 
@@ -414,12 +443,13 @@ def analyze_logistic_command(problem, rhs, loss, intercept, ridge, a_key, b_key,
 
         render_logistic(result, console, verbose)
 
-    emit(text, result.to_dict, as_json, output, no_color, f"{len(result.findings)} findings")
-    return report_verdict(findings_verdict(result.findings, fail_on))
+    verdict = findings_verdict(result.findings, fail_on)
+    emit(text, result.to_dict, as_json, output, no_color, f"{len(result.findings)} findings", report_format, verdict.checks)
+    return report_verdict(verdict)
 
 
-def solve_logistic_command(problem, rhs, loss, intercept, ridge, a_key, b_key, target, no_header, fmt, allow_external, as_json, output,
-                           no_color):
+def solve_logistic_command(problem, rhs, loss, intercept, ridge, a_key, b_key, target, no_header, fmt, allow_external, as_json,
+                           report_format, output, no_color):
     """``solve --objective logistic``: x* by damped Newton with its stated accuracy (exit 3 on separable data)."""
     from .errors import InputError
     from .logistic import LogisticModel, newton, separation_margin, SEPARATION_MARGIN
@@ -446,7 +476,7 @@ def solve_logistic_command(problem, rhs, loss, intercept, ridge, a_key, b_key, t
                                   ("accuracy", f"||x - x*|| <= {reference.error_bound:.2g} (about {reference.correct_digits:.0f} "
                                                "correct digits)" if reference.converged else "not converged")]))
 
-    emit(text, json_report, as_json, output, no_color, reference.message)
+    emit(text, json_report, as_json, output, no_color, reference.message, report_format)
     return 0 if reference.converged else ExitCode.THRESHOLD
 
 
@@ -478,7 +508,7 @@ def check_batch_size(prob, batch_size: int, method: str, model: str) -> None:
         raise UsageError(f"--batch-size {batch_size}: A has {prob.n_samples} rows")
 
 
-def analyze_two_layer_command(model, lrs, tol, as_json, output, no_color, fail_on, max_condition):
+def analyze_two_layer_command(model, lrs, tol, as_json, report_format, output, no_color, fail_on, max_condition):
     from .policy import two_layer_verdict
     from .two_layer_analysis import analyze_two_layer
 
@@ -494,8 +524,9 @@ def analyze_two_layer_command(model, lrs, tol, as_json, output, no_color, fail_o
 
         return two_layer_json(result)
 
-    emit(text, json_report, as_json, output, no_color, f"{len(result.findings)} findings")
-    return report_verdict(two_layer_verdict(result, fail_on, max_condition))
+    verdict = two_layer_verdict(result, fail_on, max_condition)
+    emit(text, json_report, as_json, output, no_color, f"{len(result.findings)} findings", report_format, verdict.checks)
+    return report_verdict(verdict)
 
 
 def with_libraries(comparison, alpha):
@@ -593,7 +624,7 @@ class LazyProgress:
 @handle_errors
 def compare(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, target, no_header, fmt, allow_external, method, engine, scheduler, memory_limit,
             solvers, lrs, max_iter, tol, time_limit, dtype, simulate, params, x0, seed, model, hidden, samples, init_scale, model_seed,
-            plot, as_json, output, no_color, require_converged, test_spec, test_rhs, libraries, alpha):
+            plot, as_json, report_format, output, no_color, require_converged, test_spec, test_rhs, libraries, alpha):
     """Run solvers against the exact least-squares answer: who gets there, how fast, and why not."""
     from .comparison import compare as run_comparison
     from .comparison import parse_solvers, parse_sweeps
@@ -642,7 +673,7 @@ def compare(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, targe
 
     converged = sum(r.status == "converged" for r in result.results)
     if result.interrupted:  # the report is partial: shown, never written over --output
-        emit(text, json_report, as_json, None, no_color, "")
+        emit(text, json_report, as_json, None, no_color, "", report_format)
         kept = f"; {output} was left as it was" if output else ""
         _stderr(f"condiag: interrupted; the results above are the solvers that finished{kept}")
         return ExitCode.INTERRUPTED
@@ -650,10 +681,12 @@ def compare(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, targe
         from .render.plots import plot_comparison
 
         plot_comparison(result, plot)
-    emit(text, json_report, as_json, output, no_color, f"{converged} of {len(result.results)} solvers converged")
+    verdict = comparison_verdict(result, required)
+    emit(text, json_report, as_json, output, no_color, f"{converged} of {len(result.results)} solvers converged", report_format,
+         verdict.checks)
     if plot:
         _stderr(f"condiag: wrote plot {plot}")
-    return report_verdict(comparison_verdict(result, required))
+    return report_verdict(verdict)
 
 
 @cli.command()
@@ -661,7 +694,7 @@ def compare(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, targe
 @output_options
 @handle_errors
 def solve(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, target, no_header, fmt, allow_external, method, engine, scheduler,
-          memory_limit, as_json, output, no_color):
+          memory_limit, as_json, report_format, output, no_color):
     """Print the reference solution x* with its stated accuracy (more accurate than numpy.linalg.lstsq)."""
     from .errors import UsageError
     from .reference import solve_report
@@ -671,7 +704,7 @@ def solve(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, target,
                          "--method applies to the spectrum in analyze and compare")
     if objective == "logistic":
         return solve_logistic_command(problem, rhs, loss, intercept, ridge, a_key, b_key, target, no_header, fmt, allow_external,
-                                      as_json, output, no_color)
+                                      as_json, report_format, output, no_color)
     prob = load(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, target, no_header, fmt, allow_external, memory_limit,
                 engine, scheduler)
     result = solve_report(prob)
@@ -685,7 +718,8 @@ def solve(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, target,
     json_report = result.to_dict
 
     digits = reference.accuracy.get("correct_digits")
-    emit(text, json_report, as_json, output, no_color, f"x* with about {digits:.0f} correct digits" if digits is not None else "x*")
+    emit(text, json_report, as_json, output, no_color, f"x* with about {digits:.0f} correct digits" if digits is not None else "x*",
+         report_format)
     return 0
 
 
@@ -722,7 +756,7 @@ def solve(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, target,
 @click.option("--verbose", "-v", is_flag=True, help="Also the reader's notes.")
 @handle_errors
 def trace(logs, column, step_column, lr_column, run_column, tag, log_format, lr, tol, problem, rhs, loss, objective, intercept, ridge, a_key, b_key,
-          target, x0, seed, plot, as_json, output, no_color, fail_on, max_steps_to_tol, verbose):
+          target, x0, seed, plot, as_json, report_format, output, no_color, fail_on, max_steps_to_tol, verbose):
     """Diagnose a training run from its loss log: diverging, oscillating, converging (how fast, how long),
     stalled or on a noisy plateau — and, with --problem, where the log departs from what GD must do."""
     from .errors import UsageError
@@ -759,10 +793,11 @@ def trace(logs, column, step_column, lr_column, run_column, tag, log_format, lr,
 
         plot_trace(report, plot)
     verdicts = ", ".join(run.verdict.value for run in report.runs)
-    emit(text, report.to_dict, as_json, output, no_color, f"{len(report.runs)} run(s): {verdicts}")
+    verdict = trace_verdict(report, wanted, max_steps_to_tol)
+    emit(text, report.to_dict, as_json, output, no_color, f"{len(report.runs)} run(s): {verdicts}", report_format, verdict.checks)
     if plot:
         _stderr(f"condiag: wrote plot {plot}")
-    return report_verdict(trace_verdict(report, wanted, max_steps_to_tol))
+    return report_verdict(verdict)
 
 
 @cli.command()

@@ -429,6 +429,8 @@ EXIT_CODES = [
     (["compare", VALLEY, "--objective", "logistic"], ExitCode.USAGE),
     (["analyze", VALLEY, "--objective", "logistic", "--batch-size", "1"], ExitCode.USAGE),
     (["analyze", VALLEY, "--objective", "logistic", "--model", "two-layer"], ExitCode.USAGE),
+    (["analyze", VALLEY, "--report-format", "pdf"], ExitCode.USAGE),
+    (["solve", VALLEY, "--json", "--report-format", "junit"], ExitCode.USAGE),
     (["trace", TRACE_LOG, "--column", "nope"], ExitCode.BAD_INPUT),
     (["trace", TRACE_LOG, "--step-column", "nope"], ExitCode.BAD_INPUT),
     (["trace", TRACE_LOG, "--lr-column", "nope"], ExitCode.BAD_INPUT),
