@@ -28,9 +28,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import InputError
+from .spectrum import EPS64
 
 NEWTON_MAX_STEPS = 200
-EPS64 = float(np.finfo(float).eps)
 SEPARATION_MARGIN = 1e-9
 """The exact smallest margin at the LP's solution above this (columns scaled to max |a_ij| = 1) is separable."""
 

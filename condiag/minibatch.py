@@ -326,6 +326,11 @@ class MinibatchAnalysis:
     target_gap: float
     directions: int
 
+    @property
+    def exact_limit(self) -> int:
+        """The most learned directions for which T is formed (:data:`EXACT_DIRECTIONS`)."""
+        return EXACT_DIRECTIONS
+
 
 def analyse_minibatch(problem, decomposition, x_star, x0, floor, batch_size: int, replacement: bool, lrs, steps: int,
                       tol: float, full_batch_threshold: float) -> MinibatchAnalysis:

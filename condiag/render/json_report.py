@@ -270,13 +270,13 @@ def analysis_json(analysis) -> dict:
     return envelope("analyze", body, analysis.seconds)
 
 
-def _sgd_prediction_json(p, floor: float, steps: int, exact: bool = True) -> dict:
+def _sgd_prediction_json(p, floor: float, steps: int, exact: bool = True, limit: int = 0) -> dict:
     gap = p.gap_at.get(steps)
     body = {"lr": p.lr, "stable": p.stable, "spectral_radius": p.spectral_radius, "floor_gap": p.floor_gap,
             "floor_loss": None if p.floor_gap is None else floor + p.floor_gap, "steps": steps, "expected_gap": gap,
             "expected_loss": None if gap is None else floor + gap, "steps_to_floor": p.steps_to_floor,
             "steps_to_tol": p.steps_to_target}
-    matrix_free = "not computed: more than 40 directions (matrix-free: stability and the noise floor only)"
+    matrix_free = f"not computed: more than {limit} directions (matrix-free: stability and the noise floor only)"
     if p.floor_gap is None:
         body["floor_gap_note"] = body["floor_loss_note"] = ("no floor: the lr is above the mean-square threshold" if not p.stable
                                                             else "the matrix-free solve did not converge")
@@ -300,11 +300,12 @@ def minibatch_json(m, floor: float, steps: int) -> dict | None:
     body = {"batch_size": m.batch_size, "sampling": "with-replacement" if m.replacement else "without-replacement",
             "alpha": m.alpha, "mean_square_threshold": m.threshold, "full_batch_threshold": m.full_batch_threshold,
             "exact": m.exact, "directions": m.directions, "target_gap": m.target_gap,
-            "lrs": [_sgd_prediction_json(p, floor, steps, m.exact) for p in m.predictions],
+            "lrs": [_sgd_prediction_json(p, floor, steps, m.exact, m.exact_limit) for p in m.predictions],
             "lr_for_tol": m.lr_for_tol, "lr_for_tol_steps": None if checked is None else checked.steps_to_target,
             "lr_for_tol_floor_gap": None if checked is None else checked.floor_gap}
     if checked is None:
-        why = ("only with at most 40 learned directions (the threshold alone is computed matrix-free above that)" if not m.exact
+        why = (f"only with at most {m.exact_limit} learned directions (the threshold and floors are computed matrix-free above that)"
+               if not m.exact
                else "no lr's floor is below tol, or f(x0) = f*")
         body["lr_for_tol_note"] = body["lr_for_tol_floor_gap_note"] = why
     if checked is not None and checked.steps_to_target is None:

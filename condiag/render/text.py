@@ -391,7 +391,7 @@ def minibatch_section(m, steps: int, width: int = MIN_WIDTH) -> list:
                                    f"{'more than 10^15' if reach is None else count(reach)} steps"))
     if not m.exact:
         rows.append(("note", f"{count(m.directions)} directions: the threshold and noise floors matrix-free; the expected "
-                             f"loss at each step needs at most {40} directions"))
+                             f"loss at each step needs at most {m.exact_limit} directions"))
     parts.append(key_values(rows))
     if m.predictions:
         columns = ["lr", "E|e|² ×/step", "floor gap", f"gap at {count(steps)}", "to 2× floor", "to tol"]
