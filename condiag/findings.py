@@ -480,6 +480,8 @@ def _lr_check(check, bounds, advice, problem) -> Finding:
 
 def _minibatch(minibatch, problem) -> list[Finding]:
     """CD130–CD132: minibatch SGD's mean-square threshold, an lr stable for GD but not for SGD, a noise floor above tol."""
+    from .minibatch import FLOOR_FACTOR
+
     if minibatch is None:
         return []
     m = minibatch
@@ -500,7 +502,7 @@ def _minibatch(minibatch, problem) -> list[Finding]:
                                (Remedy("Lower the lr below the minibatch threshold", f"lr < {sig_below(m.threshold, 4)}; "
                                        "a larger batch raises the threshold towards 2/L."),), {"lr": p.lr}))
         elif p.floor_gap is not None and p.floor_gap > m.target_gap:
-            reach = (f"; it gets within {2:g}× of the floor after "
+            reach = (f"; it gets within {FLOOR_FACTOR:g}× of the floor after "
                      f"{'more than 10^15' if p.steps_to_floor is None else count(p.steps_to_floor)} steps") if m.exact else ""
             detail = (f"At lr = {sig(p.lr, 4)} the expected loss levels off at f* + {sig(p.floor_gap, 4)} (the noise floor), "
                       f"above the target f* + {sig(m.target_gap, 3)}{reach}.")

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -63,6 +64,12 @@ class MinibatchModel:
     """V ᵀ(x0 - x*) in the learned directions."""
     floor: float
     """f*."""
+
+    @cached_property
+    def operators(self):
+        """(S, L, Q) on the symmetric basis (:func:`_operators`), formed once: they do not depend on the lr, and the
+        searches over lr (:func:`best_lr`, :func:`lr_for_floor`) evaluate many lrs on one model."""
+        return _operators(self)
 
 
 def sampling_alpha(n: int, batch_size: int, replacement: bool) -> float:
@@ -129,7 +136,7 @@ def mean_square_threshold(model: MinibatchModel) -> float:
     """η_ms = 1/λmax(Q, L): the largest lr at which E||x_t - x*||² stays bounded (module docstring)."""
     from scipy.linalg import eigh
 
-    _S, L, Q = _operators(model)
+    _S, L, Q = model.operators
     top = float(eigh(Q, L, eigvals_only=True, subset_by_index=[L.shape[0] - 1, L.shape[0] - 1])[0])
     return 1.0 / top
 
@@ -158,7 +165,7 @@ class ExpectedLoss:
     p_j^t (p_j = 1 - η λ_j, from the mean) and a constant (the noise)."""
 
     def __init__(self, model: MinibatchModel, lr: float):
-        S, L, Q = _operators(model)
+        S, L, Q = model.operators
         eta, alpha = lr, model.alpha
         T = np.eye(L.shape[0]) - eta * L + eta * eta * Q
         self.mu, U = np.linalg.eigh(T)
@@ -330,6 +337,11 @@ class MinibatchAnalysis:
     def exact_limit(self) -> int:
         """The most learned directions for which T is formed (:data:`EXACT_DIRECTIONS`)."""
         return EXACT_DIRECTIONS
+
+    @property
+    def floor_factor(self) -> float:
+        """'At the floor' means within this factor of the stationary gap (:data:`FLOOR_FACTOR`)."""
+        return FLOOR_FACTOR
 
 
 def analyse_minibatch(problem, decomposition, x_star, x0, floor, batch_size: int, replacement: bool, lrs, steps: int,

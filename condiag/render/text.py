@@ -394,7 +394,7 @@ def minibatch_section(m, steps: int, width: int = MIN_WIDTH) -> list:
                              f"loss at each step needs at most {m.exact_limit} directions"))
     parts.append(key_values(rows))
     if m.predictions:
-        columns = ["lr", "E|e|² ×/step", "floor gap", f"gap at {count(steps)}", "to 2× floor", "to tol"]
+        columns = ["lr", "E|e|² ×/step", "floor gap", f"gap at {count(steps)}", f"to {m.floor_factor:g}× floor", "to tol"]
         table = Table(box=box.SIMPLE_HEAD, pad_edge=False, header_style="bold")
         for name in columns:
             table.add_column(name, justify="right", no_wrap=True)

@@ -31,7 +31,7 @@ import numpy as np
 
 from ..findings import Finding, Remedy
 from ..numbers import count, sig, sig_below
-from .fit import (SPIKE_MAX_WIDTH, Alternation, ExponentialFit, PowerFit, RateFit, Spike, alternation, exponential_fit, find_spikes,
+from .fit import (ALTERNATION_SHARE, SPIKE_MAX_WIDTH, Alternation, ExponentialFit, PowerFit, RateFit, Spike, alternation, exponential_fit, find_spikes,
                   power_fit, rate_fit, robust_scatter)
 from .logs import LossLog
 
@@ -43,6 +43,8 @@ NOISY_SCATTER = 1e-3
 """Records scattering by more than this (robust relative standard deviation) are noisy."""
 CRAWL_FACTOR = 10.0
 """Converging, but needing more than this many times the steps logged so far, is crawling."""
+MIN_SWING = 1e-6
+"""A period-2 swing smaller than this share of the loss a step is rounding, not oscillation."""
 MIN_RECORDS = 5
 """Fewer finite records than this are too short to fit."""
 LR_CHANGE = 1e-6
@@ -311,9 +313,9 @@ def diagnose_run(log: LossLog, *, lr: float | None = None, tol: float = 1e-6) ->
                                     steps_to_tol=None, steps_to_tol_range=None, reached_tol_step=None, visited=(),
                                     condition_bound=None, **common))
     fit, tail = _fit_stretch(s_fit, f_fit)
-    power = power_fit(s_fit, f_fit)
+    power = None
     swing = alternation(s_fit, f_fit)
-    oscillation = swing if swing is not None and swing.share >= 0.9 and swing.amplitude > 1e-6 else None
+    oscillation = swing if swing is not None and swing.share >= ALTERNATION_SHARE and swing.amplitude > MIN_SWING else None
     divergence = _divergence(s_fit, f_fit, lr, tail, nonfinite_step is not None)
     model = fit.value(s_fit) if fit is not None else None
     quarter = max(MIN_RECORDS, s_fit.size // 4)
@@ -348,12 +350,11 @@ def diagnose_run(log: LossLog, *, lr: float | None = None, tol: float = 1e-6) ->
             verdict = Verdict.CONVERGED
             reached = float(s_fit[hits[0]])
             steps_to_tol = 0.0
-        elif decaying and power is not None and power.bic < fit.bic - DECISIVE_BIC:
+        elif decaying and _decisive_power_law(fit, power := power_fit(s_fit, f_fit)):
             verdict = Verdict.SUBLINEAR
             arrival = power.first_step_below(tol * first_loss)
             steps_to_tol = None if arrival is None else max(arrival - float(s_fit[-1]), 0.0)
         elif decaying:
-            power = None
             arrival = fit.first_step_below(target)
             steps_to_tol = None if arrival is None else max(arrival - float(s_fit[-1]), 0.0)
             steps_range = _steps_range(fit, target, float(s_fit[-1]))
@@ -364,10 +365,15 @@ def diagnose_run(log: LossLog, *, lr: float | None = None, tol: float = 1e-6) ->
             level = float(np.median(f_fit[-quarter:]))
     return _finish(RunDiagnosis(verdict=verdict, summary="", analysed_from=float(s_fit[0]), analysed_to=float(s_fit[-1]),
                                 first_loss=first_loss, last_loss=float(f_fit[-1]), fit=fit, tail=tail, divergence=divergence,
-                                oscillation=oscillation if oscillation is not None else None, level=level, scatter=scatter,
+                                oscillation=oscillation, level=level, scatter=scatter,
                                 steps_to_tol=steps_to_tol, steps_to_tol_range=steps_range, reached_tol_step=reached,
                                 visited=visited, condition_bound=bound,
                                 power=power if verdict is Verdict.SUBLINEAR else None, **common))
+
+
+def _decisive_power_law(fit: ExponentialFit, power: PowerFit | None) -> bool:
+    """Whether the power law describes the log decisively better than the geometric terms (:data:`DECISIVE_BIC`)."""
+    return power is not None and power.bic < fit.bic - DECISIVE_BIC
 
 
 def _static_level(fit: ExponentialFit, step: float) -> float:
@@ -415,12 +421,6 @@ def _finish(diagnosis: RunDiagnosis) -> RunDiagnosis:
 
     findings = run_findings(diagnosis)
     return replace(diagnosis, findings=tuple(findings), summary=findings[0].title if findings else diagnosis.verdict.value)
-
-
-def _evidence(d: RunDiagnosis) -> str:
-    if d.analysed_from is None:
-        return ""
-    return f"Evidence: steps {count(d.analysed_from)}–{count(d.analysed_to)}"
 
 
 def run_findings(d: RunDiagnosis) -> list[Finding]:
