@@ -18,7 +18,8 @@ within :data:`AGREE` at every record wins; the stated setting is preferred on a 
 
 Two departures have no curve of their own and are told by their shape: a log that decays at gradient
 descent's rates but starts elsewhere (a different x0), and one that alternates, rises where gradient descent
-must fall, or falls faster than gradient descent can at this lr (momentum or an adaptive method).
+must fall, or whose fitted factors are not those (1 - lr λ_i)² gradient descent has at this lr (momentum or an
+adaptive method). A departure is "unexplained" only when the log has no fitted curve to judge.
 """
 
 from __future__ import annotations
@@ -204,11 +205,8 @@ def _cause(stated: Candidate, best: Candidate, observed, predicted, factors, fit
     if np.any(rises & ~predicted_rises) and rises.mean() > 0.05:
         return "not gradient descent"
     if fit is not None and fit.components and factors.size:
-        matched = all(_is_gd_factor(c.factor, factors) for c in fit.components)
-        if matched:
-            return "starting point"
-        if fit.components[0].factor < factors[0] * (1 - RATE_MATCH) or not matched:
-            return "not gradient descent"
+        # GD's own rates from another start, or rates GD cannot have at this lr
+        return "starting point" if all(_is_gd_factor(c.factor, factors) for c in fit.components) else "not gradient descent"
     return "unexplained"
 
 

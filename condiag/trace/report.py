@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
+from ..problem import starting_point
 from .against import Comparison, compare_with_problem, comparison_findings
 from .diagnosis import PlateauScaling, RunDiagnosis, diagnose_run, plateau_scaling
 from .logs import LossLog, log_from_values, read_logs
@@ -86,9 +87,6 @@ def diagnose(sources, *, lr: float | None = None, tol: float = 1e-6, problem=Non
         if problem is not None:
             if run.lr is None:
                 raise ValueError("checking a log against a problem needs the lr (--lr, or an lr column in the log)")
-            from ..problem import starting_point
-            from dataclasses import replace
-
             start = starting_point(x0, problem.n_cols)
             comparison = compare_with_problem(log, problem, run.lr, start, x0_source or ("zeros" if x0 is None else "given"), run.fit)
             run = replace(run, findings=tuple(comparison_findings(comparison, problem.n_samples)) + run.findings)
