@@ -6,6 +6,7 @@ commands, so ``condiag --help`` and ``--version`` stay fast.
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import math
 import os
@@ -245,6 +246,9 @@ def load(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, target, 
     )
 
 
+_COLLECTED: contextvars.ContextVar = contextvars.ContextVar("condiag_collected_reports", default=None)
+"""While ``condiag check`` runs a command: the list its report, checks and summary go to, instead of the output."""
+
 REPORT_FORMATS = ("text", "json", "markdown", "github", "junit")
 """--report-format choices (condiag.render.ci_formats.FORMATS; listed here so --help needs no import)."""
 
@@ -272,6 +276,10 @@ def emit(render_text, json_report, as_json: bool, output: str | None, no_color: 
          checks=()) -> None:
     """Print or write the report — text, JSON, Markdown, GitHub annotations or JUnit XML — to stdout or atomically to
     a file; the CI formats render the JSON report and the threshold checks."""
+    sink = _COLLECTED.get()
+    if sink is not None:  # condiag check: keep the report for its own output
+        sink.append((json_report(), tuple(checks), summary))
+        return
     kind = report_format_of(as_json, report_format, output)
     encoding = (getattr(sys.stdout, "encoding", None) or "").lower().replace("-", "").replace("_", "")
     if kind == "text":
@@ -305,8 +313,9 @@ def emit(render_text, json_report, as_json: bool, output: str | None, no_color: 
 
 
 def report_verdict(verdict) -> int:
-    for reason in verdict.reasons:
-        _stderr(f"condiag: threshold failed: {reason}")
+    if _COLLECTED.get() is None:  # condiag check reports the reasons with each file
+        for reason in verdict.reasons:
+            _stderr(f"condiag: threshold failed: {reason}")
     return verdict.exit_code
 
 
@@ -333,13 +342,89 @@ def parse_x0(spec: str | None, problem=None, seed: int = 0):
     return np.asarray(vector, dtype=float).reshape(-1), label
 
 
+# ---------------------------------------------------------------------------- configuration
+CONFIGURED_COMMANDS = ("analyze", "compare", "solve", "trace", "check")
+"""The commands whose defaults a configuration file sets (condiag.config.COMMANDS, and check itself)."""
+NOT_CONFIGURABLE = frozenset({"problem", "logs", "paths", "as_json", "report_format", "output", "no_color", "traceback", "plot"})
+"""Parameters a configuration cannot set: the inputs (entries name them), where and how the report goes."""
+
+
+def configurable_options(command) -> dict:
+    """The options of ``command`` a configuration may set: key as written ('max-condition') -> click option."""
+    return {opt[2:]: param for param in command.params if isinstance(param, click.Option) and param.name not in NOT_CONFIGURABLE
+            for opt in param.opts if opt.startswith("--")}
+
+
+def config_value(ctx, param, key: str, value, where: str):
+    """A configuration value checked and converted by the option's own type (a list for a repeatable option, a
+    comma-joined list for a LIST option); a bad one is a :class:`~condiag.config.ConfigError` naming the key."""
+    from .config import ConfigError
+
+    if param.is_flag and not isinstance(value, bool):
+        raise ConfigError(f"{where}: {key} = {value!r}: must be true or false")
+    if param.multiple:
+        value = value if isinstance(value, list) else [value]
+    elif isinstance(value, list):
+        value = ",".join(str(v) for v in value)
+    try:
+        return param.type_cast_value(ctx, value)
+    except click.BadParameter as exc:
+        raise ConfigError(f"{where}: {key} = {value!r}: {exc.message}") from None
+
+
+def config_defaults(ctx, config, name: str, entry=None) -> dict:
+    """The defaults a configuration gives command ``name`` (click parameter name -> value), lowest first: the
+    shared keys (for the commands that read a problem), the command's section, then ``entry``'s settings."""
+    from .config import PROBLEM_COMMANDS, ConfigError
+
+    if name == "check":
+        return {}
+    options = configurable_options(cli.commands[name])
+    shared_options = {key for command in PROBLEM_COMMANDS for key in configurable_options(cli.commands[command])}
+    unknown = sorted(set(config.shared) - shared_options)
+    if unknown:
+        raise ConfigError(f"{config.table}: unknown key {unknown[0]!r} (not an option of analyze, compare or solve)")
+    layers = [(config.table, {k: v for k, v in config.shared.items() if k in options})] if name in PROBLEM_COMMANDS else []
+    layers.append((f"{config.table} {name}", config.sections.get(name, {})))
+    if entry is not None:
+        layers.append((entry.where, entry.settings))
+    defaults = {}
+    for where, settings in layers:
+        for key, value in settings.items():
+            if key not in options:
+                raise ConfigError(f"{where}: unknown key {key!r} (not an option of condiag {name})")
+            param = options[key]
+            defaults[param.name] = config_value(ctx, param, key, config.resolve(key, value), where)
+    return defaults
+
+
 # ---------------------------------------------------------------------------- commands
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, "--version", prog_name="condiag")
-def cli():
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), metavar="FILE",
+              help="The configuration to use (default: the first condiag.toml, or pyproject.toml with [tool.condiag], "
+                   "from the working directory upwards).")
+@click.option("--no-config", is_flag=True, help="Ignore every configuration file.")
+@click.pass_context
+def cli(ctx, config_path, no_config):
     """condiag tells you why gradient descent stalls or blows up on your least-squares
     or quadratic problem — or, from a loss log alone, on your training run — with numbers,
-    and what to do instead."""
+    and what to do instead.
+
+    Defaults and the files `condiag check` runs come from [tool.condiag] in pyproject.toml
+    (or condiag.toml); the command line overrides them."""
+    if config_path is not None and no_config:
+        raise click.UsageError("--config and --no-config disagree")
+    if ctx.invoked_subcommand not in CONFIGURED_COMMANDS or (no_config and ctx.invoked_subcommand != "check"):
+        return
+    from .config import Config, ConfigError, load_config
+
+    try:
+        config = Config() if no_config else load_config(config_path)
+        ctx.obj = config
+        ctx.default_map = {name: config_defaults(ctx, config, name) for name in CONFIGURED_COMMANDS if name in cli.commands}
+    except ConfigError as exc:
+        raise click.UsageError(str(exc), ctx) from None
 
 
 @cli.command()
@@ -800,8 +885,84 @@ def trace(logs, column, step_column, lr_column, run_column, tag, log_format, lr,
     return report_verdict(verdict)
 
 
+def check_file(ctx, config, entry, path: str):
+    """Run one configured entry on one file, as ``condiag ENTRY.COMMAND PATH`` with the entry's settings would;
+    the report, checks and exit code are collected (a file that cannot be checked gives its error instead)."""
+    from .check import FileOutcome
+    from .config import ConfigError
+
+    command = cli.commands[entry.command]
+    sink: list = []
+    token = _COLLECTED.set(sink)
+    try:
+        defaults = config_defaults(ctx, config, entry.command, entry)
+        with command.make_context(entry.command, [path], parent=ctx, default_map=defaults) as sub:
+            params = {k: v for k, v in sub.params.items() if k != "traceback"}
+            with sub.scope():
+                code = int(command.callback.__wrapped__(**params) or 0)
+    except ConfigError:
+        raise
+    except click.UsageError as exc:
+        return FileOutcome(path, entry.command, ExitCode.USAGE, error=exc.format_message(), entry=entry.where)
+    except CondiagError as exc:
+        return FileOutcome(path, entry.command, exc.exit_code, error=str(exc), entry=entry.where)
+    finally:
+        _COLLECTED.reset(token)
+    report, checks, summary = sink[-1] if sink else (None, (), "")
+    return FileOutcome(path, entry.command, code, report=report, checks=checks, summary=summary, entry=entry.where)
+
+
 @cli.command()
-@click.argument("command", type=click.Choice(("analyze", "compare", "solve", "trace")))
+@click.argument("paths", nargs=-1, metavar="[PATH]...")
+@output_options
+@handle_errors
+def check(paths, as_json, report_format, output, no_color):
+    """Run every file entry of the configuration ([[tool.condiag.files]]), as a linter does: one line a file, a
+    summary, exit 1 if any fails. With PATHs (pre-commit passes the changed files), only those files."""
+    import time
+
+    from .check import FileOutcome, overall_exit_code, tally
+    from .config import entry_files
+    from .errors import UsageError
+
+    started = time.perf_counter()
+    ctx = click.get_current_context()
+    config = ctx.find_root().obj
+    if config is None or config.path is None:
+        raise UsageError("no configuration found: add [tool.condiag] with [[tool.condiag.files]] to pyproject.toml, "
+                         "or a condiag.toml (see docs/ci.md), or give --config")
+    if not config.entries:
+        raise UsageError(f"{config.table}: has no [[files]] entries for condiag check")
+    for entry in config.entries:  # every entry's settings are checked before any runs (a bad one is exit 2)
+        config_defaults(ctx, config, entry.command, entry)
+    outcomes = []
+    for entry in config.entries:
+        files = entry_files(config, entry, paths or None)
+        if not files and not paths:
+            outcomes.append(FileOutcome(", ".join(entry.patterns), entry.command, ExitCode.BAD_INPUT,
+                                        error=f"{entry.where}: no file matches {', '.join(entry.patterns)}", entry=entry.where))
+        outcomes += [check_file(ctx, config, entry, path) for path in files]
+    label = os.path.relpath(config.path)
+    seconds = time.perf_counter() - started
+
+    def text(console):
+        from .render.check_text import render_check
+
+        render_check(outcomes, label, console)
+
+    def json_report():
+        from .render.json_report import check_json
+
+        return check_json(outcomes, label, seconds)
+
+    t = tally(outcomes)
+    emit(text, json_report, as_json, output, no_color, f"{t['files']} files: {t['passed']} passed, {t['failed']} failed, "
+         f"{t['errors']} errors", report_format)
+    return overall_exit_code(outcomes)
+
+
+@cli.command()
+@click.argument("command", type=click.Choice(("analyze", "compare", "solve", "trace", "check")))
 @handle_errors
 def schema(command):
     """Print the JSON Schema (draft 2020-12) that COMMAND's --json output follows."""

@@ -40,7 +40,7 @@ class Result:
 
 def validate_report(report) -> None:
     """Raise if ``report`` (a condiag --json output) does not follow its command's shipped JSON Schema."""
-    if not isinstance(report, dict) or report.get("command") not in ("analyze", "compare", "solve", "trace"):
+    if not isinstance(report, dict) or report.get("command") not in ("analyze", "compare", "solve", "trace", "check"):
         return
     import jsonschema
 
@@ -48,6 +48,10 @@ def validate_report(report) -> None:
 
     schema = json.loads(json_schema(report["command"]))
     jsonschema.Draft202012Validator(schema).validate(report)
+    for checked in report.get("files", []) if report["command"] == "check" else []:
+        if checked["report"] is not None:  # each file's own report follows its command's schema
+            assert checked["report"]["command"] == checked["command"]
+            validate_report(checked["report"])
 
 
 @pytest.fixture

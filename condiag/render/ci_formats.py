@@ -64,10 +64,20 @@ def _table(header, rows) -> list[str]:
     return lines
 
 
-def markdown(report: dict, checks=()) -> str:
+def _checked_files(report: dict):
+    """``condiag check``'s files as (path, command, report or None, checks, error)."""
+    from ..policy import Check
+
+    for f in report.get("files", []):
+        yield f["path"], f["command"], f.get("report"), tuple(Check(**c) for c in f.get("checks", [])), f.get("error")
+
+
+def markdown(report: dict, checks=(), level: int = 2) -> str:
     """A compact Markdown report: key numbers, the command's table, findings, thresholds."""
     command = report.get("command", "")
-    lines = [f"## condiag {command} — `{_source(report)}`", ""]
+    if command == "check":
+        return _check_markdown(report)
+    lines = [f"{'#' * level} condiag {command} — `{_source(report)}`", ""]
     if command == "analyze":
         spectrum = report.get("spectrum") or {}
         rate = report.get("learning_rate") or {}
@@ -94,16 +104,35 @@ def markdown(report: dict, checks=()) -> str:
                  _number((r.get("tail_rate") or {}).get("factor"), 7)) for r in report.get("runs", [])]
         lines += _table(("run", "verdict", "lr", "last loss", "factor/step"), rows) + [""]
     findings = _findings(report)
+    sub = "#" * (level + 1)
     if findings:
-        lines.append("### Findings")
+        lines.append(f"{sub} Findings")
         lines += [f"- **{f['severity'].upper()} {f['code']}** {f['title']}" + (f" ({f['_run']})" if f.get("_run") else "")
                   for f in findings]
         lines.append("")
     if checks:
-        lines.append("### Thresholds")
+        lines.append(f"{sub} Thresholds")
         lines += [f"- {'✅' if c.passed else '❌'} `{c.threshold}`: {c.message}" for c in checks]
         lines.append("")
     return "\n".join(lines) + "\n"
+
+
+STATUS_MARKS = {"pass": "✅ pass", "fail": "❌ fail", "error": "⚠️ error"}
+
+
+def _check_markdown(report: dict) -> str:
+    summary = report.get("summary") or {}
+    lines = [f"## condiag check — `{report.get('config')}`", "",
+             f"{summary.get('files', 0)} files: {summary.get('passed', 0)} passed, {summary.get('failed', 0)} failed, "
+             f"{summary.get('errors', 0)} could not be checked", ""]
+    rows = [(f"`{f['path']}`", f["command"], STATUS_MARKS[f["status"]], "; ".join(f.get("reasons") or []) or "—")
+            for f in report.get("files", [])]
+    lines += _table(("file", "command", "status", "why"), rows) + [""]
+    text = "\n".join(lines) + "\n"
+    for _path, _command, inner, checks, _error in _checked_files(report):
+        if inner is not None:
+            text += "\n" + markdown(inner, checks, level=3)
+    return text
 
 
 # ---------------------------------------------------------------------------- GitHub annotations
@@ -115,9 +144,18 @@ def _escape_property(text: str) -> str:
     return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
-def github(report: dict, checks=()) -> str:
-    """Workflow commands, one a line: every finding, and every failed threshold."""
-    source = _escape_property(_file(_source(report)))
+def github(report: dict, checks=(), file: str | None = None) -> str:
+    """Workflow commands, one a line: every finding, and every failed threshold (``file``: the file to name,
+    by default the report's input)."""
+    if report.get("command") == "check":
+        text = ""
+        for path, _command, inner, checks, error in _checked_files(report):
+            if inner is not None:
+                text += github(inner, checks, file=path)
+            else:
+                text += f"::error file={_escape_property(path)},title=condiag check::{_escape_data(error)}\n"
+        return text
+    source = _escape_property(file or _file(_source(report)))
     lines = []
     for f in _findings(report):
         title = _escape_property(f"{f['code']} {f['title']}")
@@ -130,7 +168,29 @@ def github(report: dict, checks=()) -> str:
 
 # ---------------------------------------------------------------------------- JUnit XML
 def junit(report: dict, checks=()) -> str:
-    """One test suite for the input: a test case per threshold and per error-level finding."""
+    """One test suite for the input (for ``condiag check``, one per file): a test case per threshold and per
+    error-level finding."""
+    import xml.etree.ElementTree as ET
+
+    suites = ET.Element("testsuites", name=f"condiag {report.get('command', '')}")
+    if report.get("command") == "check":
+        for path, command, inner, file_checks, error in _checked_files(report):
+            if inner is not None:
+                _junit_suite(suites, inner, file_checks, suite_name=f"{path} ({command})")
+            else:
+                suite = ET.SubElement(suites, "testsuite", name=f"{path} ({command})", tests="1", failures="0", errors="1", skipped="0", time="0")
+                case = ET.SubElement(suite, "testcase", classname=f"condiag.{command}", name="check", time="0")
+                ET.SubElement(case, "error", message=error[:300], type="input").text = error
+    else:
+        _junit_suite(suites, report, checks)
+    suites.set("tests", str(sum(int(s.get("tests")) for s in suites)))
+    suites.set("failures", str(sum(int(s.get("failures")) for s in suites)))
+    suites.set("errors", str(sum(int(s.get("errors")) for s in suites)))
+    return ET.tostring(suites, encoding="unicode", xml_declaration=True) + "\n"
+
+
+def _junit_suite(suites, report: dict, checks=(), suite_name: str | None = None) -> None:
+    """Append the test suite of one report: a test case per threshold and per error-level finding."""
     import xml.etree.ElementTree as ET
 
     command = report.get("command", "")
@@ -144,10 +204,9 @@ def junit(report: dict, checks=()) -> str:
     if not cases:
         cases.append(("report", None, "no threshold set and no error-level finding"))
     seconds = (report.get("timing") or {}).get("seconds") or 0.0
-    suites = ET.Element("testsuites", name=f"condiag {command}")
     failures = sum(1 for _, failure, _ in cases if failure is not None)
-    suite = ET.SubElement(suites, "testsuite", name=_source(report), tests=str(len(cases)), failures=str(failures), errors="0",
-                          skipped="0", time=f"{seconds:.3f}")
+    suite = ET.SubElement(suites, "testsuite", name=suite_name or _source(report), tests=str(len(cases)), failures=str(failures),
+                          errors="0", skipped="0", time=f"{seconds:.3f}")
     for name, failure, message in cases:
         case = ET.SubElement(suite, "testcase", classname=f"condiag.{command}", name=name, time="0")
         if failure is not None:
@@ -155,9 +214,6 @@ def junit(report: dict, checks=()) -> str:
             element.text = failure
         else:
             ET.SubElement(case, "system-out").text = message
-    suites.set("tests", str(len(cases)))
-    suites.set("failures", str(failures))
-    return ET.tostring(suites, encoding="unicode", xml_declaration=True) + "\n"
 
 
 RENDERERS = {"markdown": markdown, "github": github, "junit": junit}

@@ -598,3 +598,22 @@ def logistic_solution_json(problem, reference) -> dict:
                      "norm": "2-norm of x", "refinement_steps": reference.newton_steps},
     }
     return envelope("solve", body)
+
+
+# ---------------------------------------------------------------------------- condiag check
+def check_checks_json(checks) -> list:
+    return [{"threshold": c.threshold, "passed": c.passed, "message": c.message} for c in checks]
+
+
+def check_json(outcomes, config_path: str | None, seconds: float | None = None) -> dict:
+    """``condiag check``: one entry per file (its command's own report inside), and the tally."""
+    from ..check import tally
+
+    body = {
+        "config": config_path,
+        "files": [{"path": o.path, "command": o.command, "entry": o.entry, "status": o.status, "exit_code": int(o.exit_code),
+                   "reasons": list(o.reasons), "checks": check_checks_json(o.checks), "error": o.error, "report": o.report}
+                  for o in outcomes],
+        "summary": tally(outcomes),
+    }
+    return envelope("check", body, seconds)
