@@ -19,13 +19,14 @@ On a singular H, mu is replaced by the smallest eigenvalue the data determines
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from .problem import LOSS_CONVENTIONS, Problem, loss_scale
 from .spectrum import Spectrum, learned_eigenvalues
-from .trajectories import LinearMethod, QuadraticModel, first_step_above, first_step_below, growth_factor, log_gap
+from .trajectories import (LinearMethod, QuadraticModel, checkpoints, first_step_above, first_step_below, growth_factor, log_gap,
+                           log_gaps)
 
 CONVENTION_USERS = {
     "sum": "a hand-written ((A @ x - b) ** 2).sum() or .pow(2).sum()",
@@ -34,6 +35,8 @@ CONVENTION_USERS = {
     "half-mean": "1/(2n)||Ax - b||², textbooks and scikit-learn's SGDRegressor",
 }
 MAX_STEPS_SEARCH = 10**300
+CURVE_HORIZON = 10**15
+"""The last step of a sampled loss curve (a plot's x-axis; past it the closed form is still exact, just not drawn)."""
 
 
 def loss_steps(rate_gap: float | None, tol: float) -> int | None:
@@ -210,6 +213,11 @@ class LearningRateCheck:
     float32_reaches_tol: bool | None = None
     """With ``dtype='float32'``: whether float32 can shrink the gap by ``tol`` at all (measured, see
     :class:`condiag.float32.Float32Measurement`); None when not measured."""
+    curve_steps: np.ndarray | None = field(default=None, compare=False, repr=False)
+    """Steps at which the closed-form loss gap is sampled for plots: every step to 50, then 12 a decade, up to the
+    later of ``steps`` and ``steps_to_tol`` (an unstable lr: up to ``overflow_step``); None without b."""
+    curve_log_gap: np.ndarray | None = field(default=None, compare=False, repr=False)
+    """ln(f(x_k) - f*) at ``curve_steps``, exact (−inf where the gap is zero)."""
 
 
 def quadratic_model(problem: Problem, decomposition, x_star: np.ndarray, x0: np.ndarray, floor: float) -> QuadraticModel:
@@ -285,6 +293,8 @@ def check_learning_rate(
         steps_to_tol = first_step_below(model, method, log_start + math.log(tol), MAX_STEPS_SEARCH)
     else:
         overflow_step = first_step_above(model, method, math.log(overflow_level), MAX_STEPS_SEARCH)
+    horizon = max(steps, steps_to_tol or 0) if overflow_step is None else overflow_step
+    curve_steps = checkpoints(max(int(min(horizon, CURVE_HORIZON)), 1))
     return LearningRateCheck(
         lr=lr,
         stable=stable,
@@ -305,4 +315,6 @@ def check_learning_rate(
         reason=reason,
         dtype=dtype,
         overflow_level=overflow_level,
+        curve_steps=curve_steps,
+        curve_log_gap=log_gaps(model, method, curve_steps),
     )

@@ -197,8 +197,9 @@ def output_options(command):
     options = [
         click.option("--json", "as_json", is_flag=True, help="Print the report as JSON (schema in the README); = --report-format json."),
         click.option("--report-format", type=click.Choice(REPORT_FORMATS),
-                     help="text, json, markdown (a job summary), github (workflow annotations) or junit (XML for test dashboards); "
-                          "by default from --output's extension (.json, .md, .xml), else text."),
+                     help="text, json, html (one self-contained file with the plots), markdown (a job summary), github (workflow "
+                          "annotations) or junit (XML for test dashboards); by default from --output's extension (.json, .html, "
+                          ".md, .xml), else text."),
         click.option("--output", type=click.Path(dir_okay=False), metavar="FILE",
                      help="Write the report to FILE (its format from --report-format, --json or the extension), atomically, after success."),
         click.option("--no-color", is_flag=True, help="Plain output (also: the NO_COLOR environment variable)."),
@@ -249,12 +250,12 @@ def load(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, target, 
 _COLLECTED: contextvars.ContextVar = contextvars.ContextVar("condiag_collected_reports", default=None)
 """While ``condiag check`` runs a command: the list its report, checks and summary go to, instead of the output."""
 
-REPORT_FORMATS = ("text", "json", "markdown", "github", "junit")
-"""--report-format choices (condiag.render.ci_formats.FORMATS; listed here so --help needs no import)."""
+REPORT_FORMATS = ("text", "json", "html", "markdown", "github", "junit")
+"""--report-format choices (listed here so --help needs no import)."""
 
 
 def report_format_of(as_json: bool, report_format: str | None, output: str | None) -> str:
-    """The report's format: --report-format, --json, else from --output's extension (.json, .md, .xml), else text."""
+    """The report's format: --report-format, --json, else from --output's extension (.json, .html, .md, .xml), else text."""
     from .errors import UsageError
 
     if as_json and report_format not in (None, "json"):
@@ -272,13 +273,25 @@ def report_format_of(as_json: bool, report_format: str | None, output: str | Non
     return "text"
 
 
+def figures_of(builder: str, result, caption: str):
+    """The HTML report's figures: ``condiag.render.plots.<builder>(result)`` as inline SVG, drawn only when asked."""
+    def figures():
+        from .render import plots
+
+        fig = getattr(plots, builder)(result)
+        return [] if fig is None else [(caption, plots.svg(fig))]
+
+    return figures
+
+
 def emit(render_text, json_report, as_json: bool, output: str | None, no_color: bool, summary: str, report_format: str | None = None,
-         checks=()) -> None:
-    """Print or write the report — text, JSON, Markdown, GitHub annotations or JUnit XML — to stdout or atomically to
-    a file; the CI formats render the JSON report and the threshold checks."""
+         checks=(), figures=None, render_html=None) -> None:
+    """Print or write the report — text, JSON, HTML, Markdown, GitHub annotations or JUnit XML — to stdout or
+    atomically to a file; the other formats render the JSON report and the threshold checks (HTML also the text
+    report and ``figures()``; ``render_html`` replaces the HTML document, for condiag check)."""
     sink = _COLLECTED.get()
     if sink is not None:  # condiag check: keep the report for its own output
-        sink.append((json_report(), tuple(checks), summary))
+        sink.append((json_report(), tuple(checks), summary, render_text, figures))
         return
     kind = report_format_of(as_json, report_format, output)
     encoding = (getattr(sys.stdout, "encoding", None) or "").lower().replace("-", "").replace("_", "")
@@ -299,6 +312,12 @@ def emit(render_text, json_report, as_json: bool, output: str | None, no_color: 
         from .render.json_report import dumps
 
         text = dumps(json_report(), ascii_only=output is None and encoding not in ("utf8", "utf8sig"))
+    elif kind == "html":
+        from .render.html_report import html_report
+        from .render.text import recorded_html
+
+        text = render_html() if render_html else html_report(json_report(), checks, recorded_html(render_text),
+                                                             figures() if figures else ())
     else:
         from .render.ci_formats import RENDERERS
 
@@ -498,7 +517,9 @@ def analyze(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, targe
 
     verdict = analysis_verdict(result, fail_on, max_condition, min_lr_margin)
     worst = result.findings[0].severity if result.findings else "none"
-    emit(text, json_report, as_json, output, no_color, f"{len(result.findings)} findings, worst {worst}", report_format, verdict.checks)
+    emit(text, json_report, as_json, output, no_color, f"{len(result.findings)} findings, worst {worst}", report_format, verdict.checks,
+         figures_of("analysis_figure", result, "Left: every Hessian eigenvalue against 2/lr for each --lr (gradient descent "
+                    "diverges along any eigenvalue above the line). Right: the exact loss gap per step at each --lr."))
     return report_verdict(verdict)
 
 
@@ -768,7 +789,8 @@ def compare(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, targe
         plot_comparison(result, plot)
     verdict = comparison_verdict(result, required)
     emit(text, json_report, as_json, output, no_color, f"{converged} of {len(result.results)} solvers converged", report_format,
-         verdict.checks)
+         verdict.checks, figures_of("comparison_figure", result, "The loss gap f(x) − f* of each solver per iteration"
+                                    + (", and the paths on the contours of f." if result.problem.n_cols == 2 else ".")))
     if plot:
         _stderr(f"condiag: wrote plot {plot}")
     return report_verdict(verdict)
@@ -879,7 +901,8 @@ def trace(logs, column, step_column, lr_column, run_column, tag, log_format, lr,
         plot_trace(report, plot)
     verdicts = ", ".join(run.verdict.value for run in report.runs)
     verdict = trace_verdict(report, wanted, max_steps_to_tol)
-    emit(text, report.to_dict, as_json, output, no_color, f"{len(report.runs)} run(s): {verdicts}", report_format, verdict.checks)
+    emit(text, report.to_dict, as_json, output, no_color, f"{len(report.runs)} run(s): {verdicts}", report_format, verdict.checks,
+         figures_of("trace_figure", report, "Each run's loss per step, its fit dashed (and the prediction dotted with --problem)."))
     if plot:
         _stderr(f"condiag: wrote plot {plot}")
     return report_verdict(verdict)
@@ -887,7 +910,8 @@ def trace(logs, column, step_column, lr_column, run_column, tag, log_format, lr,
 
 def check_file(ctx, config, entry, path: str):
     """Run one configured entry on one file, as ``condiag ENTRY.COMMAND PATH`` with the entry's settings would;
-    the report, checks and exit code are collected (a file that cannot be checked gives its error instead)."""
+    returns its :class:`~condiag.check.FileOutcome` (a file that cannot be checked gives its error instead) and the
+    (render_text, figures) of its report for the HTML document."""
     from .check import FileOutcome
     from .config import ConfigError
 
@@ -903,13 +927,14 @@ def check_file(ctx, config, entry, path: str):
     except ConfigError:
         raise
     except click.UsageError as exc:
-        return FileOutcome(path, entry.command, ExitCode.USAGE, error=exc.format_message(), entry=entry.where)
+        return FileOutcome(path, entry.command, ExitCode.USAGE, error=exc.format_message(), entry=entry.where), (None, None)
     except CondiagError as exc:
-        return FileOutcome(path, entry.command, exc.exit_code, error=str(exc), entry=entry.where)
+        return FileOutcome(path, entry.command, exc.exit_code, error=str(exc), entry=entry.where), (None, None)
     finally:
         _COLLECTED.reset(token)
-    report, checks, summary = sink[-1] if sink else (None, (), "")
-    return FileOutcome(path, entry.command, code, report=report, checks=checks, summary=summary, entry=entry.where)
+    report, checks, summary, render_text, figures = sink[-1] if sink else (None, (), "", None, None)
+    outcome = FileOutcome(path, entry.command, code, report=report, checks=checks, summary=summary, entry=entry.where)
+    return outcome, (render_text, figures)
 
 
 @cli.command()
@@ -935,13 +960,17 @@ def check(paths, as_json, report_format, output, no_color):
         raise UsageError(f"{config.table}: has no [[files]] entries for condiag check")
     for entry in config.entries:  # every entry's settings are checked before any runs (a bad one is exit 2)
         config_defaults(ctx, config, entry.command, entry)
-    outcomes = []
+    outcomes, views = [], []
     for entry in config.entries:
         files = entry_files(config, entry, paths or None)
         if not files and not paths:
             outcomes.append(FileOutcome(", ".join(entry.patterns), entry.command, ExitCode.BAD_INPUT,
                                         error=f"{entry.where}: no file matches {', '.join(entry.patterns)}", entry=entry.where))
-        outcomes += [check_file(ctx, config, entry, path) for path in files]
+            views.append((None, None))
+        for path in files:
+            outcome, view = check_file(ctx, config, entry, path)
+            outcomes.append(outcome)
+            views.append(view)
     label = os.path.relpath(config.path)
     seconds = time.perf_counter() - started
 
@@ -955,9 +984,16 @@ def check(paths, as_json, report_format, output, no_color):
 
         return check_json(outcomes, label, seconds)
 
+    def html():
+        from .render.html_report import check_html
+        from .render.text import recorded_html
+
+        return check_html(json_report(), [(o.checks, recorded_html(render) if render else None, figures() if figures else ())
+                                          for o, (render, figures) in zip(outcomes, views)])
+
     t = tally(outcomes)
     emit(text, json_report, as_json, output, no_color, f"{t['files']} files: {t['passed']} passed, {t['failed']} failed, "
-         f"{t['errors']} errors", report_format)
+         f"{t['errors']} errors", report_format, render_html=html)
     return overall_exit_code(outcomes)
 
 

@@ -15,7 +15,7 @@ eigenvalues lambda_i = s sigma_i^2 + 2 ridge along the right singular vectors v_
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
@@ -122,6 +122,8 @@ class Spectrum:
     """The flattest direction the loss still sees (differs from ``flattest`` when singular)."""
     method: str
     exact: bool
+    hessian_eigenvalues: np.ndarray | None = field(default=None, compare=False, repr=False)
+    """Every Hessian eigenvalue, descending (the exact path; None from the iterative one, which has the extremes)."""
 
 
 TALL_BLOCK_BYTES = 32 * 2**20
@@ -377,4 +379,5 @@ def spectrum_from(problem: Problem, decomposition: Decomposition) -> Spectrum:
         slowest_learned=slowest,
         method="eigh (LAPACK)" if problem.is_quadratic else ("QR + SVD (LAPACK)" if decomposition.reduced_by_qr else "SVD (LAPACK)"),
         exact=True,
+        hessian_eigenvalues=np.sort(lam)[::-1],
     )

@@ -390,3 +390,23 @@ def test_version_and_help(run):
     assert __version__ in run("--version").out
     help_text = run("--help").out
     assert "analyze" in help_text
+
+
+def test_the_sampled_loss_curve_is_the_closed_form(samples):
+    """The curve the HTML/plot draws: the exact gap at its last step equals the reported prediction, and it crosses
+    tol·(start gap) at steps_to_tol; a diverging lr's curve ends at its overflow step."""
+    import math
+
+    import condiag
+
+    result = condiag.analyze(samples / "valley_2x2.npz", lrs=[1e-5, 3.3e-5], steps=10**8)
+    stable, unstable = result.checks
+    assert stable.curve_steps[-1] == 10**8
+    assert math.exp(stable.curve_log_gap[-1]) == pytest.approx(stable.predicted_gap, rel=1e-9)
+    start = math.exp(stable.curve_log_gap[0])
+    assert start == pytest.approx(stable.start_loss - stable.loss_floor, rel=1e-12)
+    assert np.all(np.diff(stable.curve_steps) > 0)
+    after = stable.curve_steps >= stable.steps_to_tol
+    assert np.all(np.exp(stable.curve_log_gap[after]) <= result.tol * start * (1 + 1e-12))
+    assert unstable.curve_steps[-1] == unstable.overflow_step
+    assert unstable.curve_log_gap[-1] >= math.log(1e300)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
+from html.parser import HTMLParser
 
 import pytest
 
@@ -64,4 +65,91 @@ def test_output_extension_and_conflicts(run, samples, tmp_path):
     run("analyze", valley, "--output", tmp_path / "report.xml")
     ET.parse(tmp_path / "report.xml")
     assert run("analyze", valley, "--json", "--report-format", "markdown").code == 2
-    assert run("analyze", valley, "--report-format", "html").code == 2
+    assert run("analyze", valley, "--report-format", "pdf").code == 2
+    run("analyze", valley, "--output", tmp_path / "report.html")
+    assert (tmp_path / "report.html").read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+
+
+# ---------------------------------------------------------------------------- HTML
+VOID = {"meta", "br", "img", "input", "hr", "link", "col", "wbr", "source", "area", "base", "embed", "param", "track"}
+SVG_EMPTY_OK = True  # SVG elements may self-close (<path ... />), which the parser reports as start-end tags
+
+
+class StrictHTML(HTMLParser):
+    """Balanced tags, no script, no resource fetched from anywhere (the report must open offline)."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.stack, self.tags, self.text, self.problems = [], [], [], []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+        for name, value in attrs:
+            if name in ("src", "href", "xlink:href") and value and not value.startswith("#"):
+                self.problems.append(f"<{tag} {name}={value}> fetches a resource")
+        if tag in ("script", "link", "iframe", "img", "object"):
+            self.problems.append(f"<{tag}> in a self-contained report")
+        if tag not in VOID:
+            self.stack.append(tag)
+
+    def handle_startendtag(self, tag, attrs):
+        self.tags.append(tag)
+
+    def handle_endtag(self, tag):
+        if not self.stack or self.stack[-1] != tag:
+            self.problems.append(f"</{tag}> closes {self.stack[-1] if self.stack else 'nothing'}")
+        else:
+            self.stack.pop()
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+def parse_html(text: str) -> StrictHTML:
+    assert text.startswith("<!DOCTYPE html>")
+    parser = StrictHTML()
+    parser.feed(text)
+    parser.close()
+    assert not parser.problems, parser.problems[:5]
+    assert parser.stack == [], parser.stack
+    assert not re.search(r"url\((?!#)", text) and "@import" not in text  # no CSS fetch either (url(#id) is in the page)
+    return parser
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_html_report_is_self_contained_with_the_findings_thresholds_and_plots(run, samples, command):
+    args = args_for(samples, command)
+    report = run(*args, "--json").json()
+    result = run(*args, "--report-format", "html")
+    assert result.code == run(*args).code
+    page = parse_html(result.out)
+    text = " ".join(page.text)
+    findings = report.get("findings") or [f for r in report.get("runs", []) for f in r["findings"]]
+    assert all(f["code"] in text for f in findings)
+    assert "The full report" in text and "<meta name='viewport'" in result.out  # the text report; phone-sized
+    figures = page.tags.count("figure")
+    assert figures == (0 if command == "solve" else 1)
+    if figures:
+        assert page.tags.count("svg") >= 1 and "<metadata>" not in result.out
+    if command == "analyze":  # the key numbers are the JSON's, rounded to 4 digits
+        cond = report["spectrum"]["hessian_condition_number"]
+        shown = re.search(r"cond\(H\)</th><td class='num'>([^<]+)<", result.out).group(1)
+        assert float(shown.replace(",", "")) == pytest.approx(cond, rel=5e-4)
+
+
+def test_html_report_opens_in_a_headless_browser(run, samples, tmp_path):
+    """Where Chromium is installed: the page renders (a screenshot is written) and logs no console error."""
+    import shutil
+    import subprocess
+
+    browser = next((shutil.which(b) for b in ("chromium", "chromium-browser", "google-chrome") if shutil.which(b)), None)
+    if browser is None:
+        pytest.skip("no headless browser installed")
+    page = tmp_path / "report.html"
+    assert run(*args_for(samples, "compare"), "--output", page).code in (0, 1)
+    shot = tmp_path / "shot.png"
+    done = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr", "--v=0",
+                           "--window-size=390,844", f"--screenshot={shot}", page.as_uri()], capture_output=True, text=True,
+                          timeout=120)
+    assert shot.exists() and shot.stat().st_size > 10_000, done.stderr[-2000:]
+    assert "Uncaught" not in done.stderr and "CONSOLE(" not in done.stderr, done.stderr[-2000:]

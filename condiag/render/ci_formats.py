@@ -17,8 +17,8 @@ import re
 
 from ..numbers import count, sig
 
-FORMATS = ("text", "json", "markdown", "github", "junit")
-EXTENSIONS = {".json": "json", ".md": "markdown", ".markdown": "markdown", ".xml": "junit"}
+EXTENSIONS = {".json": "json", ".md": "markdown", ".markdown": "markdown", ".xml": "junit", ".html": "html", ".htm": "html"}
+"""The report format an --output file's extension implies (when --report-format is not given)."""
 LEVELS = {"error": "error", "warning": "warning", "info": "notice"}
 
 

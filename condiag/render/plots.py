@@ -4,6 +4,7 @@ contours of f with each solver's path for two-variable problems, drawn to scale.
 from __future__ import annotations
 
 import os
+import re
 
 import numpy as np
 
@@ -12,11 +13,16 @@ from ..errors import UsageError
 FORMATS = (".png", ".svg", ".pdf")
 
 
-def _pyplot(path: str):
-    """(matplotlib.pyplot with the Agg backend, the file's extension); a usage error for another extension."""
+def _extension(path: str) -> str:
+    """The plot file's extension; a usage error for one matplotlib is not asked to write."""
     ext = os.path.splitext(path)[1].lower()
     if ext not in FORMATS:
         raise UsageError(f"--plot {path}: use a .png, .svg or .pdf file name")
+    return ext
+
+
+def _pyplot():
+    """matplotlib.pyplot with the Agg backend (imported here only)."""
     import logging
 
     # A read-only HOME makes matplotlib log a cache-directory warning on import: not the user's concern.
@@ -26,26 +32,47 @@ def _pyplot(path: str):
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
 
-    return plt, ext
+    return plt
 
 
-def _save(plt, fig, path: str, ext: str) -> None:
-    """Render the figure in memory, then write it atomically (a failed render leaves no file)."""
+def _render(fig, fmt: str) -> bytes:
+    """The figure as bytes of ``fmt`` (png, svg, pdf); the figure is closed."""
     import io
-
-    from ..output import write_atomic
 
     buffer = io.BytesIO()
     try:
-        fig.savefig(buffer, dpi=120, format=ext[1:])
+        fig.savefig(buffer, dpi=120, format=fmt)
     finally:
-        plt.close(fig)
-    write_atomic(path, buffer.getvalue())
+        _pyplot().close(fig)
+    return buffer.getvalue()
+
+
+def _save(fig, path: str) -> None:
+    """Render the figure in memory, then write it atomically (a failed render leaves no file)."""
+    from ..output import write_atomic
+
+    write_atomic(path, _render(fig, _extension(path)[1:]))
+
+
+def svg(fig) -> str:
+    """The figure as an SVG document (text), for an HTML report; the figure is closed."""
+    import matplotlib
+
+    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "condiag"}):  # text stays text; stable ids
+        text = _render(fig, "svg").decode("utf-8")
+    text = text[text.index("<svg"):]  # drop the XML prolog and DOCTYPE: the SVG is inlined in HTML
+    return re.sub(r"<metadata>.*?</metadata>\s*", "", text, count=1, flags=re.DOTALL)  # RDF with the date: not needed
 
 
 def plot_comparison(comparison, path: str) -> None:
     """Write the comparison figure to ``path`` (.png, .svg or .pdf by extension)."""
-    plt, ext = _pyplot(path)
+    _extension(path)
+    _save(comparison_figure(comparison), path)
+
+
+def comparison_figure(comparison):
+    """The loss gap of every solver per iteration (log-log), and for two variables the paths on the contours."""
+    plt = _pyplot()
     two_d = comparison.problem.n_cols == 2
     fig, axes = plt.subplots(1, 2 if two_d else 1, figsize=(13 if two_d else 7.5, 5.2), squeeze=False)
     gap_axis = axes[0, 0]
@@ -76,7 +103,7 @@ def plot_comparison(comparison, path: str) -> None:
         _contours(axes[0, 1], comparison, colours)
     fig.suptitle(f"condiag compare — {comparison.problem.source}", fontsize=10)
     fig.tight_layout()
-    _save(plt, fig, path, ext)
+    return fig
 
 
 LINE_STYLES = ("-", "--", ":", "-.")
@@ -95,9 +122,15 @@ def _styles(results, colours) -> list[tuple]:
 
 
 def plot_trace(report, path: str) -> None:
-    """Write the trace figure: each run's loss against its step (log scale), the fitted curve dashed, the
-    predicted one dotted when a problem was given, phases shaded, the first non-finite record marked."""
-    plt, ext = _pyplot(path)
+    """Write the trace figure (:func:`trace_figure`) to ``path`` (.png, .svg or .pdf by extension)."""
+    _extension(path)
+    _save(trace_figure(report), path)
+
+
+def trace_figure(report):
+    """Each run's loss against its step (log scale), the fitted curve dashed, the predicted one dotted when a
+    problem was given, phases shaded, the first non-finite record marked."""
+    plt = _pyplot()
     fig, axis = plt.subplots(figsize=(8, 5))
     colours = [plt.get_cmap("tab10")(i) for i in range(10)]
     for i, (run, comparison) in enumerate(zip(report.runs, report.comparisons)):
@@ -135,7 +168,7 @@ def plot_trace(report, path: str) -> None:
     axis.legend(fontsize=8)
     fig.suptitle("condiag trace", fontsize=10)
     fig.tight_layout()
-    _save(plt, fig, path, ext)
+    return fig
 
 
 def _contours(axis, comparison, colours) -> None:
@@ -176,3 +209,66 @@ def _contours(axis, comparison, colours) -> None:
     axis.set_ylabel(names[1])
     axis.set_title("Contours of f and each solver's path (to scale)")
     axis.legend(fontsize=8, loc="best")
+
+
+def analysis_figure(analysis):
+    """What ``analyze`` computed, to look at: the Hessian's eigenvalues against each lr's limit 2/lr (an
+    eigenvalue above an lr's line diverges at that lr), and each lr's exact loss gap per step (log-log); None
+    when there is neither a full spectrum nor a loss curve to draw (the iterative path without b)."""
+    eigenvalues = analysis.spectrum.hessian_eigenvalues
+    curves = [c for c in analysis.checks if c.curve_steps is not None]
+    if eigenvalues is None and not curves:
+        return None
+    plt = _pyplot()
+    panels = (eigenvalues is not None) + bool(curves)
+    fig, axes = plt.subplots(1, panels, figsize=(6.2 * panels, 4.4), squeeze=False)
+    colours = [plt.get_cmap("tab10")(i) for i in range(10)]
+    k = 0
+    if eigenvalues is not None:
+        axis = axes[0, k]
+        k += 1
+        shown = np.where(eigenvalues > 0, eigenvalues, np.nan)
+        index = np.arange(1, eigenvalues.size + 1)
+        axis.plot(index, shown, "o" if eigenvalues.size <= 60 else "-", color="black", ms=4, lw=1.2, label="Hessian eigenvalues λ")
+        for i, check in enumerate(analysis.checks):
+            axis.axhline(2.0 / check.lr, color=colours[i % 10], ls="--", lw=1.1,
+                         label=f"2/lr, lr = {check.lr:.4g} ({'stable' if check.stable else 'diverges'})")
+        axis.set_yscale("log")
+        axis.set_xlabel("eigenvalue number (steepest first)")
+        axis.set_ylabel("curvature λ")
+        axis.set_title("Curvature against each lr's limit (λ above 2/lr diverges)", fontsize=9)
+        if eigenvalues.size <= 60:
+            axis.set_xticks(index if eigenvalues.size <= 12 else index[:: max(1, eigenvalues.size // 10)])
+        axis.grid(True, which="major", alpha=0.3)
+        axis.legend(fontsize=7)
+    if curves:
+        axis = axes[0, k]
+        for i, check in enumerate(analysis.checks):
+            if check.curve_steps is None:
+                continue
+            with np.errstate(over="ignore"):
+                log10_gap = check.curve_log_gap / np.log(10.0)
+            finite = np.isfinite(log10_gap)
+            axis.plot(check.curve_steps[finite] + 1.0, log10_gap[finite], color=colours[i % 10], lw=1.5,
+                      label=f"lr = {check.lr:.4g}")
+            if check.steps_to_tol:
+                axis.axvline(check.steps_to_tol + 1.0, color=colours[i % 10], lw=0.7, ls=":")
+        start = next((c.curve_log_gap[0] for c in curves if np.isfinite(c.curve_log_gap[0])), None)
+        if start is not None:
+            start10 = start / np.log(10.0)
+            level = start10 + np.log10(analysis.tol)
+            axis.axhline(level, color="grey", lw=0.8, ls="--")
+            axis.text(1.0, level, f" tol = {analysis.tol:g} of the start", fontsize=7, color="grey", va="bottom")
+            if any(not c.stable for c in curves):  # a diverging curve would flatten the others: it leaves the top
+                lows = [np.min(c.curve_log_gap[np.isfinite(c.curve_log_gap)]) / np.log(10.0) for c in curves
+                        if np.isfinite(c.curve_log_gap).any()]
+                axis.set_ylim(min(min(lows), level) - 1.0, start10 + 6.0)
+        axis.set_xscale("log")
+        axis.set_xlabel("step + 1")
+        axis.set_ylabel("log10 (f(x) − f*)")
+        axis.set_title("Loss gap per step, exact (closed form; dotted: reaches tol)", fontsize=9)
+        axis.grid(True, which="major", alpha=0.3)
+        axis.legend(fontsize=7)
+    fig.suptitle(f"condiag analyze — {analysis.problem.source}", fontsize=10)
+    fig.tight_layout()
+    return fig

@@ -50,6 +50,17 @@ def make_console(file=None, width: int | None = None, no_color: bool = False) ->
     return console
 
 
+def recorded_html(render) -> str:
+    """The text report as HTML: ``render(console)`` on a 100-column recording console, exported with inline
+    styles (the colours kept whatever NO_COLOR says: it is about terminals), for :mod:`condiag.render.html_report`."""
+    import io
+
+    console = ReportConsole(file=io.StringIO(), width=100, record=True, color_system="truecolor", force_terminal=True,
+                            highlight=False, soft_wrap=False, markup=False, emoji=False)
+    render(console)
+    return console.export_html(inline_styles=True, code_format="{code}")
+
+
 def heading(title: str) -> Text:
     return Text(f"\n{title}", style="bold underline")
 
