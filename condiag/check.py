@@ -65,3 +65,10 @@ def tally(outcomes) -> dict:
     statuses = [o.status for o in outcomes]
     return {"files": len(statuses), "passed": statuses.count("pass"), "failed": statuses.count("fail"),
             "errors": statuses.count("error")}
+
+
+def describe(counts: dict) -> str:
+    """The tally in words: '3 files: 2 passed, 1 failed' (and 'n could not be checked' when any)."""
+    noun = "file" if counts["files"] == 1 else "files"
+    words = f"{counts['files']} {noun}: {counts['passed']} passed, {counts['failed']} failed"
+    return words + (f", {counts['errors']} could not be checked" if counts["errors"] else "")

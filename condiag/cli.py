@@ -468,6 +468,8 @@ def cli(ctx, config_path, no_config):
 @click.option("--betas", default="0.9,0.999", show_default=True, metavar="B1,B2", help="With --adam: Adam's betas.")
 @click.option("--eps", "adam_eps", type=POSITIVE, default=1e-8, show_default=True, metavar="EPS", help="With --adam: Adam's eps.")
 @model_options
+@click.option("--plot", type=click.Path(dir_okay=False), metavar="FILE", help="Write a plot (.png, .svg or .pdf): every Hessian "
+              "eigenvalue against 2/lr for each --lr, and each lr's exact loss gap per step.")
 @output_options
 @click.option("--fail-on", type=click.Choice(SEVERITY_CHOICES), default="never", show_default=True, help="Exit 1 when a finding of this severity or worse is present.")
 @click.option("--max-condition", type=FiniteFloat(min=1), metavar="K", help="Exit 1 when cond(A) (cond(Q)) exceeds K (K >= 1).")
@@ -475,8 +477,8 @@ def cli(ctx, config_path, no_config):
 @click.option("--verbose", "-v", is_flag=True, help="The full report: every remedy, the loss-convention table.")
 @handle_errors
 def analyze(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, target, no_header, fmt, allow_external, method, engine, scheduler, memory_limit,
-            lrs, steps, tol, x0, seed, dtype, batch_size, sampling, adam, betas, adam_eps, model, hidden, samples, init_scale, model_seed, as_json, report_format, output, no_color,
-            fail_on, max_condition, min_lr_margin, verbose):
+            lrs, steps, tol, x0, seed, dtype, batch_size, sampling, adam, betas, adam_eps, model, hidden, samples, init_scale, model_seed, plot,
+            as_json, report_format, output, no_color, fail_on, max_condition, min_lr_margin, verbose):
     """Explain why gradient descent stalls or diverges: spectrum, learning-rate bounds,
     exact predictions and remedies."""
     from .analysis import analyze as run_analysis
@@ -486,6 +488,7 @@ def analyze(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, targe
         from .errors import UsageError
 
         ignored = [flag for flag, used in (("--model two-layer", model == "two-layer"), ("--batch-size", batch_size is not None),
+                                           ("--plot", plot is not None),
                                            ("--adam", adam), ("--dtype float32", dtype == "float32"), ("--engine dask", engine == "dask"),
                                            ("--method iterative", method == "iterative"), ("--max-condition", max_condition is not None),
                                            ("--min-lr-margin", min_lr_margin is not None)) if used]
@@ -498,6 +501,10 @@ def analyze(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, targe
     if batch_size is not None:
         check_batch_size(prob, batch_size, method, model)
     if model == "two-layer":
+        if plot is not None:
+            from .errors import UsageError
+
+            raise UsageError("--plot: analyze draws the spectrum of a linear model (compare --plot draws the two-layer runs)")
         return analyze_two_layer_command(two_layer_problem(prob, hidden, samples, init_scale, model_seed), lrs, tol,
                                          as_json, report_format, output, no_color, fail_on, max_condition)
     x0_values, x0_label = parse_x0(x0, prob, seed)
@@ -515,11 +522,17 @@ def analyze(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, targe
 
         return analysis_json(result)
 
+    if plot:
+        from .render.plots import plot_analysis
+
+        plot_analysis(result, plot)
     verdict = analysis_verdict(result, fail_on, max_condition, min_lr_margin)
     worst = result.findings[0].severity if result.findings else "none"
     emit(text, json_report, as_json, output, no_color, f"{len(result.findings)} findings, worst {worst}", report_format, verdict.checks,
          figures_of("analysis_figure", result, "Left: every Hessian eigenvalue against 2/lr for each --lr (gradient descent "
                     "diverges along any eigenvalue above the line). Right: the exact loss gap per step at each --lr."))
+    if plot:
+        _stderr(f"condiag: wrote plot {plot}")
     return report_verdict(verdict)
 
 
@@ -558,7 +571,7 @@ def solve_logistic_command(problem, rhs, loss, intercept, ridge, a_key, b_key, t
                            report_format, output, no_color):
     """``solve --objective logistic``: x* by damped Newton with its stated accuracy (exit 3 on separable data)."""
     from .errors import InputError
-    from .logistic import LogisticModel, newton, separation_margin, SEPARATION_MARGIN
+    from .logistic import SEPARATION_MARGIN, LogisticModel, newton, separation_margin
 
     prob = load_logistic(problem, rhs, loss, intercept, ridge, a_key, b_key, target, no_header, fmt, allow_external)
     model = LogisticModel.from_problem(prob)
@@ -685,7 +698,13 @@ class LazyProgress:
             if now - first < 1.0:
                 return
             from rich.console import Console
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeRemainingColumn,
+            )
 
             self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                                      console=Console(stderr=True), transient=True)
@@ -946,7 +965,7 @@ def check(paths, as_json, report_format, output, no_color):
     summary, exit 1 if any fails. With PATHs (pre-commit passes the changed files), only those files."""
     import time
 
-    from .check import FileOutcome, overall_exit_code, tally
+    from .check import FileOutcome, describe, overall_exit_code, tally
     from .config import entry_files
     from .errors import UsageError
 
@@ -991,9 +1010,7 @@ def check(paths, as_json, report_format, output, no_color):
         return check_html(json_report(), [(o.checks, recorded_html(render) if render else None, figures() if figures else ())
                                           for o, (render, figures) in zip(outcomes, views)])
 
-    t = tally(outcomes)
-    emit(text, json_report, as_json, output, no_color, f"{t['files']} files: {t['passed']} passed, {t['failed']} failed, "
-         f"{t['errors']} errors", report_format, render_html=html)
+    emit(text, json_report, as_json, output, no_color, describe(tally(outcomes)), report_format, render_html=html)
     return overall_exit_code(outcomes)
 
 

@@ -410,3 +410,14 @@ def test_the_sampled_loss_curve_is_the_closed_form(samples):
     assert np.all(np.exp(stable.curve_log_gap[after]) <= result.tol * start * (1 + 1e-12))
     assert unstable.curve_steps[-1] == unstable.overflow_step
     assert unstable.curve_log_gap[-1] >= math.log(1e300)
+
+
+def test_analyze_plot(run, samples, tmp_path):
+    valley = samples / "valley_2x2.npz"
+    for name in ("spectrum.svg", "spectrum.png"):
+        result = run("analyze", valley, "--lr", "1e-5", "--lr", "3.3e-5", "--plot", tmp_path / name)
+        assert result.code == 0 and (tmp_path / name).stat().st_size > 5_000
+    assert "<svg" in (tmp_path / "spectrum.svg").read_text()
+    assert run("analyze", valley, "--plot", tmp_path / "x.gif").code == 2
+    assert run("analyze", valley, "--model", "two-layer", "--plot", tmp_path / "y.svg").code == 2
+    assert not (tmp_path / "x.gif").exists() and not (tmp_path / "y.svg").exists()

@@ -33,7 +33,7 @@ def test_reference_equals_statsmodels_and_sklearn(cancer, columns):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         logit = sm.Logit(y, np.column_stack([X, np.ones(len(y))])).fit(method="newton", tol=1e-15, maxiter=300, disp=0).params
-    fitted = LogisticRegression(penalty=None, solver="newton-cholesky", tol=1e-14, max_iter=1000).fit(X, y)
+    fitted = LogisticRegression(C=np.inf, solver="newton-cholesky", tol=1e-14, max_iter=1000).fit(X, y)
     x = analysis.reference.x
     for theirs in (logit, np.append(fitted.coef_[0], fitted.intercept_)):
         assert np.linalg.norm(x - theirs) <= 1e-10 * np.linalg.norm(theirs)

@@ -7,7 +7,7 @@ from rich.console import Console
 from rich.padding import Padding
 from rich.text import Text
 
-from ..check import tally
+from ..check import describe, tally
 
 MARKS = {"pass": ("pass ", "green"), "fail": ("FAIL ", "bold red"), "error": ("ERROR", "bold magenta")}
 
@@ -24,7 +24,5 @@ def render_check(outcomes, config_label: str, console: Console) -> None:
         console.print(line)
         for reason in o.reasons:
             console.print(Padding(Text(reason), (0, 0, 0, 7)))
-    t = tally(outcomes)
-    parts = [f"{t['passed']} passed", f"{t['failed']} failed"] + ([f"{t['errors']} could not be checked"] if t["errors"] else [])
-    noun = "file" if t["files"] == 1 else "files"
-    console.print(Text(f"\n{t['files']} {noun} checked ({config_label}): {', '.join(parts)}", style="bold"))
+    files, _, rest = describe(tally(outcomes)).partition(": ")
+    console.print(Text(f"\n{files} checked ({config_label}): {rest}", style="bold"))

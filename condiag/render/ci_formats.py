@@ -121,10 +121,10 @@ STATUS_MARKS = {"pass": "✅ pass", "fail": "❌ fail", "error": "⚠️ error"}
 
 
 def _check_markdown(report: dict) -> str:
-    summary = report.get("summary") or {}
-    lines = [f"## condiag check — `{report.get('config')}`", "",
-             f"{summary.get('files', 0)} files: {summary.get('passed', 0)} passed, {summary.get('failed', 0)} failed, "
-             f"{summary.get('errors', 0)} could not be checked", ""]
+    from ..check import describe
+
+    summary = report["summary"]
+    lines = [f"## condiag check — `{report.get('config')}`", "", describe(summary), ""]
     rows = [(f"`{f['path']}`", f["command"], STATUS_MARKS[f["status"]], "; ".join(f.get("reasons") or []) or "—")
             for f in report.get("files", [])]
     lines += _table(("file", "command", "status", "why"), rows) + [""]
@@ -149,9 +149,9 @@ def github(report: dict, checks=(), file: str | None = None) -> str:
     by default the report's input)."""
     if report.get("command") == "check":
         text = ""
-        for path, _command, inner, checks, error in _checked_files(report):
+        for path, _command, inner, file_checks, error in _checked_files(report):
             if inner is not None:
-                text += github(inner, checks, file=path)
+                text += github(inner, file_checks, file=path)
             else:
                 text += f"::error file={_escape_property(path)},title=condiag check::{_escape_data(error)}\n"
         return text

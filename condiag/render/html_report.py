@@ -151,11 +151,11 @@ def check_html(report: dict, files) -> str:
 
     ``files``: per file of ``report['files']``, (checks, text_html, figures) as for :func:`html_report`.
     """
-    summary = report.get("summary") or {}
+    from ..check import describe
+
     rows = "".join(f"<tr><td><code>{_e(f['path'])}</code></td><td>{_e(f['command'])}</td><td class='{STATUS_CLASS[f['status']]}'>"
                    f"{_e(f['status'])}</td><td>{_e('; '.join(f.get('reasons') or []))}</td></tr>" for f in report.get("files", []))
-    body = [f"<p>{summary.get('files', 0)} files: {summary.get('passed', 0)} passed, {summary.get('failed', 0)} failed, "
-            f"{summary.get('errors', 0)} could not be checked</p>",
+    body = [f"<p>{_e(describe(report['summary']))}</p>",
             f"<table><tr><th>file</th><th>command</th><th>status</th><th>why</th></tr>{rows}</table>"]
     for f, (checks, text_html, figures) in zip(report.get("files", []), files):
         if f.get("report") is not None:

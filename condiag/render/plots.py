@@ -211,6 +211,15 @@ def _contours(axis, comparison, colours) -> None:
     axis.legend(fontsize=8, loc="best")
 
 
+def plot_analysis(analysis, path: str) -> None:
+    """Write the analysis figure (:func:`analysis_figure`) to ``path`` (.png, .svg or .pdf by extension)."""
+    _extension(path)
+    fig = analysis_figure(analysis)
+    if fig is None:
+        raise UsageError(f"--plot {path}: nothing to draw (the iterative spectrum has only its extremes, and there is no b)")
+    _save(fig, path)
+
+
 def analysis_figure(analysis):
     """What ``analyze`` computed, to look at: the Hessian's eigenvalues against each lr's limit 2/lr (an
     eigenvalue above an lr's line diverges at that lr), and each lr's exact loss gap per step (log-log); None
