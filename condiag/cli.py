@@ -81,6 +81,8 @@ def handle_errors(command):
         except BrokenPipeError:
             _quiet_broken_pipe()
             code = ExitCode.OK
+        except click.exceptions.ClickException:
+            raise  # a usage error found inside a command: click's own handling (exit 2, one line from main)
         except MemoryError:
             if traceback:
                 raise
@@ -137,7 +139,7 @@ SEED = click.IntRange(min=0, max=MAX_SEED)
 def problem_options(command):
     """Options every command shares for reading a problem."""
     options = [
-        click.argument("problem", metavar="PROBLEM"),
+        click.argument("problem", metavar="PROBLEM", required=False),
         click.option("--rhs", metavar="PATH[:KEY]", help="File (and key) holding b, when not in PROBLEM's file."),
         click.option("--loss", type=click.Choice(LOSS_CHOICES), default="sum", show_default=True,
                      help="sum=||Ax-b||², mean=(1/n)||Ax-b||² (PyTorch MSELoss), half=½||Ax-b||², half-mean=1/(2n)||Ax-b||²."),
@@ -468,8 +470,14 @@ def cli(ctx, config_path, no_config):
 @click.option("--betas", default="0.9,0.999", show_default=True, metavar="B1,B2", help="With --adam: Adam's betas.")
 @click.option("--eps", "adam_eps", type=POSITIVE, default=1e-8, show_default=True, metavar="EPS", help="With --adam: Adam's eps.")
 @model_options
+@click.option("--function", "function_spec", metavar="FILE.py:NAME", help="Instead of PROBLEM, any smooth f: Rⁿ → R written "
+              "with numpy or torch (NAME takes a 1-D array): gradient descent at each --lr (and Newton at each --newton) "
+              "from --x0, where each run ends (minimum, saddle, maximum, cycle, divergence) and why.")
+@click.option("--newton", "newton_steps", type=POSITIVE, multiple=True, metavar="ETA",
+              help="With --function: also Newton's method x ← x − ETA·H⁻¹∇f from --x0 (repeatable).")
 @click.option("--plot", type=click.Path(dir_okay=False), metavar="FILE", help="Write a plot (.png, .svg or .pdf): every Hessian "
-              "eigenvalue against 2/lr for each --lr, and each lr's exact loss gap per step.")
+              "eigenvalue against 2/lr for each --lr, and each lr's exact loss gap per step (--function: f or its "
+              "contours with each run's path).")
 @output_options
 @click.option("--fail-on", type=click.Choice(SEVERITY_CHOICES), default="never", show_default=True, help="Exit 1 when a finding of this severity or worse is present.")
 @click.option("--max-condition", type=FiniteFloat(min=1), metavar="K", help="Exit 1 when cond(A) (cond(Q)) exceeds K (K >= 1).")
@@ -477,12 +485,28 @@ def cli(ctx, config_path, no_config):
 @click.option("--verbose", "-v", is_flag=True, help="The full report: every remedy, the loss-convention table.")
 @handle_errors
 def analyze(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, target, no_header, fmt, allow_external, method, engine, scheduler, memory_limit,
-            lrs, steps, tol, x0, seed, dtype, batch_size, sampling, adam, betas, adam_eps, model, hidden, samples, init_scale, model_seed, plot,
-            as_json, report_format, output, no_color, fail_on, max_condition, min_lr_margin, verbose):
+            lrs, steps, tol, x0, seed, dtype, batch_size, sampling, adam, betas, adam_eps, model, hidden, samples, init_scale, model_seed,
+            function_spec, newton_steps, plot, as_json, report_format, output, no_color, fail_on, max_condition, min_lr_margin, verbose):
     """Explain why gradient descent stalls or diverges: spectrum, learning-rate bounds,
     exact predictions and remedies."""
     from .analysis import analyze as run_analysis
     from .policy import analysis_verdict
+
+    if function_spec is not None or newton_steps:
+        from .errors import UsageError
+
+        ctx = click.get_current_context()
+        given = [f"--{p.name.replace('_', '-')}" if p.name != "problem" else "PROBLEM" for p in ctx.command.params
+                 if p.name in FUNCTION_IGNORES and ctx.get_parameter_source(p.name) not in
+                 (click.core.ParameterSource.DEFAULT, click.core.ParameterSource.DEFAULT_MAP)]
+        if function_spec is None:
+            raise UsageError("--newton goes with --function")
+        if given:
+            raise UsageError(f"{', '.join(given)}: not used with --function")
+        return analyze_function_command(function_spec, x0, lrs, newton_steps, steps, tol, plot, as_json, report_format, output,
+                                        no_color, fail_on, verbose)
+    if problem is None:
+        raise click.UsageError("Missing argument 'PROBLEM' (or give --function FILE.py:NAME).")
 
     if objective == "logistic":
         from .errors import UsageError
@@ -531,6 +555,48 @@ def analyze(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, targe
     emit(text, json_report, as_json, output, no_color, f"{len(result.findings)} findings, worst {worst}", report_format, verdict.checks,
          figures_of("analysis_figure", result, "Left: every Hessian eigenvalue against 2/lr for each --lr (gradient descent "
                     "diverges along any eigenvalue above the line). Right: the exact loss gap per step at each --lr."))
+    if plot:
+        _stderr(f"condiag: wrote plot {plot}")
+    return report_verdict(verdict)
+
+
+FUNCTION_IGNORES = frozenset({"problem", "rhs", "loss", "objective", "intercept", "ridge", "a_key", "b_key", "target", "no_header",
+                              "fmt", "allow_external", "method", "engine", "scheduler", "memory_limit", "dtype", "batch_size",
+                              "sampling", "adam", "betas", "adam_eps", "model", "hidden", "samples", "init_scale", "model_seed",
+                              "max_condition", "min_lr_margin"})
+"""analyze's parameters that describe a matrix problem: given with --function, they are a usage error."""
+
+
+def analyze_function_command(spec, x0, lrs, newton_steps, steps, tol, plot, as_json, report_format, output, no_color, fail_on,
+                             verbose):
+    """``analyze --function``: gradient descent and Newton from x0 on the user's smooth function."""
+    from .errors import UsageError
+    from .policy import findings_verdict
+    from .smooth.report import analyze_function
+
+    if x0 is None:
+        raise UsageError("--function needs --x0 (the starting point, e.g. --x0 10 or --x0 -5,-2)")
+    if not lrs and not newton_steps:
+        raise UsageError("--function needs an --lr (gradient descent) or a --newton step size to run")
+    x0_values, x0_label = parse_x0(x0)
+    progress = LazyProgress(enabled=sys.stderr.isatty() and not as_json)
+    try:
+        result = analyze_function(spec, x0_values, lrs, newton_steps, steps=steps, tol=tol, x0_source=x0_label, progress=progress)
+    finally:
+        progress.close()
+
+    def text(console):
+        from .render.function_text import render_function
+
+        render_function(result, console, verbose)
+
+    if plot:
+        from .render.plots import plot_function
+
+        plot_function(result, plot)
+    verdict = findings_verdict(result.findings, fail_on)
+    emit(text, result.to_dict, as_json, output, no_color, f"{len(result.findings)} findings", report_format, verdict.checks,
+         figures_of("function_figure", result, "Each run's path on f (one variable) or on its contours (two); f per step otherwise."))
     if plot:
         _stderr(f"condiag: wrote plot {plot}")
     return report_verdict(verdict)
@@ -761,6 +827,8 @@ def compare(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, targe
         from .errors import UsageError
 
         raise UsageError("--objective logistic: compare does not run solvers on logistic regression yet (analyze and solve do)")
+    if problem is None:
+        raise click.UsageError("Missing argument 'PROBLEM'.")
     names = parse_solvers(solvers) if solvers or model != "two-layer" else None
     required = parse_solvers(require_converged, "--require-converged") if require_converged else ()
     prob = load(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, target, no_header, fmt, allow_external, memory_limit,
@@ -825,6 +893,8 @@ def solve(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, target,
     from .errors import UsageError
     from .reference import solve_report
 
+    if problem is None:
+        raise click.UsageError("Missing argument 'PROBLEM'.")
     if method == "iterative":
         raise UsageError("--method iterative: solve computes x* by a direct, refined factorisation; "
                          "--method applies to the spectrum in analyze and compare")

@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 
 from condiag.errors import ExitCode
-from tests.conftest import ROOT
-from tests.test_ci_formats import ANNOTATION
-from tests.test_hostile import one_line
+from conftest import ROOT
+from test_ci_formats import ANNOTATION
+from test_hostile import one_line
 
 VALLEY_COND_A = 1803.0  # cond(A) of valley_2x2.npz (the README's example)
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
-from tests.test_ci_formats import ANNOTATION
+from conftest import ROOT
+from test_ci_formats import ANNOTATION
 
 yaml = pytest.importorskip("yaml")
 

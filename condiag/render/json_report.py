@@ -617,3 +617,48 @@ def check_json(outcomes, config_path: str | None, seconds: float | None = None) 
         "summary": tally(outcomes),
     }
     return envelope("check", body, seconds)
+
+
+# ---------------------------------------------------------------------------- analyze --function
+def _ending_json(e, limit) -> dict:
+    lam = e.eigenvalues
+    out = {"kind": e.kind, "step": e.step, "x": e.x, "value": e.value, "gradient_norm": e.gradient_norm,
+           "lambda_min": None if lam is None else float(lam[0]), "lambda_max": None if lam is None else float(lam[-1]),
+           "local_max_stable": limit, "period": e.period, "cycle": [list(map(float, p)) for p in e.cycle]}
+    if lam is None:
+        out["lambda_min_note"] = out["lambda_max_note"] = "the run diverged"
+    if limit is None:
+        out["local_max_stable_note"] = "no positive curvature at this point"
+    return out
+
+
+def function_json(a) -> dict:
+    """``analyze --function``: the function, its derivatives, each run (gradient descent, Newton) and where it ended."""
+    from ..smooth.report import local_limit
+
+    f, d = a.function, a.function.derivatives
+    basin = a.basin.ending if a.basin is not None else None
+    body = {
+        "problem": {"source": a.source, "objective": "function", "n_cols": f.n, "backend": d.backend,
+                    "gradient_method": d.gradient_method, "hessian_method": d.hessian_method, "derivative_note": d.note,
+                    "evaluations": f.evaluations},
+        "function": {"x0": a.x0, "x0_source": a.x0_source, "start_value": a.start_value, "steps": a.steps, "tol": a.tol,
+                     "start_lambda_min": float(a.start_curvature[0]), "start_lambda_max": float(a.start_curvature[-1]),
+                     "basin": None if basin is None else {"x": basin.x, "value": basin.value, "kind": basin.kind,
+                                                          "flow_time": a.basin.time}},
+        "runs": [{"method": p.method, "step_size": p.step_size, "steps": p.steps_asked, "x_final": p.x_final,
+                  "value_final": p.value_final, "converged_step": p.converged_step,
+                  "ending": _ending_json(p.ending, local_limit(p.ending.eigenvalues)),
+                  "curvature_max_along_path": float(np.max(p.curvature_max)) if p.curvature_max.size else None,
+                  "uphill_steps": p.uphill_steps, "singular_at": p.singular_at,
+                  "first_uphill": None if p.first_uphill is None else {"step": p.first_uphill[0], "x": p.first_uphill[1],
+                                                                        "lambda_min": p.first_uphill[2]}}
+                 for p in (*a.gd, *a.newton)],
+        "findings": findings_json(a.findings),
+    }
+    if basin is None:
+        body["function"]["basin_note"] = "the gradient flow from x0 does not reach a critical point (f unbounded below?)"
+    for run in body["runs"]:
+        if run["curvature_max_along_path"] is None:
+            run["curvature_max_along_path_note"] = "not sampled (more than 50 variables)"
+    return envelope("analyze", body, a.seconds)

@@ -281,3 +281,62 @@ def analysis_figure(analysis):
     fig.suptitle(f"condiag analyze — {analysis.problem.source}", fontsize=10)
     fig.tight_layout()
     return fig
+
+
+def function_figure(analysis):
+    """``analyze --function``: for one variable f with each run's path on it, for two the contours with the paths,
+    else f per step of each run (log scale when f stays positive)."""
+    plt = _pyplot()
+    f = analysis.function
+    runs = (*analysis.gd, *analysis.newton)
+    colours = [plt.get_cmap("tab10")(i) for i in range(10)]
+    labels = [f"{'GD lr' if p.method == 'gd' else 'Newton η'} = {p.step_size:g}: {p.ending.kind}" for p in runs]
+    fig, axis = plt.subplots(figsize=(7.5, 5))
+    points = [p.points[np.all(np.isfinite(p.points), axis=1)] for p in runs]
+    if f.n <= 2:
+        cloud = np.vstack([analysis.x0[None, :], *[q for q in points if q.size]])
+        cloud = cloud[np.all(np.abs(cloud) < 1e6, axis=1)]
+        low, high = cloud.min(axis=0), cloud.max(axis=0)
+        pad = np.maximum(0.15 * (high - low), 1.0)
+        low, high = low - pad, high + pad
+    if f.n == 1:
+        grid = np.linspace(low[0], high[0], 600)
+        axis.plot(grid, [f.value(np.array([v])) for v in grid], color="black", lw=1.2, label="f(x)")
+        for i, (q, label) in enumerate(zip(points, labels)):
+            inside = q[np.abs(q[:, 0]) < 1e6]
+            axis.plot(inside[:, 0], [f.value(v) for v in inside], "o-", color=colours[i % 10], ms=3.5, lw=0.8, alpha=0.85, label=label)
+        axis.set_xlabel("x")
+        axis.set_ylabel("f(x)")
+    elif f.n == 2:
+        gx, gy = np.meshgrid(np.linspace(low[0], high[0], 160), np.linspace(low[1], high[1], 160))
+        values = np.array([[f.value(np.array([a, b])) for a, b in zip(row_x, row_y)] for row_x, row_y in zip(gx, gy)])
+        axis.contour(gx, gy, values, levels=25, colors="grey", linewidths=0.6)
+        for i, (q, label) in enumerate(zip(points, labels)):
+            inside = q[np.all(np.abs(q) < 1e6, axis=1)]
+            axis.plot(inside[:, 0], inside[:, 1], "o-", color=colours[i % 10], ms=3, lw=0.9, label=label)
+        axis.set_xlabel("x[0]")
+        axis.set_ylabel("x[1]")
+        axis.set_aspect("equal", adjustable="datalim")
+    else:
+        for i, (p, label) in enumerate(zip(runs, labels)):
+            axis.plot(p.steps + 1.0, p.values, color=colours[i % 10], lw=1.4, label=label)
+        axis.set_xscale("log")
+        if all(np.all(np.asarray(p.values)[np.isfinite(p.values)] > 0) for p in runs):
+            axis.set_yscale("log")
+        axis.set_xlabel("step + 1")
+        axis.set_ylabel("f(x)")
+    if f.n == 1:
+        axis.plot(analysis.x0[0], analysis.start_value, "k*", ms=11, label="x0")
+    elif f.n == 2:
+        axis.plot(analysis.x0[0], analysis.x0[1], "k*", ms=11, label="x0")
+    axis.grid(True, alpha=0.3)
+    axis.legend(fontsize=7)
+    fig.suptitle(f"condiag analyze — {analysis.source}", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def plot_function(analysis, path: str) -> None:
+    """Write :func:`function_figure` to ``path`` (.png, .svg or .pdf by extension)."""
+    _extension(path)
+    _save(function_figure(analysis), path)

@@ -1,0 +1,57 @@
+"""The terminal report of ``analyze --function``: the function and its derivatives, each run's end, the basin of
+x0, the findings. Formats a :class:`~condiag.smooth.report.FunctionAnalysis`; computes nothing."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from ..numbers import count, sig
+from ..smooth.report import local_limit
+from .text import findings_section, heading, key_values, print_parts
+
+
+def _x(x) -> str:
+    shown = ", ".join(sig(float(v), 7) for v in list(x)[:6])
+    return shown if len(x) == 1 else f"({shown}{', …' if len(x) > 6 else ''})"
+
+
+def _ending(p) -> str:
+    e = p.ending
+    if e.kind == "cycle":
+        return f"cycle of period {e.period} from step {count(e.step)}"
+    if e.kind == "diverged":
+        return f"diverged at step {count(e.step)}"
+    if e.kind == "not converged":
+        return "not converged" + (" (H singular)" if p.singular_at is not None else "")
+    reached = f", tol at step {count(p.converged_step)}" if p.converged_step is not None else ""
+    return e.kind + reached
+
+
+def render_function(a, console: Console, verbose: bool = False) -> None:
+    f, d = a.function, a.function.derivatives
+    console.print(Text(f"condiag analyze — {a.source} (a smooth function of {f.n} variable{'s' if f.n > 1 else ''})", style="bold"))
+    rows = [("written with", d.backend), ("gradient", d.gradient_method), ("Hessian", d.hessian_method)]
+    if d.note:
+        rows.append(("note", d.note))
+    rows += [("x0", f"{_x(a.x0)}  f(x0) = {sig(a.start_value, 8)}"),
+             ("curvature at x0", f"λ from {sig(a.start_curvature[0], 4)} to {sig(a.start_curvature[-1], 4)}"
+              + (f": gradient descent is locally stable there below lr = 2/λmax = {sig(2 / a.start_curvature[-1], 4)}"
+                 if a.start_curvature[-1] > 0 else ""))]
+    if a.basin is not None:
+        b = a.basin.ending
+        rows.append(("basin of x0", f"the gradient flow from x0 ends at {b.kind} x = {_x(b.x)}, f = {sig(b.value, 8)}"))
+    parts = [heading("Function"), key_values(rows), heading(f"Runs from x0 ({count(a.steps)} steps each)")]
+    table = Table(box=None, pad_edge=False, padding=(0, 2, 0, 0), header_style="bold")
+    for name in ("run", "step", "x_T", "f(x_T)", "end", "2/λmax at x_T"):
+        table.add_column(name, overflow="fold")
+    for p in (*a.gd, *a.newton):
+        limit = local_limit(p.ending.eigenvalues)
+        table.add_row("GD" if p.method == "gd" else "Newton", sig(p.step_size, 4), _x(p.x_final), sig(p.value_final, 8),
+                      _ending(p), "—" if limit is None else sig(limit, 4))
+    parts.append(table)
+    parts.append(Text("GD: gradient descent, step = lr; Newton: x ← x − η·H⁻¹∇f, step = η. x_T: x after the steps. "
+                      "2/λmax: the largest lr at which gradient descent can stay where the run ended.", style="dim"))
+    parts += findings_section(a.findings, verbose)
+    print_parts(console, parts)

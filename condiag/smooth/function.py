@@ -1,0 +1,231 @@
+"""A smooth function f: Rⁿ → R written by the user (``--function FILE.py:NAME``), with its derivatives and
+their accuracy.
+
+The file is run as Python runs a script (it is the user's own code); NAME must take a 1-D array of n floats
+and return a number. Written with numpy, its gradient is taken by the complex step,
+∂f/∂xᵢ = Im f(x + i·h·eᵢ) / h (h = 1e-30; no subtraction, so accurate to rounding: Squire & Trapp, SIAM
+Review 40 (1998)), checked once against central differences — a non-analytic operation (``abs``, ``max``,
+comparisons) makes the two disagree, and differences are then used throughout; the Hessian is the
+Jacobian of the gradient by ``scipy.differentiate.jacobian`` (Richardson-extrapolated central
+differences with an error estimate). Written with torch (it returns a tensor, or refuses an ndarray),
+both come from autograd in float64, exact to rounding.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import math
+import os
+import sys
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import InputError, UsageError
+
+COMPLEX_STEP = 1e-30
+"""The complex step h: any h far below √eps·|x| gives the derivative to rounding; the truncation error is h²·|f'''|/6."""
+AGREEMENT = 1e-5
+"""The complex-step gradient must agree with central differences to this relative size at x0 (differences
+are good to about 1e-8 there), else the function is not complex-analytic and differences are used."""
+MAX_VARIABLES = 200
+"""Dense Hessians of larger functions cost n² evaluations of f and more: refused above this (a PyTorch model: condiag model)."""
+EPS = float(np.finfo(float).eps)
+
+
+def split_spec(spec: str) -> tuple[str, str]:
+    """'path/to/file.py:NAME' -> (path, NAME); a usage error when either is missing."""
+    path, sep, name = spec.rpartition(":")
+    if not sep or not path or not name.isidentifier():
+        raise UsageError(f"--function {spec!r}: expected FILE.py:NAME (the file, a colon, the function's name)")
+    return path, name
+
+
+def load_callable(spec: str):
+    """Run FILE.py (as a module of its own) and return its NAME; every failure is one line (exit 3)."""
+    path, name = split_spec(spec)
+    if not os.path.isfile(path):
+        raise InputError(path, "no such file")
+    module_name = "condiag_user_" + hashlib.sha1(os.path.abspath(path).encode()).hexdigest()[:12]
+    loader_spec = importlib.util.spec_from_file_location(module_name, path)
+    if loader_spec is None or loader_spec.loader is None:
+        raise InputError(path, "cannot be loaded as a Python file")
+    module = importlib.util.module_from_spec(loader_spec)
+    sys.modules[module_name] = module
+    try:
+        loader_spec.loader.exec_module(module)
+    except SyntaxError as exc:
+        raise InputError(path, f"is not valid Python: {exc.msg} (line {exc.lineno})") from None
+    except Exception as exc:  # noqa: BLE001 - the user's code: any failure is reported as one line
+        raise InputError(path, f"raised {type(exc).__name__} while loading: {exc}") from None
+    function = getattr(module, name, None)
+    if function is None:
+        raise InputError(path, f"defines no {name!r}")
+    if not callable(function):
+        raise InputError(path, f"{name} is not a function")
+    return function
+
+
+def _is_tensor(value) -> bool:
+    return type(value).__module__.startswith("torch")
+
+
+@dataclass(frozen=True)
+class Derivatives:
+    """How the derivatives are taken, and how accurate they are."""
+
+    backend: str
+    """'numpy' or 'torch'."""
+    gradient_method: str
+    hessian_method: str
+    note: str = ""
+
+
+class SmoothFunction:
+    """f with its gradient and Hessian (see the module's docstring for how each is computed)."""
+
+    def __init__(self, function, x0, label: str):
+        self.function = function
+        self.label = label
+        x0 = np.asarray(x0, dtype=float).reshape(-1)
+        self.n = x0.size
+        if self.n == 0 or self.n > MAX_VARIABLES:
+            raise UsageError(f"--function: {self.n} variables; --x0 must give between 1 and {MAX_VARIABLES}")
+        self.evaluations = 0
+        self.backend = self._backend(x0)
+        note = ""
+        if self.backend == "torch":
+            self.complex_step = False
+            self.derivatives = Derivatives("torch", "autograd (float64)", "autograd (float64)")
+        else:
+            self.complex_step = self._complex_step_works(x0)
+            if not self.complex_step:
+                note = "the complex step does not apply (a non-analytic operation such as abs); central differences used"
+            self.derivatives = Derivatives(
+                "numpy", "complex step (accurate to rounding)" if self.complex_step else "central differences (scipy.differentiate)",
+                "central differences of the gradient (scipy.differentiate, with an error estimate)", note)
+
+    # ------------------------------------------------------------------ evaluation
+    def _call(self, x):
+        self.evaluations += 1
+        return self.function(x)
+
+    def _scalar(self, value, where: str) -> float:
+        if _is_tensor(value):
+            if value.numel() != 1:
+                raise InputError(self.label, f"returned a tensor of shape {tuple(value.shape)} {where}; it must return a number")
+            return float(value.detach().reshape(()).item())
+        array = np.asarray(value)
+        if array.size != 1 or array.dtype.kind not in "biufc":
+            raise InputError(self.label, f"returned {type(value).__name__} {where}; it must return a number")
+        return float(np.real(array.reshape(())))
+
+    def _backend(self, x0) -> str:
+        try:
+            value = self._call(x0.copy())
+        except Exception as exc:  # noqa: BLE001 - a torch function refuses an ndarray: try a tensor
+            try:
+                import torch
+            except ImportError:
+                raise InputError(self.label, f"raised {type(exc).__name__} at x0: {exc}") from None
+            try:
+                value = self._call(torch.tensor(x0, dtype=torch.float64))
+            except Exception as again:  # noqa: BLE001
+                raise InputError(self.label, f"raised {type(exc).__name__} at x0: {exc}") from again
+            if not _is_tensor(value):
+                raise InputError(self.label, "returned no tensor for a tensor input") from None
+            self._scalar(value, "at x0")
+            return "torch"
+        if _is_tensor(value):
+            return "torch"
+        self._scalar(value, "at x0")
+        return "numpy"
+
+    def value(self, x: np.ndarray) -> float:
+        """f(x) (inf when f cannot be evaluated there or overflows)."""
+        try:
+            with np.errstate(all="ignore"):
+                if self.backend == "torch":
+                    import torch
+
+                    result = self._call(torch.tensor(x, dtype=torch.float64))
+                else:
+                    result = self._call(np.array(x, dtype=float))
+            return self._scalar(result, "")
+        except (OverflowError, ValueError, ZeroDivisionError, FloatingPointError):
+            return math.inf
+
+    # ------------------------------------------------------------------ derivatives
+    def _complex_step_gradient(self, x: np.ndarray) -> np.ndarray:
+        g = np.empty(self.n)
+        with np.errstate(all="ignore"):
+            for i in range(self.n):
+                z = x.astype(complex)
+                z[i] += 1j * COMPLEX_STEP
+                g[i] = float(np.imag(np.asarray(self._call(z)).reshape(()))) / COMPLEX_STEP
+        return g
+
+    def _vectorised(self, fun, width: int):
+        """``fun`` (one point -> array of ``width``) as scipy.differentiate wants it: points stacked on trailing axes."""
+        def wrapped(xs):
+            flat = np.asarray(xs).reshape(self.n, -1)
+            out = np.array([fun(flat[:, j]) for j in range(flat.shape[1])]).reshape(flat.shape[1], width).T
+            return out.reshape(width, *np.shape(xs)[1:]) if width > 1 else out.reshape(np.shape(xs)[1:])
+        return wrapped
+
+    def _difference_gradient(self, x: np.ndarray):
+        from scipy.differentiate import jacobian
+
+        with np.errstate(all="ignore"):
+            result = jacobian(self._vectorised(self.value, 1), x)
+        return np.asarray(result.df, dtype=float).reshape(self.n), np.asarray(result.error, dtype=float).reshape(self.n)
+
+    def _complex_step_works(self, x0: np.ndarray) -> bool:
+        try:
+            with np.errstate(all="ignore"):
+                probe = np.asarray(self._call(x0.astype(complex) + 1j * COMPLEX_STEP))
+        except Exception:  # noqa: BLE001 - the function refuses complex input
+            return False
+        if probe.dtype.kind != "c":
+            return False
+        try:
+            cs = self._complex_step_gradient(x0)
+        except Exception:  # noqa: BLE001
+            return False
+        fd, err = self._difference_gradient(x0)
+        scale = max(float(np.max(np.abs(fd))), float(np.max(np.abs(cs))), 1e-300)
+        return bool(np.all(np.isfinite(cs)) and np.max(np.abs(cs - fd)) <= AGREEMENT * scale + 10 * float(np.max(err)))
+
+    def gradient(self, x: np.ndarray) -> np.ndarray:
+        """∇f(x) (non-finite entries where f cannot be differentiated there)."""
+        x = np.asarray(x, dtype=float)
+        if self.backend == "torch":
+            import torch
+
+            t = torch.tensor(x, dtype=torch.float64, requires_grad=True)
+            value = self._call(t)
+            (g,) = torch.autograd.grad(value, t, allow_unused=True)
+            return np.zeros(self.n) if g is None else g.detach().numpy().astype(float)
+        if self.complex_step:
+            return self._complex_step_gradient(x)
+        return self._difference_gradient(x)[0]
+
+    def hessian(self, x: np.ndarray) -> tuple[np.ndarray, float]:
+        """(∇²f(x) symmetrised, an estimate of its largest entry error: 0 for autograd)."""
+        x = np.asarray(x, dtype=float)
+        if self.backend == "torch":
+            import torch
+
+            H = torch.autograd.functional.hessian(self.function, torch.tensor(x, dtype=torch.float64))
+            self.evaluations += 1
+            H = H.detach().numpy().astype(float).reshape(self.n, self.n)
+            return 0.5 * (H + H.T), 0.0
+        from scipy.differentiate import jacobian
+
+        with np.errstate(all="ignore"):
+            result = jacobian(self._vectorised(self.gradient, self.n), x)
+        H = np.asarray(result.df, dtype=float).reshape(self.n, self.n)
+        error = float(np.max(np.abs(result.error))) if np.size(result.error) else 0.0
+        asymmetry = float(np.max(np.abs(H - H.T))) / 2
+        return 0.5 * (H + H.T), max(error, asymmetry)

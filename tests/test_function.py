@@ -1,0 +1,158 @@
+"""analyze --function: gradient descent and Newton on any smooth function, against the textbook's numbers
+(Zhang et al., Dive into Deep Learning, §12.3: printed to 6 digits), closed forms and independent iterations."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from conftest import SAMPLES
+
+TEXTBOOK = SAMPLES / "textbook.py"
+C = 0.15 * np.pi
+
+
+def analyze(run, name, *args, path=TEXTBOOK):
+    result = run("analyze", "--function", f"{path}:{name}", *args, "--json")
+    assert result.code in (0, 1), result.err
+    return result.json()
+
+
+def runs(report):
+    return {(r["method"], r["step_size"]): r for r in report["runs"]}
+
+
+def codes(report):
+    return [f["code"] for f in report["findings"]]
+
+
+def test_square_at_three_learning_rates(run):
+    report = analyze(run, "square", "--x0", "10", "--lr", "0.2", "--lr", "0.05", "--lr", "1.1", "--steps", "10")
+    by = runs(report)
+    for lr, textbook in ((0.2, 0.060466), (0.05, 3.486784), (1.1, 61.917364)):
+        x10 = by[("gd", lr)]["x_final"][0]
+        assert x10 == pytest.approx(10 * (1 - 2 * lr) ** 10, rel=1e-12)  # x_k = x0 (1 - 2 lr)^k
+        assert x10 == pytest.approx(textbook, abs=5e-7)
+        assert by[("gd", lr)]["ending"]["local_max_stable"] == pytest.approx(1.0, rel=1e-9)  # 2/f'' = 1
+    longer = runs(analyze(run, "square", "--x0", "10", "--lr", "0.2", "--lr", "1.1", "--lr", "1.0", "--steps", "1001"))
+    assert longer[("gd", 0.2)]["ending"]["kind"] == "local minimum"
+    assert abs(longer[("gd", 0.2)]["x_final"][0]) < 1e-100
+    assert longer[("gd", 1.1)]["ending"]["kind"] == "diverging"  # 10·1.2^1001 ≈ 1e80: still in range, growing
+    overflowed = runs(analyze(run, "square", "--x0", "10", "--lr", "1.1", "--steps", "5000"))[("gd", 1.1)]
+    assert overflowed["ending"]["kind"] == "diverged"
+    assert overflowed["ending"]["step"] == int(np.ceil(np.log(1e150 / 10) / np.log(1.2)))  # the first |x| above 1e150
+    cycle = longer[("gd", 1.0)]  # x -> -x: a cycle of period 2, and x_1001 = -10 read off it
+    assert cycle["ending"]["kind"] == "cycle" and cycle["ending"]["period"] == 2
+    assert cycle["x_final"] == [-10.0]
+
+
+def test_x_cos_ends_in_another_basin(run):
+    report = analyze(run, "x_cos", "--x0", "10", "--lr", "2", "--steps", "10")
+    x = 10.0
+    for _ in range(10):  # an independent iteration with the analytic derivative
+        x -= 2 * (np.cos(C * x) - C * x * np.sin(C * x))
+    assert report["runs"][0]["x_final"][0] == pytest.approx(x, rel=1e-12)
+    assert x == pytest.approx(-1.528166, abs=5e-7)
+    basin = report["function"]["basin"]  # the gradient flow from 10 ends at the nearest minimum
+    assert basin["kind"] == "local minimum"
+    x_star = basin["x"][0]
+    assert abs(np.cos(C * x_star) - C * x_star * np.sin(C * x_star)) < 1e-10 and 7 < x_star < 7.5
+    long = analyze(run, "x_cos", "--x0", "10", "--lr", "2", "--lr", "0.1", "--steps", "2000")
+    gd2, gd01 = runs(long)[("gd", 2.0)], runs(long)[("gd", 0.1)]
+    assert gd2["ending"]["kind"] == "local minimum" and gd2["x_final"][0] < 0
+    assert gd01["x_final"][0] == pytest.approx(x_star, abs=1e-6)  # a small lr stays in x0's basin
+    jumped = [f for f in long["findings"] if f["code"] == "CD191" and f["data"]["jumped_basin"]]
+    assert len(jumped) == 1 and jumped[0]["data"]["lr"] == 2.0
+    cycling = runs(analyze(run, "x_cos", "--x0", "10", "--lr", "2.5", "--steps", "2000"))[("gd", 2.5)]
+    assert cycling["ending"]["kind"] == "cycle" and cycling["ending"]["period"] == 2
+    points = np.array(cycling["ending"]["cycle"]).ravel()
+    step = lambda v: v - 2.5 * (np.cos(C * v) - C * v * np.sin(C * v))  # noqa: E731
+    assert step(points[0]) == pytest.approx(points[1], rel=1e-9) and step(points[1]) == pytest.approx(points[0], rel=1e-9)
+
+
+def test_bowl_zig_zag(run):
+    report = analyze(run, "bowl", "--x0", "-5,-2", "--lr", "0.1", "--steps", "20")
+    x = report["runs"][0]["x_final"]
+    assert x[0] == pytest.approx(-5 * 0.8**20, rel=1e-12) and x[1] == pytest.approx(-2 * 0.6**20, rel=1e-12)
+    assert x[0] == pytest.approx(-0.057646, abs=5e-7) and x[1] == pytest.approx(-0.000073, abs=5e-7)
+    assert report["function"]["start_lambda_min"] == pytest.approx(2, rel=1e-9)
+    assert report["function"]["start_lambda_max"] == pytest.approx(4, rel=1e-9)
+
+
+def test_newton_on_cosh_and_towards_a_maximum_on_x_cos(run):
+    cosh = runs(analyze(run, "cosh", "--x0", "10", "--newton", "1", "--steps", "10"))[("newton", 1.0)]
+    assert abs(cosh["x_final"][0]) < 1e-12 and cosh["ending"]["kind"] == "local minimum"
+    report = analyze(run, "x_cos", "--x0", "10", "--newton", "1", "--newton", "0.5", "--steps", "10")
+    by = runs(report)
+    undamped, damped = by[("newton", 1.0)], by[("newton", 0.5)]
+    assert undamped["x_final"][0] == pytest.approx(26.834133, abs=5e-7)
+    assert damped["x_final"][0] == pytest.approx(7.269860, abs=5e-7)
+    assert undamped["ending"]["kind"] == "local maximum" and undamped["uphill_steps"] > 0
+    assert undamped["first_uphill"]["lambda_min"] < 0
+    assert "CD193" in codes(report) and damped["uphill_steps"] == 0
+    landed = runs(analyze(run, "x_cos", "--x0", "10", "--newton", "0.5", "--steps", "100"))[("newton", 0.5)]
+    assert landed["ending"]["kind"] == "local minimum"
+    assert landed["x_final"][0] == pytest.approx(report["function"]["basin"]["x"][0], abs=1e-9)
+
+
+def test_a_saddle_and_a_non_analytic_function(run, tmp_path):
+    source = tmp_path / "f.py"
+    source.write_text("import numpy as np\n"
+                      "def saddle(x):\n    return x[0] ** 2 - x[1] ** 2\n"
+                      "def kinked(x):\n    return (x[0] - 1) ** 2 + np.abs(x[1]) ** 3\n")
+    report = analyze(run, "saddle", "--x0", "1,0", "--lr", "0.1", "--steps", "500", path=source)
+    assert report["runs"][0]["ending"]["kind"] == "saddle" and "CD194" in codes(report)
+    kinked = analyze(run, "kinked", "--x0", "3,2", "--lr", "0.1", "--steps", "5", path=source)
+    assert "central differences" in kinked["problem"]["gradient_method"]  # abs() defeats the complex step
+    x = np.array([3.0, 2.0])
+    for _ in range(5):
+        x = x - 0.1 * np.array([2 * (x[0] - 1), 3 * x[1] * abs(x[1])])
+    assert np.allclose(kinked["runs"][0]["x_final"], x, rtol=1e-7)
+
+
+def test_torch_function_gives_the_numpy_numbers(run, tmp_path):
+    pytest.importorskip("torch")
+    source = tmp_path / "t.py"
+    source.write_text("import torch\ndef x_cos(x):\n    return x[0] * torch.cos(0.15 * torch.pi * x[0])\n")
+    torch_report = analyze(run, "x_cos", "--x0", "10", "--lr", "2", "--newton", "1", "--steps", "10", path=source)
+    numpy_report = analyze(run, "x_cos", "--x0", "10", "--lr", "2", "--newton", "1", "--steps", "10")
+    assert torch_report["problem"]["backend"] == "torch"
+    for a, b in zip(torch_report["runs"], numpy_report["runs"]):
+        assert a["x_final"][0] == pytest.approx(b["x_final"][0], rel=1e-9)
+
+
+@pytest.mark.parametrize("body, message", [
+    ("def f(x):\n    return x\n", "must return a number"),
+    ("def f(x)\n    return 1\n", "not valid Python"),
+    ("raise RuntimeError('boom')\n", "RuntimeError while loading"),
+    ("def g(x):\n    return 1.0\n", "defines no 'f'"),
+    ("f = 3\n", "not a function"),
+    ("def f(x):\n    raise ValueError('bad x')\n", "ValueError at x0"),
+])
+def test_bad_functions_are_one_line_exit_3(run, tmp_path, body, message):
+    source = tmp_path / "bad.py"
+    source.write_text(body)
+    result = run("analyze", "--function", f"{source}:f", "--x0", "1,2", "--lr", "0.1")
+    assert result.code == 3 and message in result.err, result.err
+
+
+def test_usage_errors(run):
+    spec = f"{TEXTBOOK}:square"
+    assert run("analyze", "--function", spec, "--lr", "0.1").code == 2  # no --x0
+    assert run("analyze", "--function", spec, "--x0", "1").code == 2  # nothing to run
+    assert run("analyze", SAMPLES / "valley_2x2.npz", "--function", spec, "--x0", "1", "--lr", "0.1").code == 2
+    assert run("analyze", "--function", spec, "--x0", "1", "--lr", "0.1", "--ridge", "1").code == 2
+    assert run("analyze").code == 2
+
+
+def test_text_html_and_plots(run, tmp_path):
+    args = ["analyze", "--function", f"{TEXTBOOK}:x_cos", "--x0", "10", "--lr", "2", "--newton", "1", "--steps", "10"]
+    text = run(*args)
+    assert text.code == 0 and "local maximum" in text.out and "CD193" in text.out
+    assert run(*args, "--fail-on", "error").code == 1
+    for name in ("x_cos.png", "x_cos.svg"):
+        assert run(*args, "--plot", tmp_path / name).code == 0 and (tmp_path / name).stat().st_size > 5000
+    page = run(*args, "--report-format", "html").out
+    assert page.count("<figure>") == 1 and "CD193" in page
+    bowl = ["analyze", "--function", f"{TEXTBOOK}:bowl", "--x0", "-5,-2", "--lr", "0.1", "--steps", "20", "--plot", tmp_path / "b.png"]
+    assert run(*bowl).code == 0 and (tmp_path / "b.png").stat().st_size > 5000
