@@ -602,6 +602,53 @@ def analyze_function_command(spec, x0, lrs, newton_steps, steps, tol, plot, as_j
     return report_verdict(verdict)
 
 
+COMPARE_FUNCTION_IGNORES = frozenset({"time_limit", "simulate", "params", "test_spec", "test_rhs", "libraries", "alpha"})
+"""compare's parameters that --function does not take (beyond analyze's FUNCTION_IGNORES)."""
+
+
+def compare_function_command(spec, solvers, lrs, max_iter, tol, x0, plot, as_json, report_format, output, no_color,
+                             require_converged):
+    """``compare --function``: the solvers from x0 on the user's smooth function."""
+    from .errors import UsageError
+    from .policy import Check, _verdict
+    from .smooth.compare import REACHED, compare_function, parse_function_solvers
+
+    if x0 is None:
+        raise UsageError("--function needs --x0 (the starting point, e.g. --x0 10 or --x0 -5,-2)")
+    names = parse_function_solvers(solvers)
+    required = parse_function_solvers(require_converged) if require_converged else ()
+    x0_values, x0_label = parse_x0(x0)
+    progress = LazyProgress(enabled=sys.stderr.isatty() and not as_json)
+    try:
+        result = compare_function(spec, x0_values, names, lrs, max_iter=max_iter, tol=tol, x0_source=x0_label, progress=progress)
+    finally:
+        progress.close()
+
+    def text(console):
+        from .render.function_text import render_function_comparison
+
+        render_function_comparison(result, console)
+
+    if plot:
+        from .render.plots import plot_function
+
+        plot_function(result, plot)
+    checks = []
+    for name in required:
+        statuses = [v.status for p, v in zip(result.runs, result.verdicts) if p.method == name]
+        passed = REACHED in statuses
+        checks.append(Check(f"--require-converged {name}", passed, f"{name} reached the best minimum found" if passed
+                            else f"{name} did not reach the best minimum found ({', '.join(statuses) or 'not run'})"))
+    verdict = _verdict(checks)
+    reached = sum(v.status == REACHED for v in result.verdicts)
+    emit(text, result.to_dict, as_json, output, no_color, f"{reached} of {len(result.runs)} runs reached the best minimum found",
+         report_format, verdict.checks, figures_of("function_figure", result, "Each solver's path on f (one variable) or on its "
+                                                   "contours (two); f per iteration otherwise."))
+    if plot:
+        _stderr(f"condiag: wrote plot {plot}")
+    return report_verdict(verdict)
+
+
 def load_logistic(problem, rhs, loss, intercept, ridge, a_key, b_key, target, no_header, fmt, allow_external):
     """The data of a logistic regression (rows and labels), loaded as least squares is, never streamed."""
     from .errors import UsageError
@@ -812,11 +859,25 @@ class LazyProgress:
               "this data, each with its own conventions (and Ridge / fit_regularized with --alpha).")
 @click.option("--alpha", type=FiniteFloat(min=0, min_open=True), metavar="A", help="With --libraries: the alpha of "
               "sklearn Ridge and statsmodels fit_regularized(L1_wt=0).")
+@click.option("--function", "function_spec", metavar="FILE.py:NAME", help="Instead of PROBLEM, any smooth f: Rⁿ → R (numpy "
+              "or torch): the solvers (gd, momentum, nesterov, adam, newton, lbfgs) run from --x0, judged against the best "
+              "local minimum found.")
 @handle_errors
 def compare(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, target, no_header, fmt, allow_external, method, engine, scheduler, memory_limit,
             solvers, lrs, max_iter, tol, time_limit, dtype, simulate, params, x0, seed, model, hidden, samples, init_scale, model_seed,
-            plot, as_json, report_format, output, no_color, require_converged, test_spec, test_rhs, libraries, alpha):
+            plot, as_json, report_format, output, no_color, require_converged, test_spec, test_rhs, libraries, alpha, function_spec):
     """Run solvers against the exact least-squares answer: who gets there, how fast, and why not."""
+    if function_spec is not None:
+        ctx = click.get_current_context()
+        given = [f"--{p.name.replace('_', '-')}" if p.name != "problem" else "PROBLEM" for p in ctx.command.params
+                 if p.name in FUNCTION_IGNORES | COMPARE_FUNCTION_IGNORES and ctx.get_parameter_source(p.name) not in
+                 (click.core.ParameterSource.DEFAULT, click.core.ParameterSource.DEFAULT_MAP)]
+        if given:
+            from .errors import UsageError
+
+            raise UsageError(f"{', '.join(given)}: not used with --function")
+        return compare_function_command(function_spec, solvers, lrs, max_iter, tol, x0, plot, as_json, report_format, output,
+                                        no_color, require_converged)
     from .comparison import compare as run_comparison
     from .comparison import parse_solvers, parse_sweeps
     from .errors import ExitCode

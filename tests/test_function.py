@@ -156,3 +156,60 @@ def test_text_html_and_plots(run, tmp_path):
     assert page.count("<figure>") == 1 and "CD193" in page
     bowl = ["analyze", "--function", f"{TEXTBOOK}:bowl", "--x0", "-5,-2", "--lr", "0.1", "--steps", "20", "--plot", tmp_path / "b.png"]
     assert run(*bowl).code == 0 and (tmp_path / "b.png").stat().st_size > 5000
+
+
+# ---------------------------------------------------------------------------- compare --function
+def compare(run, name, *args, path=TEXTBOOK):
+    result = run("compare", "--function", f"{path}:{name}", *args, "--json")
+    assert result.code in (0, 1), result.err
+    return result.json()
+
+
+def test_compare_judges_against_the_best_local_minimum(run):
+    report = compare(run, "x_cos", "--x0", "10", "--max-iter", "500")
+    by = {s["name"]: s for s in report["solvers"]}
+    best = report["best"]
+    x_star = best["x"][0]
+    assert abs(np.cos(C * x_star) - C * x_star * np.sin(C * x_star)) < 1e-9  # a critical point, by the analytic f'
+    assert "local" in best["note"]
+    # the default lr is 1/λmax at x0 = 1/f''(10)
+    f2 = -2 * C * np.sin(C * 10) - 10 * C**2 * np.cos(C * 10)
+    assert by["gd"]["step_size"] == pytest.approx(1 / f2, rel=1e-8) and by["gd"]["step_size_source"] == "1/λmax at x0"
+    assert by["gd"]["status"] == "reached" and by["lbfgs"]["status"] == "reached"
+    assert by["newton"]["status"] == "local maximum" and by["newton"]["uphill_steps"] > 0
+    assert by["adam"]["step_size"] == 1e-3 and by["adam"]["status"] == "not converged"  # 500 steps of at most 1e-3 each
+    assert abs(by["adam"]["x"][0] - 10) <= 500 * 1e-3 * (1 + 1e-9)
+    for s in report["solvers"]:
+        assert s["gap_to_best"] >= -1e-12  # nobody below the best
+        assert s["gap_to_best"] == pytest.approx(s["value"] - best["value"], abs=1e-12)
+
+
+def test_compare_momentum_and_adam_step_as_torch(run, tmp_path):
+    torch = pytest.importorskip("torch")
+    report = compare(run, "bowl", "--x0", "-5,-2", "--solvers", "momentum,nesterov,adam", "--lr", "0.05", "--max-iter", "30")
+    for name, make in (("momentum", lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.9)),
+                       ("nesterov", lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.9, nesterov=True)),
+                       ("adam", lambda p: torch.optim.Adam(p, lr=0.05))):
+        x = torch.tensor([-5.0, -2.0], dtype=torch.float64, requires_grad=True)
+        optimizer = make([x])
+        for _ in range(30):
+            optimizer.zero_grad()
+            (x[0] ** 2 + 2 * x[1] ** 2).backward()
+            optimizer.step()
+        ours = next(s for s in report["solvers"] if s["name"] == name)
+        assert np.allclose(ours["x"], x.detach().numpy(), rtol=1e-10, atol=1e-13), name
+
+
+def test_compare_thresholds_and_usage(run, tmp_path):
+    spec = f"{TEXTBOOK}:x_cos"
+    ok = run("compare", "--function", spec, "--x0", "10", "--solvers", "gd,lbfgs", "--require-converged", "lbfgs")
+    assert ok.code == 0
+    failed = run("compare", "--function", spec, "--x0", "10", "--solvers", "newton,lbfgs", "--require-converged", "newton")
+    assert failed.code == 1 and "newton did not reach" in failed.err
+    assert run("compare", "--function", spec, "--x0", "10", "--solvers", "cg").code == 2
+    assert run("compare", "--function", spec).code == 2
+    assert run("compare", "--function", spec, "--x0", "10", "--libraries").code == 2
+    assert run("compare").code == 2
+    plot = tmp_path / "paths.png"
+    assert run("compare", "--function", f"{TEXTBOOK}:bowl", "--x0", "-5,-2", "--max-iter", "50", "--plot", plot).code == 0
+    assert plot.stat().st_size > 5000

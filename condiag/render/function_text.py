@@ -29,12 +29,20 @@ def _ending(p) -> str:
     return e.kind + reached
 
 
-def render_function(a, console: Console, verbose: bool = False) -> None:
-    f, d = a.function, a.function.derivatives
-    console.print(Text(f"condiag analyze — {a.source} (a smooth function of {f.n} variable{'s' if f.n > 1 else ''})", style="bold"))
+def _derivative_rows(f) -> list:
+    d = f.derivatives
     rows = [("written with", d.backend), ("gradient", d.gradient_method), ("Hessian", d.hessian_method)]
-    if d.note:
-        rows.append(("note", d.note))
+    return rows + ([("note", d.note)] if d.note else [])
+
+
+def _title(command: str, source: str, n: int) -> Text:
+    return Text(f"condiag {command} — {source} (a smooth function of {n} variable{'s' if n > 1 else ''})", style="bold")
+
+
+def render_function(a, console: Console, verbose: bool = False) -> None:
+    f = a.function
+    console.print(_title("analyze", a.source, f.n))
+    rows = _derivative_rows(f)
     rows += [("x0", f"{_x(a.x0)}  f(x0) = {sig(a.start_value, 8)}"),
              ("curvature at x0", f"λ from {sig(a.start_curvature[0], 4)} to {sig(a.start_curvature[-1], 4)}"
               + (f": gradient descent is locally stable there below lr = 2/λmax = {sig(2 / a.start_curvature[-1], 4)}"
@@ -46,7 +54,7 @@ def render_function(a, console: Console, verbose: bool = False) -> None:
     table = Table(box=None, pad_edge=False, padding=(0, 2, 0, 0), header_style="bold")
     for name in ("run", "step", "x_T", "f(x_T)", "end", "2/λmax at x_T"):
         table.add_column(name, overflow="fold")
-    for p in (*a.gd, *a.newton):
+    for p in a.paths:
         limit = local_limit(p.ending.eigenvalues)
         table.add_row("GD" if p.method == "gd" else "Newton", sig(p.step_size, 4), _x(p.x_final), sig(p.value_final, 8),
                       _ending(p), "—" if limit is None else sig(limit, 4))
@@ -54,4 +62,27 @@ def render_function(a, console: Console, verbose: bool = False) -> None:
     parts.append(Text("GD: gradient descent, step = lr; Newton: x ← x − η·H⁻¹∇f, step = η. x_T: x after the steps. "
                       "2/λmax: the largest lr at which gradient descent can stay where the run ended.", style="dim"))
     parts += findings_section(a.findings, verbose)
+    print_parts(console, parts)
+
+
+def render_function_comparison(c, console: Console) -> None:
+    """``compare --function``: one row a solver, judged against the best local minimum found."""
+    console.print(_title("compare", c.source, c.function.n))
+    rows = _derivative_rows(c.function) + [("x0", f"{_x(c.x0)}  f(x0) = {sig(c.start_value, 8)}")]
+    if c.best is not None:
+        rows.append(("best minimum found", f"x = {_x(c.best.x)}, f = {sig(c.best.value, 10)} (by {c.best_by}; a local "
+                                           "minimum: nothing certifies it is the global one)"))
+    else:
+        rows.append(("best minimum found", "none: no run ended at a local minimum"))
+    table = Table(box=None, pad_edge=False, padding=(0, 2, 0, 0), header_style="bold")
+    for name in ("solver", "iterations", "x_T", "f(x_T) − f_best", "status"):
+        table.add_column(name, overflow="fold")
+    for p, v in zip(c.runs, c.verdicts):
+        table.add_row(p.label, count(p.ending.step), _x(p.x_final), "—" if v.gap is None else sig(v.gap, 3), v.status)
+    sources = "; ".join(dict.fromkeys(f"{p.label.split(' lr')[0]}: {source}" for p, source in zip(c.runs, c.lr_sources)
+                                      if p.method not in ("newton", "lbfgs")))
+    parts = [heading("Function"), key_values(rows), heading(f"Solvers from x0 (at most {count(c.max_iter)} iterations)"), table,
+             Text(("Learning rates — " + sources + ". " if sources else "") + "Newton takes full steps, L-BFGS its line "
+                  "search's. Reached: ended at a local minimum within tol of the best one found; another minimum is not "
+                  "wrong: the function has several.", style="dim")]
     print_parts(console, parts)

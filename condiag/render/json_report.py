@@ -636,12 +636,9 @@ def function_json(a) -> dict:
     """``analyze --function``: the function, its derivatives, each run (gradient descent, Newton) and where it ended."""
     from ..smooth.report import local_limit
 
-    f, d = a.function, a.function.derivatives
     basin = a.basin.ending if a.basin is not None else None
     body = {
-        "problem": {"source": a.source, "objective": "function", "n_cols": f.n, "backend": d.backend,
-                    "gradient_method": d.gradient_method, "hessian_method": d.hessian_method, "derivative_note": d.note,
-                    "evaluations": f.evaluations},
+        "problem": _function_problem_json(a.function, a.source),
         "function": {"x0": a.x0, "x0_source": a.x0_source, "start_value": a.start_value, "steps": a.steps, "tol": a.tol,
                      "start_lambda_min": float(a.start_curvature[0]), "start_lambda_max": float(a.start_curvature[-1]),
                      "basin": None if basin is None else {"x": basin.x, "value": basin.value, "kind": basin.kind,
@@ -653,7 +650,7 @@ def function_json(a) -> dict:
                   "uphill_steps": p.uphill_steps, "singular_at": p.singular_at,
                   "first_uphill": None if p.first_uphill is None else {"step": p.first_uphill[0], "x": p.first_uphill[1],
                                                                         "lambda_min": p.first_uphill[2]}}
-                 for p in (*a.gd, *a.newton)],
+                 for p in a.paths],
         "findings": findings_json(a.findings),
     }
     if basin is None:
@@ -662,3 +659,35 @@ def function_json(a) -> dict:
         if run["curvature_max_along_path"] is None:
             run["curvature_max_along_path_note"] = "not sampled (more than 50 variables)"
     return envelope("analyze", body, a.seconds)
+
+
+def _function_problem_json(function, source: str) -> dict:
+    d = function.derivatives
+    return {"source": source, "objective": "function", "n_cols": function.n, "backend": d.backend,
+            "gradient_method": d.gradient_method, "hessian_method": d.hessian_method, "derivative_note": d.note,
+            "evaluations": function.evaluations}
+
+
+def function_comparison_json(c) -> dict:
+    """``compare --function``: each solver's run from x0 against the best local minimum found."""
+    from ..smooth.report import local_limit
+
+    best = c.best
+    body = {
+        "problem": _function_problem_json(c.function, c.source),
+        "settings": {"x0": c.x0, "x0_source": c.x0_source, "tol": c.tol, "max_iter": c.max_iter, "start_value": c.start_value},
+        "best": None if best is None else {"x": best.x, "value": best.value, "found_by": c.best_by,
+                                           "note": "the lowest local minimum the runs found: local, not certified global"},
+        "solvers": [{"name": p.method, "label": p.label, "step_size": p.step_size, "step_size_source": source,
+                     "status": v.status, "iterations": p.ending.step, "x": p.x_final, "value": p.value_final,
+                     "gap_to_best": v.gap, "distance_to_best": v.distance, "converged_step": p.converged_step,
+                     "ending": _ending_json(p.ending, local_limit(p.ending.eigenvalues)), "uphill_steps": p.uphill_steps}
+                    for p, v, source in zip(c.runs, c.verdicts, c.lr_sources)],
+    }
+    if best is None:
+        body["best_note"] = "no run ended at a local minimum"
+    for s in body["solvers"]:
+        for key in ("gap_to_best", "distance_to_best"):
+            if s[key] is None:
+                s[f"{key}_note"] = "no local minimum was found" if best is None else "the run diverged"
+    return envelope("compare", body, c.seconds)

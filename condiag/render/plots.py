@@ -284,13 +284,13 @@ def analysis_figure(analysis):
 
 
 def function_figure(analysis):
-    """``analyze --function``: for one variable f with each run's path on it, for two the contours with the paths,
+    """``analyze --function`` / ``compare --function``: for one variable f with each run's path on it, for two the contours with the paths,
     else f per step of each run (log scale when f stays positive)."""
     plt = _pyplot()
     f = analysis.function
-    runs = (*analysis.gd, *analysis.newton)
+    runs = analysis.paths
     colours = [plt.get_cmap("tab10")(i) for i in range(10)]
-    labels = [f"{'GD lr' if p.method == 'gd' else 'Newton η'} = {p.step_size:g}: {p.ending.kind}" for p in runs]
+    labels = [f"{p.label}: {p.ending.kind}" for p in runs]
     fig, axis = plt.subplots(figsize=(7.5, 5))
     points = [p.points[np.all(np.isfinite(p.points), axis=1)] for p in runs]
     if f.n <= 2:

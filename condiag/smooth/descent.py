@@ -67,9 +67,9 @@ class Path:
     """One run: its iterates at the recorded steps, and how it ended."""
 
     method: str
-    """'gd' or 'newton'."""
+    """'gd', 'momentum', 'nesterov', 'adam', 'newton' or 'lbfgs'."""
     step_size: float
-    """lr for gradient descent, η for Newton."""
+    """lr for the first-order methods, η for Newton (L-BFGS: 1, its line search picks the steps)."""
     steps: np.ndarray
     points: np.ndarray
     """x at each recorded step, one row each."""
@@ -91,6 +91,18 @@ class Path:
     """Newton: the step at which H was singular (the run stopped)."""
     converged_step: int | None = None
     """The first step with ‖∇f‖ ≤ tol·‖∇f(x0)‖ (None if none)."""
+
+    @property
+    def label(self) -> str:
+        """'GD lr = 0.1', 'Newton η = 1', 'L-BFGS', ...: the run named for a legend or a table."""
+        if self.method == "lbfgs":
+            return "L-BFGS"
+        if self.method == "newton":
+            return f"Newton η = {self.step_size:g}"
+        return f"{METHOD_NAMES[self.method]} lr = {self.step_size:.4g}"
+
+
+METHOD_NAMES = {"gd": "GD", "momentum": "heavy ball", "nesterov": "Nesterov", "adam": "Adam", "newton": "Newton", "lbfgs": "L-BFGS"}
 
 
 def classify(function, x: np.ndarray, step: int, gradient_norm: float, value: float) -> Ending:
@@ -134,10 +146,43 @@ def _growing(history: list) -> bool:
 GROWING_STEPS = 10
 
 
-def run(function, x0: np.ndarray, method: str, step_size: float, steps: int, tol: float, progress=None) -> Path:
-    """``steps`` steps of gradient descent (``method='gd'``, lr = ``step_size``) or Newton (η = ``step_size``)
-    from x0, stopping early at a fixed point, a cycle or divergence."""
+FIRST_ORDER = ("gd", "momentum", "nesterov", "adam")
+STATELESS = ("gd", "newton")
+"""Methods whose next step depends on x alone: only for them is a repeated x a cycle, or a still x a fixed point."""
+
+
+def first_order_step(method: str, lr: float, params: dict):
+    """The move of one step, ``move(g, k)`` (x ← x − move), as torch.optim computes it: SGD (with momentum or
+    Nesterov: buf = μ·buf + g, the first buf = g) and Adam (bias-corrected, eps outside the square root)."""
+    if method == "gd":
+        return lambda g, _k: lr * g
+    if method in ("momentum", "nesterov"):
+        mu = float(params.get("momentum", 0.9))
+        state = {}
+
+        def heavy_ball(g, _k):
+            state["buf"] = g.copy() if "buf" not in state else mu * state["buf"] + g
+            return lr * (g + mu * state["buf"] if method == "nesterov" else state["buf"])
+        return heavy_ball
+    if method == "adam":
+        beta1, beta2, eps = float(params.get("beta1", 0.9)), float(params.get("beta2", 0.999)), float(params.get("eps", 1e-8))
+        state = {"m": 0.0, "v": 0.0}
+
+        def adam(g, k):
+            t = k + 1
+            state["m"] = beta1 * state["m"] + (1 - beta1) * g
+            state["v"] = beta2 * state["v"] + (1 - beta2) * g * g
+            return lr * (state["m"] / (1 - beta1**t)) / (np.sqrt(state["v"] / (1 - beta2**t)) + eps)
+        return adam
+    raise ValueError(f"unknown method {method!r}")
+
+
+def run(function, x0: np.ndarray, method: str, step_size: float, steps: int, tol: float, progress=None, params=None) -> Path:
+    """``steps`` steps of ``method`` from x0 — gradient descent, heavy ball, Nesterov or Adam at lr = ``step_size``
+    (:func:`first_order_step`), or Newton with η = ``step_size`` — stopping early at divergence, and for the
+    stateless methods at a fixed point or a cycle."""
     x = np.asarray(x0, dtype=float).copy()
+    stepper = first_order_step(method, step_size, params or {}) if method != "newton" else None
     recorded = set(int(k) for k in checkpoints(max(steps, 1)))
     g = function.gradient(x)
     g0 = max(float(np.linalg.norm(g)), 1e-300)
@@ -171,7 +216,7 @@ def run(function, x0: np.ndarray, method: str, step_size: float, steps: int, tol
                 curv_steps.append(k)
                 curv_max.append(float(lam[-1]))
                 curv_min.append(float(lam[0]))
-            move = step_size * g
+            move = stepper(g, k)
         x_next = x - move
         k += 1
         if progress is not None:
@@ -198,6 +243,8 @@ def run(function, x0: np.ndarray, method: str, step_size: float, steps: int, tol
         gnorm = float(np.linalg.norm(g))
         if converged_step is None and gnorm <= tol * g0:
             converged_step = k
+        if method not in STATELESS:
+            continue
         if fixed or gnorm == 0.0:  # every later iterate is this one
             ending = classify(function, x, k, gnorm, f)
             break
@@ -281,3 +328,34 @@ def gradient_flow(function, x0: np.ndarray, tol: float, max_time: float = 1e8) -
             break
     g = function.gradient(x)
     return Basin(classify(function, x, 0, float(np.linalg.norm(g)), function.value(x)), float(solution.t[-1]))
+
+
+def lbfgs(function, x0: np.ndarray, steps: int, tol: float, memory: int = 10) -> Path:
+    """scipy's L-BFGS-B (no bounds) from x0 for at most ``steps`` iterations, stopping when the gradient's largest
+    entry is at most tol·‖∇f(x0)‖/√n; its iterates recorded through the callback."""
+    from scipy.optimize import minimize
+
+    x0 = np.asarray(x0, dtype=float)
+    g0 = max(float(np.linalg.norm(function.gradient(x0))), 1e-300)
+    points = [x0.copy()]
+
+    def remember(intermediate_result):
+        points.append(np.array(intermediate_result.x, dtype=float))
+
+    with np.errstate(all="ignore"):
+        result = minimize(function.value, x0, jac=function.gradient, method="L-BFGS-B", callback=remember,
+                          options={"maxiter": steps, "maxcor": memory, "gtol": tol * g0 / np.sqrt(function.n), "ftol": 0.0})
+    x = np.asarray(result.x, dtype=float)
+    f = function.value(x)
+    gnorm = float(np.linalg.norm(function.gradient(x)))
+    k = len(points) - 1
+    if not (np.all(np.isfinite(x)) and math.isfinite(f)) or abs(f) > DIVERGED_LOSS:
+        ending = Ending("diverged", k, x, f, math.inf)
+    elif gnorm <= tol * g0:
+        ending = classify(function, x, k, gnorm, f)
+    else:
+        ending = Ending("not converged", k, x, f, gnorm, np.linalg.eigvalsh(function.hessian(x)[0]))
+    values = np.array([function.value(p) for p in points])
+    converged = next((i for i, p in enumerate(points) if float(np.linalg.norm(function.gradient(p))) <= tol * g0), None)
+    return Path("lbfgs", 1.0, np.arange(len(points), dtype=np.int64), np.array(points), values, ending, x, f, steps,
+                converged_step=converged)

@@ -41,6 +41,11 @@ class FunctionAnalysis:
     findings: tuple[Finding, ...]
     seconds: float
 
+    @property
+    def paths(self) -> tuple[Path, ...]:
+        """Every run: gradient descent at each lr, then Newton at each step size."""
+        return (*self.gd, *self.newton)
+
     def to_dict(self) -> dict:
         from ..render.json_report import function_json
 
