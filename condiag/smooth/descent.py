@@ -183,7 +183,7 @@ def run(function, x0: np.ndarray, method: str, step_size: float, steps: int, tol
     stateless methods at a fixed point or a cycle."""
     x = np.asarray(x0, dtype=float).copy()
     stepper = first_order_step(method, step_size, params or {}) if method != "newton" else None
-    recorded = set(int(k) for k in checkpoints(max(steps, 1)))
+    recorded = {int(k) for k in checkpoints(max(steps, 1))}
     g = function.gradient(x)
     g0 = max(float(np.linalg.norm(g)), 1e-300)
     f = function.value(x)
