@@ -654,7 +654,8 @@ def function_json(a) -> dict:
         "findings": findings_json(a.findings),
     }
     if basin is None:
-        body["function"]["basin_note"] = "the gradient flow from x0 does not reach a critical point (f unbounded below?)"
+        body["function"]["basin_note"] = ("the gradient flow from x0 did not settle at a critical point within its budget "
+                                          "(f unbounded below along it, or a degenerate minimum it crawls into)")
     for run in body["runs"]:
         if run["curvature_max_along_path"] is None:
             run["curvature_max_along_path_note"] = "not sampled (more than 50 variables)"

@@ -287,15 +287,29 @@ class Basin:
     """The flow's time to get there (lr·steps for gradient descent with a small lr)."""
 
 
+FLOW_EVALUATIONS = 3000
+"""The gradient flow's budget of gradient evaluations: a flow that crawls into a degenerate minimum (f ~ |x|⁴)
+reaches the gradient tolerance only after a time growing like a power of 1/tol; it is then reported as unsettled."""
+
+
+class _FlowBudget(Exception):
+    pass
+
+
 def gradient_flow(function, x0: np.ndarray, tol: float, max_time: float = 1e8) -> Basin | None:
-    """Integrate dx/dt = −∇f(x) from x0 until ‖∇f‖ ≤ tol·‖∇f(x0)‖ (LSODA); None when the flow leaves every
-    bound (f unbounded below along it) or the solver fails."""
+    """Integrate dx/dt = −∇f(x) from x0 until ‖∇f‖ ≤ tol·‖∇f(x0)‖ (LSODA), then polish by Newton steps while the
+    Hessian is positive definite; None when the flow leaves every bound (f unbounded below along it), the solver
+    fails, or it needs more than :data:`FLOW_EVALUATIONS` gradients."""
     from scipy.integrate import solve_ivp
 
     x0 = np.asarray(x0, dtype=float)
     g0 = max(float(np.linalg.norm(function.gradient(x0))), 1e-300)
+    used = [0]
 
     def velocity(_t, x):
+        used[0] += 1
+        if used[0] > FLOW_EVALUATIONS:
+            raise _FlowBudget
         return -function.gradient(x)
 
     def arrived(_t, x):
@@ -307,9 +321,12 @@ def gradient_flow(function, x0: np.ndarray, tol: float, max_time: float = 1e8) -
         return DIVERGED_NORM ** 0.5 - float(np.linalg.norm(x))
 
     escaped.terminal = True
-    with np.errstate(all="ignore"):
-        solution = solve_ivp(velocity, (0.0, max_time), x0, method="LSODA", events=(arrived, escaped), rtol=1e-10,
-                             atol=1e-12 * max(1.0, float(np.max(np.abs(x0)))))
+    try:
+        with np.errstate(all="ignore"):
+            solution = solve_ivp(velocity, (0.0, max_time), x0, method="LSODA", events=(arrived, escaped), rtol=1e-10,
+                                 atol=1e-12 * max(1.0, float(np.max(np.abs(x0)))))
+    except _FlowBudget:
+        return None
     if solution.status < 0 or (solution.t_events[1].size and not solution.t_events[0].size):
         return None
     x = solution.y[:, -1]

@@ -5,7 +5,8 @@ The file is run as Python runs a script (it is the user's own code); NAME must t
 and return a number. Written with numpy, its gradient is taken by the complex step,
 ∂f/∂xᵢ = Im f(x + i·h·eᵢ) / h (h = 1e-30; no subtraction, so accurate to rounding: Squire & Trapp, SIAM
 Review 40 (1998)), checked once against central differences — a non-analytic operation (``abs``, ``max``,
-comparisons) makes the two disagree, and differences are then used throughout; the Hessian is the
+comparisons) makes the two disagree, and Richardson-extrapolated central differences are then used throughout;
+the Hessian is the
 Jacobian of the gradient by ``scipy.differentiate.jacobian`` (Richardson-extrapolated central
 differences with an error estimate). Written with torch (it returns a tensor, or refuses an ndarray),
 both come from autograd in float64, exact to rounding.
@@ -103,7 +104,7 @@ class SmoothFunction:
             if not self.complex_step:
                 note = "the complex step does not apply (a non-analytic operation such as abs); central differences used"
             self.derivatives = Derivatives(
-                "numpy", "complex step (accurate to rounding)" if self.complex_step else "central differences (scipy.differentiate)",
+                "numpy", "complex step (accurate to rounding)" if self.complex_step else "central differences (Richardson-extrapolated)",
                 "central differences of the gradient (scipy.differentiate, with an error estimate)", note)
 
     # ------------------------------------------------------------------ evaluation
@@ -175,11 +176,21 @@ class SmoothFunction:
         return wrapped
 
     def _difference_gradient(self, x: np.ndarray):
-        from scipy.differentiate import jacobian
-
-        with np.errstate(all="ignore"):
-            result = jacobian(self._vectorised(self.value, 1), x)
-        return np.asarray(result.df, dtype=float).reshape(self.n), np.asarray(result.error, dtype=float).reshape(self.n)
+        """(central differences with one Richardson step, their error estimate): D(h) = (f(x+h) − f(x−h))/2h at
+        h = eps^(1/3)·max(1, |xᵢ|) and h/2, the estimate (4·D(h/2) − D(h))/3 (error O(h⁴)), its error taken as
+        |estimate − D(h/2)|. 4n evaluations: this runs every step of a path."""
+        g, error = np.empty(self.n), np.empty(self.n)
+        for i in range(self.n):
+            h = EPS ** (1 / 3) * max(1.0, abs(float(x[i])))
+            estimates = []
+            for step in (h, h / 2):
+                up, down = x.copy(), x.copy()
+                up[i] += step
+                down[i] -= step
+                estimates.append((self.value(up) - self.value(down)) / (2 * step))
+            g[i] = (4 * estimates[1] - estimates[0]) / 3
+            error[i] = abs(g[i] - estimates[1])
+        return g, error
 
     def _complex_step_works(self, x0: np.ndarray) -> bool:
         try:
