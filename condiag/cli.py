@@ -1058,6 +1058,80 @@ def trace(logs, column, step_column, lr_column, run_column, tag, log_format, lr,
     return report_verdict(verdict)
 
 
+@cli.command("model")
+@click.argument("factory", metavar="FILE.py:FACTORY")
+@click.option("--data", required=True, metavar="FILE", help="Inputs and targets: .npz or .h5 (arrays 'inputs'/'targets', or x/y, "
+              "X/y, features/labels) or a .pt dict of tensors (read with weights_only=True).")
+@click.option("--inputs-key", metavar="KEY", help="The name of the inputs in --data.")
+@click.option("--targets-key", metavar="KEY", help="The name of the targets in --data.")
+@click.option("--weights", metavar="FILE", help="The model's state dict: .safetensors, or a .pt read with torch.load(weights_only=True) "
+              "(never a full pickle). Default: the factory's own initialisation, seeded by --seed.")
+@click.option("--loss", "loss_name", type=click.Choice(("mse", "cross-entropy", "bce")), default="mse", show_default=True,
+              help="MSELoss, CrossEntropyLoss (targets: class indices) or BCEWithLogitsLoss.")
+@click.option("--reduction", type=click.Choice(("mean", "sum")), default="mean", show_default=True, help="The loss's reduction.")
+@click.option("--lr", "lrs", type=LEARNING_RATE, multiple=True, metavar="LR", help="A learning rate to check against the edge of "
+              "stability (repeatable).")
+@click.option("--optimizer", type=click.Choice(("sgd", "adam")), default="sgd", show_default=True,
+              help="adam: with --optimizer-state, the preconditioned sharpness λmax(P⁻¹H) against Adam's threshold.")
+@click.option("--betas", default="0.9,0.999", show_default=True, metavar="B1,B2", help="Adam's betas (the state's own when given).")
+@click.option("--optimizer-state", metavar="FILE", help="torch.optim.Adam's state_dict() saved with torch.save (read with weights_only=True).")
+@click.option("--batch-size", type=click.IntRange(min=1), metavar="B", help="The curvature of one batch of B samples (seeded), "
+              "not of the whole data.")
+@click.option("--dtype", type=click.Choice(("float32", "float64")), help="Precision of the products (default: the weights' dtype).")
+@click.option("--top", type=click.IntRange(min=1, max=50), default=5, show_default=True, help="How many of the largest eigenvalues to report.")
+@click.option("--iterations", type=click.IntRange(min=2, max=2000), default=80, show_default=True,
+              help="The most Lanczos steps (each one Hessian-vector product).")
+@click.option("--trace-probes", type=click.IntRange(min=0, max=100_000), default=30, show_default=True,
+              help="Hutchinson probes for the trace (0: skip).")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Seeds the Lanczos start, the probes, the batch and an initialisation.")
+@output_options
+@click.option("--fail-on", type=click.Choice(SEVERITY_CHOICES), default="never", show_default=True,
+              help="Exit 1 when a finding of this severity or worse is present.")
+@click.option("--max-sharpness-ratio", type=POSITIVE, metavar="R", help="Exit 1 when an --lr has sharpness·lr/2 above R.")
+@click.option("--verbose", "-v", is_flag=True, help="Every finding's detail.")
+@handle_errors
+def model_command(factory, data, inputs_key, targets_key, weights, loss_name, reduction, lrs, optimizer, betas, optimizer_state,
+                  batch_size, dtype, top, iterations, trace_probes, seed, as_json, report_format, output, no_color, fail_on,
+                  max_sharpness_ratio, verbose):
+    """The curvature of a PyTorch model's loss — sharpness λmax and the top eigenvalues with error bounds, λmin, the
+    trace, per-layer λmax, Adam's preconditioned sharpness — against your learning rate (the edge of stability)."""
+    from .errors import UsageError
+    from .net.report import analyze_model
+    from .policy import Check, _findings_check, _verdict
+
+    if optimizer_state is not None and optimizer != "adam":
+        raise UsageError("--optimizer-state goes with --optimizer adam")
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        raise UsageError("condiag model needs PyTorch: pip install 'condiag[torch]'") from None
+    progress = LazyProgress(enabled=sys.stderr.isatty() and not as_json)
+    try:
+        result = analyze_model(factory, data, weights=weights, loss=loss_name, reduction=reduction, lrs=lrs, optimizer=optimizer,
+                               betas=parse_betas(betas), optimizer_state=optimizer_state, batch_size=batch_size, dtype=dtype,
+                               top=top, iterations=iterations, trace_probes=trace_probes, seed=seed, inputs_key=inputs_key,
+                               targets_key=targets_key, progress=progress)
+    finally:
+        progress.close()
+
+    def text(console):
+        from .render.model_text import render_model
+
+        render_model(result, console, verbose)
+
+    checks = _findings_check(result.findings, fail_on)
+    if max_sharpness_ratio is not None:
+        for c in result.checks:
+            passed = c.ratio <= max_sharpness_ratio
+            checks.append(Check(f"--max-sharpness-ratio {max_sharpness_ratio:g} (lr {c.lr:g})", passed,
+                                f"lr {c.lr:g}: sharpness·lr/2 = {c.ratio:.4g}, {'within' if passed else 'above'} "
+                                f"--max-sharpness-ratio {max_sharpness_ratio:g}"))
+    verdict = _verdict(checks)
+    emit(text, result.to_dict, as_json, output, no_color, f"sharpness {result.sharpness:.4g}, {len(result.findings)} findings",
+         report_format, verdict.checks)
+    return report_verdict(verdict)
+
+
 def check_file(ctx, config, entry, path: str):
     """Run one configured entry on one file, as ``condiag ENTRY.COMMAND PATH`` with the entry's settings would;
     returns its :class:`~condiag.check.FileOutcome` (a file that cannot be checked gives its error instead) and the
@@ -1146,7 +1220,7 @@ def check(paths, as_json, report_format, output, no_color):
 
 
 @cli.command()
-@click.argument("command", type=click.Choice(("analyze", "compare", "solve", "trace", "check")))
+@click.argument("command", type=click.Choice(("analyze", "compare", "solve", "trace", "check", "model")))
 @handle_errors
 def schema(command):
     """Print the JSON Schema (draft 2020-12) that COMMAND's --json output follows."""

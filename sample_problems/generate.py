@@ -148,6 +148,15 @@ def valley_gd_log():
             x = x - lr * 2 * (A.T @ r)
 
 
+def regression_data():
+    """200 samples of 3 features, targets from a smooth non-linear function plus noise: for `condiag model`
+    with sample_problems/mlp.py."""
+    rng = np.random.default_rng(7)
+    X = rng.standard_normal((200, 3))
+    y = np.tanh(X @ np.array([1.0, -2.0, 0.5])) + 0.3 * X[:, 0] * X[:, 1] + 0.05 * rng.standard_normal(200)
+    np.savez(HERE / "regression.npz", inputs=X, targets=y)
+
+
 if __name__ == "__main__":
     valley_2x2()
     kernel_600()
@@ -159,5 +168,6 @@ if __name__ == "__main__":
     two_layer_story3()
     longley()
     valley_gd_log()
+    regression_data()
     total = sum(p.stat().st_size for p in HERE.iterdir() if p.is_file())
     print(f"wrote sample problems: {total / 1e6:.2f} MB in all")

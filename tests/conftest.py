@@ -40,7 +40,7 @@ class Result:
 
 def validate_report(report) -> None:
     """Raise if ``report`` (a condiag --json output) does not follow its command's shipped JSON Schema."""
-    if not isinstance(report, dict) or report.get("command") not in ("analyze", "compare", "solve", "trace", "check"):
+    if not isinstance(report, dict) or report.get("command") not in ("analyze", "compare", "solve", "trace", "check", "model"):
         return
     import jsonschema
 

@@ -23,6 +23,8 @@ from condiag.problem import Problem
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VALLEY = os.path.join(ROOT, "sample_problems", "valley_2x2.npz")
+MLP = os.path.join(ROOT, "sample_problems", "mlp.py:mlp")
+REGRESSION = os.path.join(ROOT, "sample_problems", "regression.npz")
 TRACE_LOG = os.path.join(ROOT, "sample_problems", "valley_gd_log.csv")
 
 
@@ -384,6 +386,17 @@ EXIT_CODES = [
     (["analyze", "--function", os.path.join(ROOT, "missing.py:f"), "--x0", "1", "--lr", "0.1"], ExitCode.BAD_INPUT),
     (["analyze", "--function", "no-colon.py", "--x0", "1", "--lr", "0.1"], ExitCode.USAGE),
     (["analyze", VALLEY, "--newton", "1"], ExitCode.USAGE),
+    (["model", MLP, "--data", os.path.join(ROOT, "missing.npz")], ExitCode.BAD_INPUT),
+    (["model", MLP, "--data", REGRESSION, "--inputs-key", "nope"], ExitCode.BAD_INPUT),
+    (["model", MLP, "--data", REGRESSION, "--targets-key", "nope"], ExitCode.BAD_INPUT),
+    (["model", MLP, "--data", REGRESSION, "--weights", VALLEY], ExitCode.BAD_INPUT),
+    (["model", MLP, "--data", REGRESSION, "--reduction", "median"], ExitCode.USAGE),
+    (["model", MLP, "--data", REGRESSION, "--optimizer", "rmsprop"], ExitCode.USAGE),
+    (["model", MLP, "--data", REGRESSION, "--optimizer-state", VALLEY], ExitCode.USAGE),
+    (["model", MLP, "--data", REGRESSION, "--top", "0"], ExitCode.USAGE),
+    (["model", MLP, "--data", REGRESSION, "--iterations", "1"], ExitCode.USAGE),
+    (["model", MLP, "--data", REGRESSION, "--trace-probes", "-1"], ExitCode.USAGE),
+    (["model", MLP, "--data", REGRESSION, "--max-sharpness-ratio", "nan"], ExitCode.USAGE),
     (["analyze", "--function", os.path.join(ROOT, "sample_problems", "textbook.py:x_cos"), "--x0", "10", "--newton", "0"],
      ExitCode.USAGE),
     (["analyze", VALLEY, "--min-lr-margin", "0"], ExitCode.USAGE),

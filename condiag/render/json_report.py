@@ -692,3 +692,44 @@ def function_comparison_json(c) -> dict:
             if s[key] is None:
                 s[f"{key}_note"] = "no local minimum was found" if best is None else "the run diverged"
     return envelope("compare", body, c.seconds)
+
+
+# ---------------------------------------------------------------------------- condiag model
+def _ritz_json(ritz, top: int | None = None) -> dict | None:
+    if ritz is None:
+        return None
+    count_top = ritz.values.size if top is None else min(top, ritz.values.size)
+    return {"lambda_max": ritz.largest, "lambda_max_residual": float(ritz.residuals[-1]),
+            "lambda_min": ritz.smallest, "lambda_min_residual": float(ritz.residuals[0]),
+            "top": [{"value": float(v), "residual": float(r)} for v, r in zip(ritz.values[::-1][:count_top], ritz.residuals[::-1][:count_top])],
+            "iterations": ritz.iterations}
+
+
+def model_json(a) -> dict:
+    """``condiag model``: the loss's curvature (Lanczos with residual bounds), trace, blocks, each lr against the edge."""
+    body = {
+        "model": {"source": a.source, "weights": a.weights, "data": a.data, "n_samples": a.n_samples, "batch_size": a.batch_size,
+                  "n_parameters": a.n_parameters, "dtype": a.dtype, "loss": a.loss_name, "reduction": a.reduction,
+                  "optimizer": a.optimizer, "seed": a.seed},
+        "loss_value": a.loss, "gradient_norm": a.gradient_norm,
+        "hessian": _ritz_json(a.spectrum, a.top),
+        "trace": None if a.trace is None else {"estimate": a.trace.mean, "standard_error": a.trace.standard_error,
+                                               "probes": a.trace.probes},
+        "blocks": [{"name": b.name, "parameters": b.stop - b.start, "lambda_max": b.ritz.largest,
+                    "lambda_max_residual": float(b.ritz.residuals[-1])} for b in a.blocks],
+        "preconditioned": None if a.preconditioned is None else {**_ritz_json(a.preconditioned, 1), "beta1": a.betas[0]},
+        "lr_checks": [{"lr": c.lr, "sharpness_ratio": c.ratio, "sharpness_ratio_high": c.ratio_high,
+                       "preconditioned_ratio": c.preconditioned_ratio} for c in a.checks],
+        "advised_lr": a.advised_lr, "hessian_vector_products": a.products,
+        "findings": findings_json(a.findings),
+    }
+    if a.trace is None:
+        body["trace_note"] = "--trace-probes 0"
+    if a.preconditioned is None:
+        body["preconditioned_note"] = "only with --optimizer adam --optimizer-state"
+    if a.advised_lr is None:
+        body["advised_lr_note"] = "no positive curvature"
+    for c in body["lr_checks"]:
+        if c["preconditioned_ratio"] is None:
+            c["preconditioned_ratio_note"] = "only with --optimizer adam --optimizer-state"
+    return envelope("model", body, a.seconds)

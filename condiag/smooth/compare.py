@@ -20,8 +20,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import UsageError
+from ..user_code import load_callable
 from .descent import Basin, Ending, Path, gradient_flow, lbfgs, run
-from .function import SmoothFunction, load_callable
+from .function import SmoothFunction
 from .report import same_point
 
 SOLVERS = ("gd", "momentum", "nesterov", "adam", "newton", "lbfgs")

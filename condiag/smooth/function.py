@@ -14,11 +14,7 @@ both come from autograd in float64, exact to rounding.
 
 from __future__ import annotations
 
-import hashlib
-import importlib.util
 import math
-import os
-import sys
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,39 +29,6 @@ are good to about 1e-8 there), else the function is not complex-analytic and dif
 MAX_VARIABLES = 200
 """Dense Hessians of larger functions cost n² evaluations of f and more: refused above this (a PyTorch model: condiag model)."""
 EPS = float(np.finfo(float).eps)
-
-
-def split_spec(spec: str) -> tuple[str, str]:
-    """'path/to/file.py:NAME' -> (path, NAME); a usage error when either is missing."""
-    path, sep, name = spec.rpartition(":")
-    if not sep or not path or not name.isidentifier():
-        raise UsageError(f"--function {spec!r}: expected FILE.py:NAME (the file, a colon, the function's name)")
-    return path, name
-
-
-def load_callable(spec: str):
-    """Run FILE.py (as a module of its own) and return its NAME; every failure is one line (exit 3)."""
-    path, name = split_spec(spec)
-    if not os.path.isfile(path):
-        raise InputError(path, "no such file")
-    module_name = "condiag_user_" + hashlib.sha1(os.path.abspath(path).encode()).hexdigest()[:12]
-    loader_spec = importlib.util.spec_from_file_location(module_name, path)
-    if loader_spec is None or loader_spec.loader is None:
-        raise InputError(path, "cannot be loaded as a Python file")
-    module = importlib.util.module_from_spec(loader_spec)
-    sys.modules[module_name] = module
-    try:
-        loader_spec.loader.exec_module(module)
-    except SyntaxError as exc:
-        raise InputError(path, f"is not valid Python: {exc.msg} (line {exc.lineno})") from None
-    except Exception as exc:  # noqa: BLE001 - the user's code: any failure is reported as one line
-        raise InputError(path, f"raised {type(exc).__name__} while loading: {exc}") from None
-    function = getattr(module, name, None)
-    if function is None:
-        raise InputError(path, f"defines no {name!r}")
-    if not callable(function):
-        raise InputError(path, f"{name} is not a function")
-    return function
 
 
 def _is_tensor(value) -> bool:

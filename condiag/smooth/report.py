@@ -17,8 +17,9 @@ import numpy as np
 
 from ..findings import Finding, Remedy
 from ..numbers import count, sig
+from ..user_code import load_callable
 from .descent import Basin, Path, gradient_flow, run
-from .function import SmoothFunction, load_callable
+from .function import SmoothFunction
 
 SAME_POINT = 1e-6
 """Two critical points are the same when they are this close (relative to their size, at least 1)."""

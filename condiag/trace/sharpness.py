@@ -54,26 +54,7 @@ def sharpness(model, loss_fn, *, iterations: int = 30, tol: float = 1e-6, seed: 
         return torch.cat([(p if p is not None else torch.zeros_like(q)).reshape(-1)
                           for p, q in zip(product, params)]).detach().cpu().double().numpy()
 
-    rng = np.random.default_rng(seed)
-    k_max = min(iterations, n)
-    basis = np.zeros((k_max + 1, n))
-    alpha, beta = [], []
-    q = rng.standard_normal(n)
-    basis[0] = q / np.linalg.norm(q)
-    theta, residual = 0.0, np.inf
-    for k in range(k_max):
-        w = hvp(basis[k])
-        a = float(basis[k] @ w)
-        w -= a * basis[k] + (beta[-1] * basis[k - 1] if k else 0.0)
-        w -= basis[: k + 1].T @ (basis[: k + 1] @ w)  # full reorthogonalisation
-        b = float(np.linalg.norm(w))
-        alpha.append(a)
-        T = np.diag(alpha) + np.diag(beta, 1) + np.diag(beta, -1)
-        values, vectors = np.linalg.eigh(T)
-        theta = float(values[-1])
-        residual = abs(b * vectors[-1, -1])
-        if residual <= tol * abs(theta) or b == 0.0 or k + 1 == k_max:
-            return Sharpness(theta, residual, k + 1)
-        beta.append(b)
-        basis[k + 1] = w / b
-    return Sharpness(theta, residual, k_max)
+    from ..lanczos import lanczos
+
+    ritz = lanczos(hvp, n, iterations=iterations, tol=tol, seed=seed)
+    return Sharpness(ritz.largest, float(ritz.residuals[-1]), ritz.iterations)
