@@ -602,6 +602,10 @@ def analyze_function_command(spec, x0, lrs, newton_steps, steps, tol, plot, as_j
     return report_verdict(verdict)
 
 
+LOGISTIC_COMPARE_IGNORES = frozenset({"method", "engine", "scheduler", "memory_limit", "dtype", "model", "hidden", "samples",
+                                      "init_scale", "model_seed", "time_limit", "simulate", "params", "test_spec", "test_rhs",
+                                      "libraries", "alpha"})
+"""compare's options that --objective logistic does not take."""
 COMPARE_FUNCTION_IGNORES = frozenset({"time_limit", "simulate", "params", "test_spec", "test_rhs", "libraries", "alpha"})
 """compare's parameters that --function does not take (beyond analyze's FUNCTION_IGNORES)."""
 
@@ -610,8 +614,7 @@ def compare_function_command(spec, solvers, lrs, max_iter, tol, x0, plot, as_jso
                              require_converged):
     """``compare --function``: the solvers from x0 on the user's smooth function."""
     from .errors import UsageError
-    from .policy import Check, _verdict
-    from .smooth.compare import REACHED, compare_function, parse_function_solvers
+    from .smooth.compare import compare_function, parse_function_solvers
 
     if x0 is None:
         raise UsageError("--function needs --x0 (the starting point, e.g. --x0 10 or --x0 -5,-2)")
@@ -623,6 +626,49 @@ def compare_function_command(spec, solvers, lrs, max_iter, tol, x0, plot, as_jso
         result = compare_function(spec, x0_values, names, lrs, max_iter=max_iter, tol=tol, x0_source=x0_label, progress=progress)
     finally:
         progress.close()
+    return report_function_comparison(result, required, plot, as_json, report_format, output, no_color)
+
+
+def compare_logistic_command(prob, solvers, lrs, max_iter, tol, x0, seed, plot, as_json, report_format, output, no_color,
+                             require_converged):
+    """``compare --objective logistic``: the solvers from x0 (default zeros) judged against the exact minimiser
+    (damped Newton; the loss is convex), or, on separable classes, against nothing: there is no finite minimiser."""
+    import numpy as np
+
+    from .logistic import SEPARATION_MARGIN, LogisticModel, LogisticObjective, newton, separation_margin
+    from .smooth.compare import compare_objective, parse_function_solvers
+    from .smooth.descent import classify
+
+    names = parse_function_solvers(solvers)
+    required = parse_function_solvers(require_converged) if require_converged else ()
+    model = LogisticModel.from_problem(prob)
+    objective = LogisticObjective(model)
+    x0_values, x0_label = parse_x0(x0, prob, seed)
+    x0_values = np.zeros(objective.n) if x0_values is None else x0_values
+    reference, by, note = None, "", None
+    if model.ridge == 0 and separation_margin(model) > SEPARATION_MARGIN:
+        note = "the classes are separable: no finite minimiser exists (the weights grow without bound, the loss tends to 0; add --ridge)"
+    else:
+        solution = newton(model)
+        if solution.converged:
+            g = float(np.linalg.norm(model.gradient(solution.x)))
+            reference = classify(objective, solution.x, 0, g, solution.loss)
+            by = "damped Newton"
+            note = (f"the exact minimiser: the logistic loss is convex, so it is the global one (about "
+                    f"{solution.correct_digits:.0f} correct digits)")
+    progress = LazyProgress(enabled=sys.stderr.isatty() and not as_json)
+    try:
+        result = compare_objective(objective, prob.source, x0_values, names, lrs, max_iter=max_iter, tol=tol, x0_source=x0_label,
+                                   progress=progress, reference=reference, reference_by=by, reference_note=note)
+    finally:
+        progress.close()
+    return report_function_comparison(result, required, plot, as_json, report_format, output, no_color)
+
+
+def report_function_comparison(result, required, plot, as_json, report_format, output, no_color) -> int:
+    """Render a :class:`~condiag.smooth.compare.FunctionComparison` and turn --require-converged into the exit code."""
+    from .policy import Check, _verdict
+    from .smooth.compare import REACHED
 
     def text(console):
         from .render.function_text import render_function_comparison
@@ -884,12 +930,19 @@ def compare(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, targe
     from .policy import comparison_verdict
     from .solvers import Settings
 
-    if objective == "logistic":
-        from .errors import UsageError
-
-        raise UsageError("--objective logistic: compare does not run solvers on logistic regression yet (analyze and solve do)")
     if problem is None:
         raise click.UsageError("Missing argument 'PROBLEM'.")
+    if objective == "logistic":
+        ctx = click.get_current_context()
+        given = [f"--{p.name.replace('_', '-')}" for p in ctx.command.params if p.name in LOGISTIC_COMPARE_IGNORES
+                 and ctx.get_parameter_source(p.name) not in (click.core.ParameterSource.DEFAULT, click.core.ParameterSource.DEFAULT_MAP)]
+        if given:
+            from .errors import UsageError
+
+            raise UsageError(f"{', '.join(given)}: not available with --objective logistic")
+        prob = load_logistic(problem, rhs, loss, intercept, ridge, a_key, b_key, target, no_header, fmt, allow_external)
+        return compare_logistic_command(prob, solvers, lrs, max_iter, tol, x0, seed, plot, as_json, report_format, output,
+                                        no_color, require_converged)
     names = parse_solvers(solvers) if solvers or model != "two-layer" else None
     required = parse_solvers(require_converged, "--require-converged") if require_converged else ()
     prob = load(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, target, no_header, fmt, allow_external, memory_limit,

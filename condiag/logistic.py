@@ -266,3 +266,29 @@ def analyze_logistic(problem, lrs=(), x0=None, tol: float = 1e-6) -> LogisticAna
     from dataclasses import replace
 
     return replace(analysis, findings=tuple(logistic_findings(analysis)), seconds=time.perf_counter() - started)
+
+
+class LogisticObjective:
+    """A logistic model as the solvers of :mod:`condiag.smooth` see an objective: f, its gradient and Hessian in
+    closed form (exact to rounding)."""
+
+    objective = "logistic"
+
+    def __init__(self, model: LogisticModel):
+        from .smooth.function import Derivatives
+
+        self.model = model
+        self.n = model.A.shape[1]
+        self.evaluations = 0
+        self.derivatives = Derivatives("numpy", "closed form: −c·Aᵀ(s·σ(−s·Ax)) + 2λx",
+                                       "closed form: c·AᵀWA + 2λI, W = σ(1 − σ)")
+
+    def value(self, x) -> float:
+        self.evaluations += 1
+        return self.model.value(np.asarray(x, dtype=float))
+
+    def gradient(self, x) -> np.ndarray:
+        return self.model.gradient(np.asarray(x, dtype=float))
+
+    def hessian(self, x):
+        return self.model.hessian(np.asarray(x, dtype=float)), 0.0

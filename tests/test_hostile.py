@@ -444,7 +444,7 @@ EXIT_CODES = [
     (["compare", VALLEY, "--solvers", "cg", "--libraries", "--alpha", "-1"], ExitCode.USAGE),
     (["analyze", VALLEY, "--objective", "logistic"], ExitCode.BAD_INPUT),
     (["solve", VALLEY, "--objective", "logistic", "--loss", "half"], ExitCode.USAGE),
-    (["compare", VALLEY, "--objective", "logistic"], ExitCode.USAGE),
+    (["compare", VALLEY, "--objective", "logistic"], ExitCode.BAD_INPUT),  # b = (0, 10) are not labels
     (["analyze", VALLEY, "--objective", "logistic", "--batch-size", "1"], ExitCode.USAGE),
     (["analyze", VALLEY, "--objective", "logistic", "--model", "two-layer"], ExitCode.USAGE),
     (["analyze", VALLEY, "--report-format", "pdf"], ExitCode.USAGE),

@@ -133,3 +133,31 @@ def test_python_api_equals_the_cli_json(run, tmp_path, cancer):
     cli.pop("timing"), api.pop("timing")
     api["problem"]["source"] = cli["problem"]["source"]  # the command line names the file it was given
     assert api == cli
+
+
+def test_compare_logistic_judges_against_the_exact_minimiser(run, tmp_path, cancer):
+    """compare --objective logistic: every solver against Newton's x*, which statsmodels confirms; gradient descent at
+    the globally safe lr 1/L(x0 = 0) converges; separable data has nothing to reach."""
+    X, y = cancer
+    X = (X[:, :4] - X[:, :4].mean(axis=0)) / X[:, :4].std(axis=0)
+    np.savez(tmp_path / "four.npz", A=X, b=y)
+    report = run("compare", tmp_path / "four.npz", "--objective", "logistic", "--intercept", "--loss", "mean",
+                 "--solvers", "gd,momentum,newton,lbfgs", "--max-iter", "3000", "--json").json()
+    assert report["problem"]["objective"] == "logistic" and "convex" in report["best"]["note"]
+    fitted = sm.Logit(y, np.c_[X, np.ones(len(y))]).fit(disp=0, method="newton", tol=1e-14, maxiter=100)
+    assert np.allclose(report["best"]["x"], fitted.params, rtol=1e-7, atol=1e-9)
+    by = {s["name"]: s for s in report["solvers"]}
+    assert by["newton"]["status"] == "reached" and by["lbfgs"]["status"] == "reached"
+    for name in ("gd", "momentum"):  # at 1/λmax(H(0)) = 1/L, safe everywhere: never above the start, never below x*
+        assert by[name]["status"] in ("reached", "not converged")
+        assert 0 <= by[name]["gap_to_best"] and by[name]["value"] < report["settings"]["start_value"]
+    L = np.linalg.eigvalsh(np.c_[X, np.ones(len(y))].T @ np.c_[X, np.ones(len(y))] / len(y))[-1] / 4
+    assert by["gd"]["step_size"] == pytest.approx(1 / L, rel=1e-9)
+    separable = np.c_[X[:, :2], X[:, :2] @ [1, 1]]
+    labels = (separable[:, 0] > 0).astype(float)
+    np.savez(tmp_path / "sep.npz", A=separable, b=labels)
+    sep = run("compare", tmp_path / "sep.npz", "--objective", "logistic", "--solvers", "gd,lbfgs", "--max-iter", "200",
+              "--json").json()
+    assert sep["best"] is None and "separable" in sep["best_note"]
+    assert all(s["status"] != "reached" for s in sep["solvers"])
+    assert run("compare", tmp_path / "four.npz", "--objective", "logistic", "--libraries").code == 2

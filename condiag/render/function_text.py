@@ -35,8 +35,9 @@ def _derivative_rows(f) -> list:
     return rows + ([("note", d.note)] if d.note else [])
 
 
-def _title(command: str, source: str, n: int) -> Text:
-    return Text(f"condiag {command} — {source} (a smooth function of {n} variable{'s' if n > 1 else ''})", style="bold")
+def _title(command: str, source: str, n: int, objective: str = "function") -> Text:
+    what = f"logistic regression, {n} weights" if objective == "logistic" else f"a smooth function of {n} variable{'s' if n > 1 else ''}"
+    return Text(f"condiag {command} — {source} ({what})", style="bold")
 
 
 def render_function(a, console: Console, verbose: bool = False) -> None:
@@ -67,13 +68,12 @@ def render_function(a, console: Console, verbose: bool = False) -> None:
 
 def render_function_comparison(c, console: Console) -> None:
     """``compare --function``: one row a solver, judged against the best local minimum found."""
-    console.print(_title("compare", c.source, c.function.n))
+    console.print(_title("compare", c.source, c.function.n, c.function.objective))
     rows = _derivative_rows(c.function) + [("x0", f"{_x(c.x0)}  f(x0) = {sig(c.start_value, 8)}")]
     if c.best is not None:
-        rows.append(("best minimum found", f"x = {_x(c.best.x)}, f = {sig(c.best.value, 10)} (by {c.best_by}; a local "
-                                           "minimum: nothing certifies it is the global one)"))
+        rows.append(("judged against", f"x = {_x(c.best.x)}, f = {sig(c.best.value, 10)} (by {c.best_by}: {c.best_note})"))
     else:
-        rows.append(("best minimum found", "none: no run ended at a local minimum"))
+        rows.append(("judged against", f"nothing: {c.best_note}"))
     table = Table(box=None, pad_edge=False, padding=(0, 2, 0, 0), header_style="bold")
     for name in ("solver", "iterations", "x_T", "f(x_T) − f_best", "status"):
         table.add_column(name, overflow="fold")
@@ -83,6 +83,6 @@ def render_function_comparison(c, console: Console) -> None:
                                       if p.method not in ("newton", "lbfgs")))
     parts = [heading("Function"), key_values(rows), heading(f"Solvers from x0 (at most {count(c.max_iter)} iterations)"), table,
              Text(("Learning rates — " + sources + ". " if sources else "") + "Newton takes full steps, L-BFGS its line "
-                  "search's. Reached: ended at a local minimum within tol of the best one found; another minimum is not "
-                  "wrong: the function has several.", style="dim")]
+                  "search's. Reached: ended at a minimum within tol of the one judged against"
+                  + ("." if c.function.objective == "logistic" else "; another minimum is not wrong: the function has several."), style="dim")]
     print_parts(console, parts)

@@ -664,7 +664,7 @@ def function_json(a) -> dict:
 
 def _function_problem_json(function, source: str) -> dict:
     d = function.derivatives
-    return {"source": source, "objective": "function", "n_cols": function.n, "backend": d.backend,
+    return {"source": source, "objective": function.objective, "n_cols": function.n, "backend": d.backend,
             "gradient_method": d.gradient_method, "hessian_method": d.hessian_method, "derivative_note": d.note,
             "evaluations": function.evaluations}
 
@@ -678,7 +678,7 @@ def function_comparison_json(c) -> dict:
         "problem": _function_problem_json(c.function, c.source),
         "settings": {"x0": c.x0, "x0_source": c.x0_source, "tol": c.tol, "max_iter": c.max_iter, "start_value": c.start_value},
         "best": None if best is None else {"x": best.x, "value": best.value, "found_by": c.best_by,
-                                           "note": "the lowest local minimum the runs found: local, not certified global"},
+                                           "note": c.best_note},
         "solvers": [{"name": p.method, "label": p.label, "step_size": p.step_size, "step_size_source": source,
                      "status": v.status, "iterations": p.ending.step, "x": p.x_final, "value": p.value_final,
                      "gap_to_best": v.gap, "distance_to_best": v.distance, "converged_step": p.converged_step,
@@ -686,7 +686,7 @@ def function_comparison_json(c) -> dict:
                     for p, v, source in zip(c.runs, c.verdicts, c.lr_sources)],
     }
     if best is None:
-        body["best_note"] = "no run ended at a local minimum"
+        body["best_note"] = c.best_note
     for s in body["solvers"]:
         for key in ("gap_to_best", "distance_to_best"):
             if s[key] is None:

@@ -60,6 +60,9 @@ class FunctionComparison:
     basin: Basin | None
     best: Ending | None
     best_by: str
+    best_note: str
+    """What the best point is: 'the lowest local minimum the runs found: local, not certified global', or the
+    reference's own statement (the exact minimiser of a convex problem)."""
     start_value: float
     seconds: float
 
@@ -108,11 +111,21 @@ def _verdict(path: Path, best: Ending | None, start_value: float, tol: float) ->
 
 def compare_function(spec: str, x0, solvers=DEFAULT_SOLVERS, lrs=(), max_iter: int = 10_000, tol: float = 1e-6,
                      x0_source: str | None = None, progress=None) -> FunctionComparison:
-    """Run each solver from x0 (one run per lr in ``lrs`` for the first-order ones) and judge each against the best
-    local minimum found."""
+    """Run each solver from x0 (one run per lr in ``lrs`` for the first-order ones) on the user's function and judge
+    each against the best local minimum found."""
+    x0 = np.asarray(x0, dtype=float).reshape(-1)
+    return compare_objective(SmoothFunction(load_callable(spec), x0, spec), spec, x0, solvers, lrs, max_iter, tol, x0_source,
+                             progress)
+
+
+def compare_objective(function, source: str, x0, solvers=DEFAULT_SOLVERS, lrs=(), max_iter: int = 10_000, tol: float = 1e-6,
+                      x0_source: str | None = None, progress=None, reference: Ending | None = None,
+                      reference_by: str = "", reference_note: str | None = None) -> FunctionComparison:
+    """As :func:`compare_function` for any objective with ``value``, ``gradient``, ``hessian`` (→ (H, error)),
+    ``n`` and ``derivatives``; with ``reference`` (a known minimiser, e.g. the exact one of a convex problem) the
+    runs are judged against it instead of the best minimum found."""
     started = time.perf_counter()
     x0 = np.asarray(x0, dtype=float).reshape(-1)
-    function = SmoothFunction(load_callable(spec), x0, spec)
     start_value = function.value(x0)
     lam_max = float(np.linalg.eigvalsh(function.hessian(x0)[0])[-1])
     runs, sources = [], []
@@ -135,9 +148,15 @@ def compare_function(spec: str, x0, solvers=DEFAULT_SOLVERS, lrs=(), max_iter: i
             for lr, source in chosen:
                 runs.append(run(function, x0, name, lr, max_iter, tol, progress))
                 sources.append(source)
-    basin = gradient_flow(function, x0, tol=min(tol, 1e-10))
-    best, best_by = _best(runs, basin)
+    basin = gradient_flow(function, x0, tol=min(tol, 1e-10)) if reference is None else None
+    best, best_by = (reference, reference_by) if reference is not None else _best(runs, basin)
+    if reference_note is not None:
+        note = reference_note
+    elif best is None:
+        note = "no run ended at a local minimum"
+    else:
+        note = "the lowest local minimum the runs found: local, not certified global"
     verdicts = tuple(_verdict(p, best, start_value, tol) for p in runs)
-    return FunctionComparison(function, spec, x0, x0_source or ",".join(f"{v:g}" for v in x0), tol, max_iter, tuple(runs),
-                              verdicts, tuple(sources), basin, best, best_by, start_value, time.perf_counter() - started)
+    return FunctionComparison(function, source, x0, x0_source or ",".join(f"{v:g}" for v in x0), tol, max_iter, tuple(runs),
+                              verdicts, tuple(sources), basin, best, best_by, note, start_value, time.perf_counter() - started)
 

@@ -49,6 +49,8 @@ class Derivatives:
 class SmoothFunction:
     """f with its gradient and Hessian (see the module's docstring for how each is computed)."""
 
+    objective = "function"
+
     def __init__(self, function, x0, label: str):
         self.function = function
         self.label = label
