@@ -34,7 +34,14 @@ import numpy as np
 from .bounds import MAX_STEPS_SEARCH as GD_STEPS_SEARCH
 from .bounds import loss_steps
 from .numbers import floor_sig, round_sig
-from .trajectories import LinearMethod, QuadraticModel, first_step_below, log_gap, peak_gap, spectral_radius
+from .trajectories import (
+    LinearMethod,
+    QuadraticModel,
+    first_step_below,
+    log_gap,
+    peak_gap,
+    spectral_radius,
+)
 
 SAFETY_MARGIN = 0.9
 """Advice is computed for the curvature L / SAFETY_MARGIN: every advised lr keeps 10% from its edge."""

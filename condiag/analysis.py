@@ -8,14 +8,33 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .advice import advise
-from .float32 import float32_gd_run, float32_threshold, measure_float32
-from .bounds import LearningRateBounds, LearningRateCheck, check_learning_rate, learning_rate_bounds, quadratic_model
+from .bounds import (
+    LearningRateBounds,
+    LearningRateCheck,
+    check_learning_rate,
+    learning_rate_bounds,
+    quadratic_model,
+)
 from .causes import FLOAT32_UNIT_ROUNDOFF, Causes, diagnose_causes
 from .findings import Finding, diagnose
-from .problem import Problem, starting_point
-from .reference import Reference, floor_is_zero, minimiser_coefficients, no_minimum_reason, reference_from
+from .float32 import float32_gd_run, float32_threshold, measure_float32
 from .iterative import choose_method
-from .spectrum import EPS64, Decomposition, Spectrum, decompose, learned_eigenvalues, spectrum_from
+from .problem import Problem, starting_point
+from .reference import (
+    Reference,
+    floor_is_zero,
+    minimiser_coefficients,
+    no_minimum_reason,
+    reference_from,
+)
+from .spectrum import (
+    EPS64,
+    Decomposition,
+    Spectrum,
+    decompose,
+    learned_eigenvalues,
+    spectrum_from,
+)
 
 
 @dataclass(frozen=True)

@@ -25,8 +25,16 @@ import numpy as np
 
 from .problem import LOSS_CONVENTIONS, Problem, loss_scale
 from .spectrum import Spectrum, learned_eigenvalues
-from .trajectories import (LinearMethod, QuadraticModel, checkpoints, first_step_above, first_step_below, growth_factor, log_gap,
-                           log_gaps)
+from .trajectories import (
+    LinearMethod,
+    QuadraticModel,
+    checkpoints,
+    first_step_above,
+    first_step_below,
+    growth_factor,
+    log_gap,
+    log_gaps,
+)
 
 CONVENTION_USERS = {
     "sum": "a hand-written ((A @ x - b) ** 2).sum() or .pow(2).sum()",

@@ -275,6 +275,23 @@ def report_format_of(as_json: bool, report_format: str | None, output: str | Non
     return "text"
 
 
+def with_progress(as_json: bool, compute):
+    """``compute(progress)`` with a progress bar on stderr that appears after a second (none under --json or a pipe)."""
+    progress = LazyProgress(enabled=sys.stderr.isatty() and not as_json)
+    try:
+        return compute(progress)
+    finally:
+        progress.close()
+
+
+def draw(plot: str | None, writer: str, result) -> None:
+    """--plot: write the figure with ``condiag.render.plots.<writer>`` (before the report, so a bad name fails first)."""
+    if plot:
+        from .render import plots
+
+        getattr(plots, writer)(result, plot)
+
+
 def figures_of(builder: str, result, caption: str):
     """The HTML report's figures: ``condiag.render.plots.<builder>(result)`` as inline SVG, drawn only when asked."""
     def figures():
@@ -546,10 +563,7 @@ def analyze(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, targe
 
         return analysis_json(result)
 
-    if plot:
-        from .render.plots import plot_analysis
-
-        plot_analysis(result, plot)
+    draw(plot, "plot_analysis", result)
     verdict = analysis_verdict(result, fail_on, max_condition, min_lr_margin)
     worst = result.findings[0].severity if result.findings else "none"
     emit(text, json_report, as_json, output, no_color, f"{len(result.findings)} findings, worst {worst}", report_format, verdict.checks,
@@ -579,21 +593,15 @@ def analyze_function_command(spec, x0, lrs, newton_steps, steps, tol, plot, as_j
     if not lrs and not newton_steps:
         raise UsageError("--function needs an --lr (gradient descent) or a --newton step size to run")
     x0_values, x0_label = parse_x0(x0)
-    progress = LazyProgress(enabled=sys.stderr.isatty() and not as_json)
-    try:
-        result = analyze_function(spec, x0_values, lrs, newton_steps, steps=steps, tol=tol, x0_source=x0_label, progress=progress)
-    finally:
-        progress.close()
+    result = with_progress(as_json, lambda progress: analyze_function(spec, x0_values, lrs, newton_steps, steps=steps, tol=tol,
+                                                                      x0_source=x0_label, progress=progress))
 
     def text(console):
         from .render.function_text import render_function
 
         render_function(result, console, verbose)
 
-    if plot:
-        from .render.plots import plot_function
-
-        plot_function(result, plot)
+    draw(plot, "plot_function", result)
     verdict = findings_verdict(result.findings, fail_on)
     emit(text, result.to_dict, as_json, output, no_color, f"{len(result.findings)} findings", report_format, verdict.checks,
          figures_of("function_figure", result, "Each run's path on f (one variable) or on its contours (two); f per step otherwise."))
@@ -621,11 +629,8 @@ def compare_function_command(spec, solvers, lrs, max_iter, tol, x0, plot, as_jso
     names = parse_function_solvers(solvers)
     required = parse_function_solvers(require_converged) if require_converged else ()
     x0_values, x0_label = parse_x0(x0)
-    progress = LazyProgress(enabled=sys.stderr.isatty() and not as_json)
-    try:
-        result = compare_function(spec, x0_values, names, lrs, max_iter=max_iter, tol=tol, x0_source=x0_label, progress=progress)
-    finally:
-        progress.close()
+    result = with_progress(as_json, lambda progress: compare_function(spec, x0_values, names, lrs, max_iter=max_iter, tol=tol,
+                                                                      x0_source=x0_label, progress=progress))
     return report_function_comparison(result, required, plot, as_json, report_format, output, no_color)
 
 
@@ -635,7 +640,13 @@ def compare_logistic_command(prob, solvers, lrs, max_iter, tol, x0, seed, plot, 
     (damped Newton; the loss is convex), or, on separable classes, against nothing: there is no finite minimiser."""
     import numpy as np
 
-    from .logistic import SEPARATION_MARGIN, LogisticModel, LogisticObjective, newton, separation_margin
+    from .logistic import (
+        SEPARATION_MARGIN,
+        LogisticModel,
+        LogisticObjective,
+        newton,
+        separation_margin,
+    )
     from .smooth.compare import compare_objective, parse_function_solvers
     from .smooth.descent import classify
 
@@ -656,12 +667,9 @@ def compare_logistic_command(prob, solvers, lrs, max_iter, tol, x0, seed, plot, 
             by = "damped Newton"
             note = (f"the exact minimiser: the logistic loss is convex, so it is the global one (about "
                     f"{solution.correct_digits:.0f} correct digits)")
-    progress = LazyProgress(enabled=sys.stderr.isatty() and not as_json)
-    try:
-        result = compare_objective(objective, prob.source, x0_values, names, lrs, max_iter=max_iter, tol=tol, x0_source=x0_label,
-                                   progress=progress, reference=reference, reference_by=by, reference_note=note)
-    finally:
-        progress.close()
+    result = with_progress(as_json, lambda progress: compare_objective(
+        objective, prob.source, x0_values, names, lrs, max_iter=max_iter, tol=tol, x0_source=x0_label, progress=progress,
+        reference=reference, reference_by=by, reference_note=note))
     return report_function_comparison(result, required, plot, as_json, report_format, output, no_color)
 
 
@@ -675,10 +683,7 @@ def report_function_comparison(result, required, plot, as_json, report_format, o
 
         render_function_comparison(result, console)
 
-    if plot:
-        from .render.plots import plot_function
-
-        plot_function(result, plot)
+    draw(plot, "plot_function", result)
     checks = []
     for name in required:
         statuses = [v.status for p, v in zip(result.runs, result.verdicts) if p.method == name]
@@ -1087,21 +1092,15 @@ def trace(logs, column, step_column, lr_column, run_column, tag, log_format, lr,
         x0_values, x0_label = parse_x0(x0, prob, seed)
         if lr is None and any(run.lr is None for run in runs):
             raise UsageError("--problem needs the run's learning rate: give --lr (the log has no lr column)")
-    progress = LazyProgress(enabled=sys.stderr.isatty() and not as_json)
-    try:
-        report = diagnose(runs, lr=lr, tol=tol, problem=prob, x0=x0_values, x0_source=x0_label, progress=progress)
-    finally:
-        progress.close()
+    report = with_progress(as_json, lambda progress: diagnose(runs, lr=lr, tol=tol, problem=prob, x0=x0_values,
+                                                              x0_source=x0_label, progress=progress))
 
     def text(console):
         from .render.trace_text import render_trace
 
         render_trace(report, console, verbose)
 
-    if plot:
-        from .render.plots import plot_trace
-
-        plot_trace(report, plot)
+    draw(plot, "plot_trace", report)
     verdicts = ", ".join(run.verdict.value for run in report.runs)
     verdict = trace_verdict(report, wanted, max_steps_to_tol)
     emit(text, report.to_dict, as_json, output, no_color, f"{len(report.runs)} run(s): {verdicts}", report_format, verdict.checks,
@@ -1158,14 +1157,10 @@ def model_command(factory, data, inputs_key, targets_key, weights, loss_name, re
         import torch  # noqa: F401
     except ImportError:
         raise UsageError("condiag model needs PyTorch: pip install 'condiag[torch]'") from None
-    progress = LazyProgress(enabled=sys.stderr.isatty() and not as_json)
-    try:
-        result = analyze_model(factory, data, weights=weights, loss=loss_name, reduction=reduction, lrs=lrs, optimizer=optimizer,
-                               betas=parse_betas(betas), optimizer_state=optimizer_state, batch_size=batch_size, dtype=dtype,
-                               top=top, iterations=iterations, trace_probes=trace_probes, seed=seed, inputs_key=inputs_key,
-                               targets_key=targets_key, progress=progress)
-    finally:
-        progress.close()
+    result = with_progress(as_json, lambda progress: analyze_model(
+        factory, data, weights=weights, loss=loss_name, reduction=reduction, lrs=lrs, optimizer=optimizer, betas=parse_betas(betas),
+        optimizer_state=optimizer_state, batch_size=batch_size, dtype=dtype, top=top, iterations=iterations,
+        trace_probes=trace_probes, seed=seed, inputs_key=inputs_key, targets_key=targets_key, progress=progress))
 
     def text(console):
         from .render.model_text import render_model

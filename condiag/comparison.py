@@ -12,8 +12,22 @@ from .bounds import learning_rate_bounds
 from .errors import UsageError
 from .numbers import count, sig
 from .problem import Problem, starting_point
-from .reference import NOT_CONVEX, Reference, floor_is_zero, negligible_floor, no_minimum_reason, reference_from
-from .solvers import DEFAULT_SOLVERS, REGISTRY, Context, Settings, SolverResult, get_solver
+from .reference import (
+    NOT_CONVEX,
+    Reference,
+    floor_is_zero,
+    negligible_floor,
+    no_minimum_reason,
+    reference_from,
+)
+from .solvers import (
+    DEFAULT_SOLVERS,
+    REGISTRY,
+    Context,
+    Settings,
+    SolverResult,
+    get_solver,
+)
 from .solvers.base import SolverInterrupted, check_parameter, failed, skipped
 from .spectrum import decompose, learned_mask, spectrum_from
 
@@ -270,7 +284,12 @@ class TwoLayerBounds:
 def linear_context(problem: Problem, settings: Settings, x0: np.ndarray, method: str = "auto") -> Context:
     """Spectrum, bounds and reference for a linear problem: exact, or iterative for large/sparse ones
     (then no decomposition: trajectories are simulated and row/null-space errors are not split)."""
-    from .iterative import choose_method, extreme_pair, iterative_reference, spectrum_from_pair
+    from .iterative import (
+        choose_method,
+        extreme_pair,
+        iterative_reference,
+        spectrum_from_pair,
+    )
 
     if choose_method(problem, method) == "iterative":
         spectrum = spectrum_from_pair(problem, extreme_pair(problem))

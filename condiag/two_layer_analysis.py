@@ -10,7 +10,14 @@ import numpy as np
 
 from .findings import Finding, Remedy, severity_rank
 from .numbers import count, floor_sig, sig, sig_below
-from .two_layer import Optimum, TwoLayerProblem, component_rates, optimum, power_iteration_top, stability_curvatures
+from .two_layer import (
+    Optimum,
+    TwoLayerProblem,
+    component_rates,
+    optimum,
+    power_iteration_top,
+    stability_curvatures,
+)
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,12 @@ from numpy.lib import format as npformat
 from ..errors import InputError
 from ..memory import require_memory
 from .keys import pick_matrix, pick_vector
-from .validate import check_compressed, check_coordinates, check_numeric_dtype, describe_dtype
+from .validate import (
+    check_compressed,
+    check_coordinates,
+    check_numeric_dtype,
+    describe_dtype,
+)
 
 SPARSE_KEYS = {
     "csr": ("data", "indices", "indptr", "shape"),

@@ -18,10 +18,17 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..findings import Finding, Remedy
+from ..lanczos import Ritz, lanczos
 from ..numbers import count, floor_sig, sig
 from ..spectrum import EPS64
-from ..lanczos import Ritz, lanczos
-from .curvature import Block, HessianOperator, TraceEstimate, block_ritz, hutchinson, preconditioned_ritz
+from .curvature import (
+    Block,
+    HessianOperator,
+    TraceEstimate,
+    block_ritz,
+    hutchinson,
+    preconditioned_ritz,
+)
 from .load import load_adam_state, load_data, load_model, load_weights, loss_function
 
 EDGE = 0.9
@@ -89,8 +96,9 @@ ROUNDING_FACTOR = 10.0
 def with_rounding(ritz: Ritz, torch_dtype) -> Ritz:
     """The Ritz values with residual bounds no smaller than the products' own rounding, 10·eps(dtype)·max|θ|
     (Lanczos's |β s| assumes exact products; in float32 they are good to about 1e-7 of ‖H‖)."""
-    import torch
     from dataclasses import replace
+
+    import torch
 
     floor = ROUNDING_FACTOR * torch.finfo(torch_dtype).eps * float(np.max(np.abs(ritz.values)))
     return replace(ritz, residuals=np.maximum(ritz.residuals, floor))
@@ -103,7 +111,7 @@ def adam_threshold(lr: float, beta1: float) -> float:
 
 def _findings(a) -> list[Finding]:
     out = []
-    theta, high = a.sharpness, a.sharpness_high
+    theta = a.sharpness
     for c in a.checks:
         data = {"lr": c.lr, "ratio": c.ratio, "ratio_high": c.ratio_high}
         if a.optimizer == "sgd" and c.ratio > 1:

@@ -8,7 +8,14 @@ from rich.padding import Padding
 from rich.text import Text
 
 from ..numbers import count, sig, sig_below
-from .text import fitted_table, fmt_seconds, heading, key_values, problem_section, vector_preview
+from .text import (
+    fitted_table,
+    fmt_seconds,
+    heading,
+    key_values,
+    problem_section,
+    vector_preview,
+)
 
 STATUS_STYLE = {
     "converged": "green",

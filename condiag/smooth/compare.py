@@ -145,9 +145,9 @@ def compare_objective(function, source: str, x0, solvers=DEFAULT_SOLVERS, lrs=()
                 chosen = [(1.0 / lam_max, "1/λmax at x0")]
             else:
                 raise UsageError(f"--solvers {name}: f has no positive curvature at x0 to set a learning rate from; give --lr")
-            for lr, source in chosen:
+            for lr, origin in chosen:
                 runs.append(run(function, x0, name, lr, max_iter, tol, progress))
-                sources.append(source)
+                sources.append(origin)
     basin = gradient_flow(function, x0, tol=min(tol, 1e-10)) if reference is None else None
     best, best_by = (reference, reference_by) if reference is not None else _best(runs, basin)
     if reference_note is not None:

@@ -7,7 +7,17 @@ returning ``(bool, reason)``, and ``run(context) -> SolverResult``.
 from __future__ import annotations
 
 from .base import Context, Settings, Solver, SolverResult
-from .first_order import Adagrad, Adam, ArmijoGD, GradientDescent, HeavyBall, MinibatchSGD, Nesterov, PreconditionedGD, RMSprop
+from .first_order import (
+    Adagrad,
+    Adam,
+    ArmijoGD,
+    GradientDescent,
+    HeavyBall,
+    MinibatchSGD,
+    Nesterov,
+    PreconditionedGD,
+    RMSprop,
+)
 from .krylov import CGLS, LSQR
 from .newton import Newton
 from .quasi_newton import LBFGS

@@ -15,7 +15,15 @@ import numpy as np
 from ..bounds import quadratic_model
 from ..problem import Problem
 from ..spectrum import learned_eigenvalues
-from ..trajectories import LinearMethod, checkpoints, error_at, first_step_above, first_step_below, log_gap, spectral_radius
+from ..trajectories import (
+    LinearMethod,
+    checkpoints,
+    error_at,
+    first_step_above,
+    first_step_below,
+    log_gap,
+    spectral_radius,
+)
 from .base import Context, Monitor, Solver, SolverResult, drive, skipped
 
 LOG_DIVERGENCE = math.log(1e5)

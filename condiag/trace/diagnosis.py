@@ -31,8 +31,21 @@ import numpy as np
 
 from ..findings import Finding, Remedy
 from ..numbers import count, sig, sig_below
-from .fit import (ALTERNATION_SHARE, SPIKE_MAX_WIDTH, Alternation, ExponentialFit, PowerFit, RateFit, Spike, alternation, exponential_fit, find_spikes,
-                  power_fit, rate_fit, robust_scatter)
+from .fit import (
+    ALTERNATION_SHARE,
+    SPIKE_MAX_WIDTH,
+    Alternation,
+    ExponentialFit,
+    PowerFit,
+    RateFit,
+    Spike,
+    alternation,
+    exponential_fit,
+    find_spikes,
+    power_fit,
+    rate_fit,
+    robust_scatter,
+)
 from .logs import LossLog
 
 DIVERGED_RISE = 2.0
