@@ -213,3 +213,18 @@ def test_compare_thresholds_and_usage(run, tmp_path):
     plot = tmp_path / "paths.png"
     assert run("compare", "--function", f"{TEXTBOOK}:bowl", "--x0", "-5,-2", "--max-iter", "50", "--plot", plot).code == 0
     assert plot.stat().st_size > 5000
+
+
+def test_python_api_equals_the_cli_json(run):
+    import condiag
+
+    args = ["--x0", "10", "--lr", "2", "--newton", "1", "--steps", "10"]
+    cli_report = analyze(run, "x_cos", *args)
+    api_report = condiag.analyze_function(f"{TEXTBOOK}:x_cos", x0=[10.0], lrs=[2.0], newton=[1.0], steps=10).to_dict()
+    for report in (cli_report, api_report):
+        report.pop("timing")
+        report["problem"].pop("evaluations")
+    assert api_report == cli_report
+    compared = condiag.compare_function(f"{TEXTBOOK}:bowl", x0=[-5.0, -2.0], max_iter=100).to_dict()
+    assert compared["command"] == "compare" and {s["name"] for s in compared["solvers"]} == {"gd", "momentum", "adam", "newton", "lbfgs"}
+    assert "analyze_function" in dir(condiag)
