@@ -1136,6 +1136,8 @@ def trace(logs, column, step_column, lr_column, run_column, tag, log_format, lr,
 @click.option("--trace-probes", type=click.IntRange(min=0, max=100_000), default=30, show_default=True,
               help="Hutchinson probes for the trace (0: skip).")
 @click.option("--seed", type=SEED, default=0, show_default=True, help="Seeds the Lanczos start, the probes, the batch and an initialisation.")
+@click.option("--plot", type=click.Path(dir_okay=False), metavar="FILE", help="Write a plot (.png, .svg or .pdf): the largest "
+              "eigenvalues against 2/lr, and λmax by module.")
 @output_options
 @click.option("--fail-on", type=click.Choice(SEVERITY_CHOICES), default="never", show_default=True,
               help="Exit 1 when a finding of this severity or worse is present.")
@@ -1143,7 +1145,7 @@ def trace(logs, column, step_column, lr_column, run_column, tag, log_format, lr,
 @click.option("--verbose", "-v", is_flag=True, help="Every finding's detail.")
 @handle_errors
 def model_command(factory, data, inputs_key, targets_key, weights, loss_name, reduction, lrs, optimizer, betas, optimizer_state,
-                  batch_size, dtype, top, iterations, trace_probes, seed, as_json, report_format, output, no_color, fail_on,
+                  batch_size, dtype, top, iterations, trace_probes, seed, plot, as_json, report_format, output, no_color, fail_on,
                   max_sharpness_ratio, verbose):
     """The curvature of a PyTorch model's loss — sharpness λmax and the top eigenvalues with error bounds, λmin, the
     trace, per-layer λmax, Adam's preconditioned sharpness — against your learning rate (the edge of stability)."""
@@ -1167,6 +1169,7 @@ def model_command(factory, data, inputs_key, targets_key, weights, loss_name, re
 
         render_model(result, console, verbose)
 
+    draw(plot, "plot_model", result)
     checks = _findings_check(result.findings, fail_on)
     if max_sharpness_ratio is not None:
         for c in result.checks:
@@ -1176,7 +1179,10 @@ def model_command(factory, data, inputs_key, targets_key, weights, loss_name, re
                                 f"--max-sharpness-ratio {max_sharpness_ratio:g}"))
     verdict = _verdict(checks)
     emit(text, result.to_dict, as_json, output, no_color, f"sharpness {result.sharpness:.4g}, {len(result.findings)} findings",
-         report_format, verdict.checks)
+         report_format, verdict.checks, figures_of("model_figure", result, "Left: the largest eigenvalues of the loss's Hessian "
+                                                   "(± their residual bounds) against 2/lr. Right: λmax of each module's block."))
+    if plot:
+        _stderr(f"condiag: wrote plot {plot}")
     return report_verdict(verdict)
 
 

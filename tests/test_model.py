@@ -155,7 +155,9 @@ def test_thresholds_text_and_formats(run, files):
     assert text.code == 0 and "sharpness λmax" in text.out and "Lanczos" in text.out
     assert json.loads(run("schema", "model").out)["properties"]["command"] == {"const": "model"}
     page = run("model", *map(str, args), "--report-format", "html").out
-    assert page.startswith("<!DOCTYPE html>")
+    assert page.startswith("<!DOCTYPE html>") and page.count("<figure>") == 1
+    plot = tmp / "model.png"
+    assert run("model", *map(str, args), "--plot", plot).code == 0 and plot.stat().st_size > 5000
 
 
 @pytest.mark.parametrize("extra, message", [

@@ -340,3 +340,42 @@ def plot_function(analysis, path: str) -> None:
     """Write :func:`function_figure` to ``path`` (.png, .svg or .pdf by extension)."""
     _extension(path)
     _save(function_figure(analysis), path)
+
+
+def model_figure(analysis):
+    """``condiag model``: the Hessian's largest Ritz values (with their residual bounds) against 2/lr for each --lr,
+    and λmax of each module's block."""
+    plt = _pyplot()
+    blocks = [b for b in analysis.blocks if b.ritz is not None]
+    fig, axes = plt.subplots(1, 2 if len(blocks) > 1 else 1, figsize=(12 if len(blocks) > 1 else 6.5, 4.4), squeeze=False)
+    colours = [plt.get_cmap("tab10")(i) for i in range(10)]
+    axis = axes[0, 0]
+    values = analysis.spectrum.values[::-1][: analysis.top]
+    residuals = analysis.spectrum.residuals[::-1][: analysis.top]
+    index = np.arange(1, values.size + 1)
+    axis.errorbar(index, values, yerr=residuals, fmt="o", color="black", ms=5, capsize=3, label="Ritz values (± residual)")
+    for i, check in enumerate(analysis.checks):
+        axis.axhline(2.0 / check.lr, color=colours[i % 10], ls="--", lw=1.1, label=f"2/lr, lr = {check.lr:.4g}")
+    if np.all(values > 0) and all(2.0 / c.lr > 0 for c in analysis.checks):
+        axis.set_yscale("log")
+    axis.set_xticks(index)
+    axis.set_xlabel("eigenvalue number (largest first)")
+    axis.set_ylabel("curvature λ")
+    axis.set_title("Largest Hessian eigenvalues against each lr's limit 2/lr", fontsize=9)
+    axis.grid(True, alpha=0.3)
+    axis.legend(fontsize=7)
+    if len(blocks) > 1:
+        axis = axes[0, 1]
+        axis.barh([b.name for b in blocks][::-1], [b.ritz.largest for b in blocks][::-1], color="steelblue")
+        axis.set_xlabel("λmax of the module's diagonal block")
+        axis.set_title("Where the curvature sits, by module", fontsize=9)
+        axis.grid(True, axis="x", alpha=0.3)
+    fig.suptitle(f"condiag model — {analysis.source}", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def plot_model(analysis, path: str) -> None:
+    """Write :func:`model_figure` to ``path`` (.png, .svg or .pdf by extension)."""
+    _extension(path)
+    _save(model_figure(analysis), path)
