@@ -32,6 +32,10 @@ MAX_ORDER = 4
 PENCIL_POINTS = 400
 """Points given to the matrix pencil (a uniform subsample): its SVD costs O(N³)."""
 FIT_POINTS = 2000
+FLOOR_PROBE_EVALUATIONS = 40
+"""Evaluations (per parameter) of the first, short run of a fit with a floor (see :func:`_refine`)."""
+FLOOR_DRIFT = 30.0
+"""A fitted floor below e^-30 times every record is no floor."""
 """Points given to the log-domain refinement (an even subsample of a longer log)."""
 CONFIDENCE = 0.95
 
@@ -233,9 +237,20 @@ def _refine(s: np.ndarray, logy: np.ndarray, start: np.ndarray, order: int, with
             columns.append(w[order])
         return np.column_stack(columns)
 
+    def solve(p0, budget):
+        return least_squares(residual, p0, jac=jacobian, method="lm", x_scale="jac", max_nfev=budget * start.size,
+                             xtol=1e-15, ftol=1e-15, gtol=1e-15)
+
     try:
-        solution = least_squares(residual, start, jac=jacobian, method="lm", x_scale="jac", max_nfev=400 * start.size,
-                                 xtol=1e-15, ftol=1e-15, gtol=1e-15)
+        if with_floor:
+            # On a log with no floor the floor term drifts towards 0 (its log to -inf) and LM never stops: a short
+            # first run; when its floor sits below e^-FLOOR_DRIFT of every record it is no floor (the fit is the
+            # floor-free one, which the BIC then prefers), else LM continues with the full budget.
+            solution = solve(start, FLOOR_PROBE_EVALUATIONS)
+            if solution.status == 0 and solution.x[-1] > float(np.min(logy)) - FLOOR_DRIFT:
+                solution = solve(solution.x, 400)
+        else:
+            solution = solve(start, 400)
     except (ValueError, np.linalg.LinAlgError, FloatingPointError):
         return None
     if not np.all(np.isfinite(solution.x)):
