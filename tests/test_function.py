@@ -228,3 +228,18 @@ def test_python_api_equals_the_cli_json(run):
     compared = condiag.compare_function(f"{TEXTBOOK}:bowl", x0=[-5.0, -2.0], max_iter=100).to_dict()
     assert compared["command"] == "compare" and {s["name"] for s in compared["solvers"]} == {"gd", "momentum", "adam", "newton", "lbfgs"}
     assert "analyze_function" in dir(condiag)
+
+
+def test_leaving_the_domain_and_failing_code(run, tmp_path):
+    source = tmp_path / "f.py"
+    source.write_text("import math\n"
+                      "def f(x):\n    return math.log(x[0]) + x[0] ** 2\n"  # float-only: differences, no complex step
+                      "def g(x):\n    if x[0] < 0.5:\n        raise KeyError('no')\n    return x[0] ** 2\n")
+    report = analyze(run, "f", "--x0", "1", "--lr", "2", "--steps", "50", path=source)
+    run0 = report["runs"][0]
+    assert run0["ending"]["kind"] == "left the domain" and run0["ending"]["step"] == 1
+    assert run0["x_final"][0] == pytest.approx(1 - 2 * (1 / 1 + 2 * 1), rel=1e-6)  # x1 = x0 − lr·f'(x0) = −5
+    assert "CD197" in [f["code"] for f in report["findings"]]
+    assert report["function"]["basin"] is None  # the flow runs to x → 0, where f → −∞: no critical point
+    result = run("analyze", "--function", f"{source}:g", "--x0", "1", "--lr", "0.4", "--steps", "50")
+    assert result.code == 3 and "KeyError" in result.err and "at x = " in result.err

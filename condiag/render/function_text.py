@@ -21,8 +21,8 @@ def _ending(p) -> str:
     e = p.ending
     if e.kind == "cycle":
         return f"cycle of period {e.period} from step {count(e.step)}"
-    if e.kind == "diverged":
-        return f"diverged at step {count(e.step)}"
+    if e.kind in ("diverged", "left the domain"):
+        return f"{e.kind} at step {count(e.step)}"
     if e.kind == "not converged":
         return "not converged" + (" (H singular)" if p.singular_at is not None else "")
     reached = f", tol at step {count(p.converged_step)}" if p.converged_step is not None else ""

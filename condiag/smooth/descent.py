@@ -8,6 +8,7 @@ A run ends in one of these (:class:`Ending`):
   error estimate plus 1e-8·max|λ|); the run always takes every step asked for unless x can no longer change;
 * a **cycle** of period p (2 ≤ p ≤ 8): x_k equals x_(k−p) to 1e-10 of its size for 3p steps while its p
   points differ by more than 1e-6 of it — gradient descent at an lr above 2/λ at the minimum hops around it forever;
+* **left the domain**: a step landed where f is not defined (it returned NaN or raised a math error);
 * **diverged**: f or x left the float64 range (|f| > 1e300, ‖x‖ > 1e150) or stopped being finite;
   **diverging**: not yet, but each of the last 10 steps was longer than the one before and f is above f(x0);
 * **not converged** after the steps allowed.
@@ -34,6 +35,8 @@ import numpy as np
 from ..trajectories import checkpoints
 
 DIVERGED_LOSS = 1e300
+OUTSIDE = "left the domain"
+"""The ending of a run that stepped where f is not defined (NaN, or a math error such as log of a negative)."""
 DIVERGED_NORM = 1e150
 CYCLE_PERIODS = range(2, 9)
 CYCLE_RTOL = 1e-10
@@ -48,8 +51,8 @@ class Ending:
     """Where a run ended."""
 
     kind: str
-    """'local minimum', 'saddle', 'local maximum', 'flat critical point', 'cycle', 'diverged', 'diverging' or
-    'not converged'."""
+    """'local minimum', 'saddle', 'local maximum', 'flat critical point', 'cycle', 'left the domain', 'diverged',
+    'diverging' or 'not converged'."""
     step: int
     """The step at which it was decided (the last step taken)."""
     x: np.ndarray
@@ -222,6 +225,13 @@ def run(function, x0: np.ndarray, method: str, step_size: float, steps: int, tol
         if progress is not None:
             progress(f"{method} {step_size:g}", k, steps)
         f_next = function.value(x_next)
+        if np.all(np.isfinite(x_next)) and math.isnan(f_next):  # f is not defined there
+            rec_steps.append(k)
+            rec_points.append(x_next.copy())
+            rec_values.append(math.nan)
+            ending = Ending(OUTSIDE, k, x_next, math.nan, math.nan)
+            x, f = x_next, f_next
+            break
         if not (np.all(np.isfinite(x_next)) and math.isfinite(f_next)) or abs(f_next) > DIVERGED_LOSS \
                 or float(np.linalg.norm(x_next)) > DIVERGED_NORM:
             rec_steps.append(k)
@@ -330,6 +340,8 @@ def gradient_flow(function, x0: np.ndarray, tol: float, max_time: float = 1e8) -
     if solution.status < 0 or (solution.t_events[1].size and not solution.t_events[0].size):
         return None
     x = solution.y[:, -1]
+    if not solution.t_events[0].size:  # the time ran out before the gradient fell: no critical point reached
+        return None
     # polish: Newton steps from the flow's end stay in its basin (quadratic convergence near a minimum)
     for _ in range(20):
         g = function.gradient(x)
@@ -343,8 +355,10 @@ def gradient_flow(function, x0: np.ndarray, tol: float, max_time: float = 1e8) -
         x = x - step
         if float(np.linalg.norm(step)) <= EPS_STEP * max(float(np.linalg.norm(x)), 1e-300):
             break
-    g = function.gradient(x)
-    return Basin(classify(function, x, 0, float(np.linalg.norm(g)), function.value(x)), float(solution.t[-1]))
+    gnorm = float(np.linalg.norm(function.gradient(x)))
+    if not (np.isfinite(gnorm) and gnorm <= 10 * tol * g0):  # the event fired on a NaN (f undefined near the end)
+        return None
+    return Basin(classify(function, x, 0, gnorm, function.value(x)), float(solution.t[-1]))
 
 
 def lbfgs(function, x0: np.ndarray, steps: int, tol: float, memory: int = 10) -> Path:
@@ -366,7 +380,9 @@ def lbfgs(function, x0: np.ndarray, steps: int, tol: float, memory: int = 10) ->
     f = function.value(x)
     gnorm = float(np.linalg.norm(function.gradient(x)))
     k = len(points) - 1
-    if not (np.all(np.isfinite(x)) and math.isfinite(f)) or abs(f) > DIVERGED_LOSS:
+    if np.all(np.isfinite(x)) and math.isnan(f):
+        ending = Ending(OUTSIDE, k, x, f, math.nan)
+    elif not (np.all(np.isfinite(x)) and math.isfinite(f)) or abs(f) > DIVERGED_LOSS:
         ending = Ending("diverged", k, x, f, math.inf)
     elif gnorm <= tol * g0:
         ending = classify(function, x, k, gnorm, f)

@@ -29,6 +29,8 @@ are good to about 1e-8 there), else the function is not complex-analytic and dif
 MAX_VARIABLES = 200
 """Dense Hessians of larger functions cost n² evaluations of f and more: refused above this (a PyTorch model: condiag model)."""
 EPS = float(np.finfo(float).eps)
+DIFFERENCE_TRUST = 1e-3
+"""Central differences at h and h/2 must agree to this relative size, else the derivative there is unknown (NaN)."""
 
 
 def _is_tensor(value) -> bool:
@@ -67,7 +69,8 @@ class SmoothFunction:
         else:
             self.complex_step = self._complex_step_works(x0)
             if not self.complex_step:
-                note = "the complex step does not apply (a non-analytic operation such as abs); central differences used"
+                note = ("the complex step does not apply (the function refuses complex input, or uses a non-analytic "
+                        "operation such as abs); central differences used")
             self.derivatives = Derivatives(
                 "numpy", "complex step (accurate to rounding)" if self.complex_step else "central differences (Richardson-extrapolated)",
                 "central differences of the gradient (scipy.differentiate, with an error estimate)", note)
@@ -109,7 +112,8 @@ class SmoothFunction:
         return "numpy"
 
     def value(self, x: np.ndarray) -> float:
-        """f(x) (inf when f cannot be evaluated there or overflows)."""
+        """f(x): inf where it overflows, NaN where it is not defined (it returns NaN, or raises a math error: the
+        point is outside f's domain)."""
         try:
             with np.errstate(all="ignore"):
                 if self.backend == "torch":
@@ -119,8 +123,14 @@ class SmoothFunction:
                 else:
                     result = self._call(np.array(x, dtype=float))
             return self._scalar(result, "")
-        except (OverflowError, ValueError, ZeroDivisionError, FloatingPointError):
+        except OverflowError:
             return math.inf
+        except (ValueError, ZeroDivisionError, FloatingPointError):
+            return math.nan
+        except InputError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the user's code
+            raise self._failed(exc, x, "value") from None
 
     # ------------------------------------------------------------------ derivatives
     def _complex_step_gradient(self, x: np.ndarray) -> np.ndarray:
@@ -143,7 +153,8 @@ class SmoothFunction:
     def _difference_gradient(self, x: np.ndarray):
         """(central differences with one Richardson step, their error estimate): D(h) = (f(x+h) − f(x−h))/2h at
         h = eps^(1/3)·max(1, |xᵢ|) and h/2, the estimate (4·D(h/2) − D(h))/3 (error O(h⁴)), its error taken as
-        |estimate − D(h/2)|. 4n evaluations: this runs every step of a path."""
+        |estimate − D(h/2)|; NaN where D(h) and D(h/2) disagree by more than :data:`DIFFERENCE_TRUST`. 4n
+        evaluations: this runs every step of a path."""
         g, error = np.empty(self.n), np.empty(self.n)
         for i in range(self.n):
             h = EPS ** (1 / 3) * max(1.0, abs(float(x[i])))
@@ -155,6 +166,8 @@ class SmoothFunction:
                 estimates.append((self.value(up) - self.value(down)) / (2 * step))
             g[i] = (4 * estimates[1] - estimates[0]) / 3
             error[i] = abs(g[i] - estimates[1])
+            if not error[i] <= DIFFERENCE_TRUST * max(abs(estimates[0]), abs(estimates[1]), EPS):
+                g[i] = math.nan  # the two step sizes disagree: f is not smooth at this scale (a kink, a pole, a domain edge)
         return g, error
 
     def _complex_step_works(self, x0: np.ndarray) -> bool:
@@ -173,8 +186,30 @@ class SmoothFunction:
         scale = max(float(np.max(np.abs(fd))), float(np.max(np.abs(cs))), 1e-300)
         return bool(np.all(np.isfinite(cs)) and np.max(np.abs(cs - fd)) <= AGREEMENT * scale + 10 * float(np.max(err)))
 
+    def _failed(self, exc: Exception, x: np.ndarray, what: str) -> InputError:
+        shown = ", ".join(f"{v:.6g}" for v in np.asarray(x).reshape(-1)[:4])
+        return InputError(self.label, f"raised {type(exc).__name__} computing its {what} at x = ({shown}"
+                                      f"{', …' if np.size(x) > 4 else ''}): {str(exc)[:160]}")
+
     def gradient(self, x: np.ndarray) -> np.ndarray:
-        """∇f(x) (non-finite entries where f cannot be differentiated there)."""
+        """∇f(x) (non-finite entries where f cannot be differentiated there); the user's code failing is one line."""
+        try:
+            return self._gradient(x)
+        except InputError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the user's code
+            raise self._failed(exc, x, "gradient") from None
+
+    def hessian(self, x: np.ndarray) -> tuple[np.ndarray, float]:
+        """(∇²f(x) symmetrised, an estimate of its largest entry error: 0 for autograd)."""
+        try:
+            return self._hessian(x)
+        except InputError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the user's code
+            raise self._failed(exc, x, "Hessian") from None
+
+    def _gradient(self, x: np.ndarray) -> np.ndarray:
         x = np.asarray(x, dtype=float)
         if self.backend == "torch":
             import torch
@@ -187,8 +222,7 @@ class SmoothFunction:
             return self._complex_step_gradient(x)
         return self._difference_gradient(x)[0]
 
-    def hessian(self, x: np.ndarray) -> tuple[np.ndarray, float]:
-        """(∇²f(x) symmetrised, an estimate of its largest entry error: 0 for autograd)."""
+    def _hessian(self, x: np.ndarray) -> tuple[np.ndarray, float]:
         x = np.asarray(x, dtype=float)
         if self.backend == "torch":
             import torch

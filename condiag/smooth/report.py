@@ -18,7 +18,7 @@ import numpy as np
 from ..findings import Finding, Remedy
 from ..numbers import count, sig
 from ..user_code import load_callable
-from .descent import Basin, Path, gradient_flow, run
+from .descent import OUTSIDE, Basin, Path, gradient_flow, run
 from .function import SmoothFunction
 
 SAME_POINT = 1e-6
@@ -79,6 +79,12 @@ def _gd_finding(path: Path, basin: Basin | None, tol: float) -> Finding:
     e, lr = path.ending, path.step_size
     limit = local_limit(e.eigenvalues)
     data = {"lr": lr, "ending": e.kind, "step": e.step}
+    if e.kind == OUTSIDE:
+        return Finding("CD197", "error", f"Gradient descent at lr = {sig(lr, 4)} leaves f's domain at step {count(e.step)}",
+                       f"Step {count(e.step)} lands at {_point(e.x)}, where f is not defined (NaN or a math error): the step "
+                       f"lr·∇f overshot the region where f exists.",
+                       (Remedy("Lower the learning rate, or reparametrise", "A smaller lr, or a variable that keeps x in the "
+                               "domain (e.g. x = exp(u) for x > 0).", None),), data)
     if e.kind in ("diverged", "diverging"):
         peak = float(np.max(path.curvature_max)) if path.curvature_max.size else None
         why = (f" The curvature along the way reached λmax = {sig(peak, 4)}: above 2/lr = {sig(2 / lr, 4)}, each step "
