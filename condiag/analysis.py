@@ -19,6 +19,7 @@ from .causes import FLOAT32_UNIT_ROUNDOFF, Causes, diagnose_causes
 from .findings import Finding, diagnose
 from .float32 import float32_gd_run, float32_threshold, measure_float32
 from .iterative import choose_method
+from .notebook import NotebookView
 from .problem import Problem, starting_point
 from .reference import (
     Reference,
@@ -56,7 +57,7 @@ class RidgeSuggestion:
 
 
 @dataclass(frozen=True)
-class Analysis:
+class Analysis(NotebookView):
     """The result of :func:`analyze`."""
 
     problem: Problem
@@ -84,6 +85,13 @@ class Analysis:
     """With ``batch_size``: what minibatch SGD does (:class:`~condiag.minibatch.MinibatchAnalysis`)."""
     adam: tuple = ()
     """With ``adam``: Adam's regimes at each lr (:class:`~condiag.adam_regimes.AdamRegime`)."""
+
+    _figure = "analysis_figure"
+
+    def _render_text(self, console) -> None:
+        from .render.text import render_analysis
+
+        render_analysis(self, console, False)
 
     def to_dict(self) -> dict:
         """The report as ``condiag analyze --json`` writes it (strict JSON types, no NaN)."""

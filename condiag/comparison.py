@@ -10,6 +10,7 @@ import numpy as np
 
 from .bounds import learning_rate_bounds
 from .errors import UsageError
+from .notebook import NotebookView
 from .numbers import count, sig
 from .problem import Problem, starting_point
 from .reference import (
@@ -50,7 +51,7 @@ class SolverMetrics:
 
 
 @dataclass(frozen=True)
-class Comparison:
+class Comparison(NotebookView):
     problem: Problem
     spectrum: object
     bounds: object
@@ -69,6 +70,13 @@ class Comparison:
     """With test data: every answer scored on it, and the regularisation paths (:class:`condiag.heldout.HeldOut`)."""
     libraries: tuple = ()
     """What scikit-learn's and statsmodels' estimators compute on the same data (:mod:`condiag.conventions`)."""
+
+    _figure = "comparison_figure"
+
+    def _render_text(self, console) -> None:
+        from .render.comparison_text import render_comparison
+
+        render_comparison(self, console)
 
     def to_dict(self) -> dict:
         """The report as ``condiag compare --json`` writes it (strict JSON types, no NaN)."""

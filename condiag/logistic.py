@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import InputError
+from .notebook import NotebookView
 from .spectrum import EPS64
 
 NEWTON_MAX_STEPS = 200
@@ -179,7 +180,7 @@ def newton(model: LogisticModel) -> LogisticReference:
 
 
 @dataclass(frozen=True)
-class LogisticAnalysis:
+class LogisticAnalysis(NotebookView):
     model: LogisticModel
     global_L: float
     """c λmax(AᵀA)/4 + 2λ: f is L-smooth everywhere."""
@@ -206,6 +207,11 @@ class LogisticAnalysis:
     (:func:`condiag.causes.diagnose_causes`); None when there is no x*."""
     findings: tuple = ()
     seconds: float = 0.0
+
+    def _render_text(self, console) -> None:
+        from .render.text import render_logistic
+
+        render_logistic(self, console, False)
 
     def to_dict(self) -> dict:
         """The report as ``condiag analyze --objective logistic --json`` prints it."""

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .notebook import NotebookView
 from .problem import Problem
 from .spectrum import Decomposition
 
@@ -243,7 +244,7 @@ def solve(problem: Problem) -> Reference:
 
 
 @dataclass(frozen=True)
-class Solution:
+class Solution(NotebookView):
     """The result of ``condiag solve``: x* with its stated accuracy (:class:`Reference`), for ``problem``."""
 
     problem: Problem
@@ -261,6 +262,11 @@ class Solution:
     @property
     def accuracy(self) -> dict:
         return self.reference.accuracy
+
+    def _render_text(self, console) -> None:
+        from .render.text import render_solution
+
+        render_solution(self.problem, self.reference, console)
 
     def to_dict(self) -> dict:
         """The report as ``condiag solve --json`` writes it (strict JSON types, no NaN)."""

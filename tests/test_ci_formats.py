@@ -153,3 +153,30 @@ def test_html_report_opens_in_a_headless_browser(run, samples, tmp_path):
                           timeout=120)
     assert shot.exists() and shot.stat().st_size > 10_000, done.stderr[-2000:]
     assert "Uncaught" not in done.stderr and "CONSOLE(" not in done.stderr, done.stderr[-2000:]
+
+
+def test_every_report_object_shows_itself_in_a_notebook(samples, tmp_path):
+    """_repr_html_: a fragment (no document, styles scoped to .condiag-report) with the findings and, where the
+    command has a plot, one inline SVG."""
+    import condiag
+
+    valley = samples / "valley_2x2.npz"
+    reports = {
+        "analyze": (condiag.analyze(valley, lrs=[1e-5]), True),
+        "compare": (condiag.compare(valley, solvers=["gd", "cg"], max_iter=100), True),
+        "solve": (condiag.solve(valley), False),
+        "trace": (condiag.trace.diagnose(str(samples / "valley_gd_log.csv")), True),
+        "function": (condiag.analyze_function(f"{samples / 'textbook.py'}:x_cos", x0=[10.0], lrs=[2.0], steps=10), True),
+    }
+    for name, (report, has_plot) in reports.items():
+        fragment = report._repr_html_()
+        assert fragment.startswith("<div class='condiag-report'>") and "<html" not in fragment, name
+        page = StrictHTML()
+        page.feed(fragment)
+        page.close()
+        assert not page.problems and page.stack == [], (name, page.problems[:3])
+        assert page.tags.count("svg") >= (1 if has_plot else 0) and ("svg" in page.tags) == has_plot, name
+        findings = report.to_dict().get("findings") or [f for r in report.to_dict().get("runs", []) for f in r["findings"]]
+        assert all(f["code"] in fragment for f in findings), name
+        styles = re.findall(r"<style>(.*?)</style>", fragment, re.S)[0]
+        assert all(rule.strip().startswith(".condiag-report") for rule in re.split(r"[{}]", styles)[::2] if rule.strip())

@@ -41,7 +41,6 @@ def _check_elements(buffer: bytes, start: int, end: int, order: str, label: str,
     the memory check) and checked the same way.
     """
     import struct
-    import zlib
 
     if depth > MAX_DEPTH:
         raise InputError(label, "is not a valid MAT-file: elements nested too deeply")

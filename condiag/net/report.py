@@ -19,6 +19,7 @@ import numpy as np
 
 from ..findings import Finding, Remedy
 from ..lanczos import Ritz, lanczos
+from ..notebook import NotebookView
 from ..numbers import count, floor_sig, sig
 from ..spectrum import EPS64
 from .curvature import (
@@ -49,7 +50,7 @@ class LrCheck:
 
 
 @dataclass(frozen=True)
-class ModelAnalysis:
+class ModelAnalysis(NotebookView):
     source: str
     weights: str | None
     data: str
@@ -82,6 +83,13 @@ class ModelAnalysis:
     @property
     def sharpness_high(self) -> float:
         return self.spectrum.largest + float(self.spectrum.residuals[-1])
+
+    _figure = "model_figure"
+
+    def _render_text(self, console) -> None:
+        from ..render.model_text import render_model
+
+        render_model(self, console, False)
 
     def to_dict(self) -> dict:
         from ..render.json_report import model_json

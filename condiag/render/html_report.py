@@ -163,3 +163,35 @@ def check_html(report: dict, files) -> str:
             body.append(_section(f["report"], checks, text_html, figures, level=3))
     meta = f"condiag {_e(report.get('condiag_version', ''))}, configuration {_e(report.get('config') or '')}"
     return _document("condiag check", meta, "\n".join(body))
+
+
+NOTEBOOK_CSS = """
+.condiag-report { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; max-width: 60rem; }
+.condiag-report table { border-collapse: collapse; margin: .4rem 0; }
+.condiag-report th, .condiag-report td { text-align: left; padding: .2rem .7rem .2rem 0; border-bottom: 1px solid #d0d7de; }
+.condiag-report .finding { border-left: .3rem solid #d0d7de; padding: .2rem .7rem; margin: .4rem 0; }
+.condiag-report .finding.error { border-color: #b42318; } .condiag-report .finding.warning { border-color: #9a6700; }
+.condiag-report .finding.info { border-color: #0969da; } .condiag-report .code { font-weight: 600; }
+.condiag-report .pass { color: #1a7f37; font-weight: 600; } .condiag-report .fail { color: #b42318; font-weight: 600; }
+.condiag-report .n { white-space: nowrap; } .condiag-report figure svg { max-width: 100%; height: auto; }
+.condiag-report pre.report { font: 12px/1.3 ui-monospace, Menlo, Consolas, monospace; overflow-x: auto; }
+"""
+"""The notebook fragment's styles, every rule under .condiag-report so the notebook's own page is left alone."""
+
+
+def notebook_html(report: dict, render_text, figure_builder: str | None, result) -> str:
+    """A report as an HTML fragment for Jupyter's ``_repr_html_``: the key numbers, findings and plots (inline
+    SVG) of :func:`html_report`, the full text report folded away, styles scoped to the fragment."""
+    from .plots import svg
+    from .text import recorded_html
+
+    figures = []
+    if figure_builder is not None:
+        from . import plots
+
+        fig = getattr(plots, figure_builder)(result)
+        if fig is not None:
+            figures.append(("", svg(fig)))
+    title = f"condiag {report.get('command', '')} — {_source(report)}"
+    body = _section(report, (), recorded_html(render_text), figures, level=4).replace("<details open>", "<details>")
+    return f"<div class='condiag-report'><style>{NOTEBOOK_CSS}</style><h3>{_e(title)}</h3>\n{body}\n</div>"

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import UsageError
+from ..notebook import NotebookView
 from ..user_code import load_callable
 from .descent import Basin, Ending, Path, gradient_flow, lbfgs, run
 from .function import SmoothFunction
@@ -46,7 +47,7 @@ class Verdict:
 
 
 @dataclass(frozen=True)
-class FunctionComparison:
+class FunctionComparison(NotebookView):
     function: SmoothFunction
     source: str
     x0: np.ndarray
@@ -69,6 +70,13 @@ class FunctionComparison:
     @property
     def paths(self) -> tuple[Path, ...]:
         return self.runs
+
+    _figure = "function_figure"
+
+    def _render_text(self, console) -> None:
+        from ..render.function_text import render_function_comparison
+
+        render_function_comparison(self, console)
 
     def to_dict(self) -> dict:
         from ..render.json_report import function_comparison_json

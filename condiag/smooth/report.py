@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..findings import Finding, Remedy
+from ..notebook import NotebookView
 from ..numbers import count, sig
 from ..user_code import load_callable
 from .descent import OUTSIDE, Basin, Path, gradient_flow, run
@@ -26,7 +27,7 @@ SAME_POINT = 1e-6
 
 
 @dataclass(frozen=True)
-class FunctionAnalysis:
+class FunctionAnalysis(NotebookView):
     function: SmoothFunction
     source: str
     x0: np.ndarray
@@ -46,6 +47,13 @@ class FunctionAnalysis:
     def paths(self) -> tuple[Path, ...]:
         """Every run: gradient descent at each lr, then Newton at each step size."""
         return (*self.gd, *self.newton)
+
+    _figure = "function_figure"
+
+    def _render_text(self, console) -> None:
+        from ..render.function_text import render_function
+
+        render_function(self, console, False)
 
     def to_dict(self) -> dict:
         from ..render.json_report import function_json

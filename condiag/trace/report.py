@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from ..notebook import NotebookView
 from ..problem import starting_point
 from .against import Comparison, compare_with_problem, comparison_findings
 from .diagnosis import PlateauScaling, RunDiagnosis, diagnose_run, plateau_scaling
@@ -14,7 +15,7 @@ from .logs import LossLog, log_from_values, read_logs
 
 
 @dataclass(frozen=True)
-class TraceReport:
+class TraceReport(NotebookView):
     """What condiag reads from the logs: one :class:`RunDiagnosis` per run, each with its comparison
     against the problem when one was given, and how plateau heights scale across runs."""
 
@@ -28,6 +29,13 @@ class TraceReport:
     def findings(self):
         """Every finding of every run, in run order."""
         return tuple(f for run in self.runs for f in run.findings)
+
+    _figure = "trace_figure"
+
+    def _render_text(self, console) -> None:
+        from ..render.trace_text import render_trace
+
+        render_trace(self, console, False)
 
     def to_dict(self) -> dict:
         """The report as ``condiag trace --json`` prints it."""
