@@ -22,26 +22,38 @@ EXTENSIONS = {".json": "json", ".md": "markdown", ".markdown": "markdown", ".xml
 LEVELS = {"error": "error", "warning": "warning", "info": "notice"}
 
 
-def _source(report: dict) -> str:
-    problem = report.get("problem") or {}
-    if problem.get("source"):
-        return str(problem["source"])
+def report_source(report: dict) -> str:
+    """What a report is about: its problem's (or model's) source, or its runs' labels."""
+    about = report.get("problem") or report.get("model") or {}
+    if about.get("source"):
+        return str(about["source"])
     runs = report.get("runs") or []
-    return ", ".join(str(r.get("label", "")) for r in runs) or "condiag"
+    return ", ".join(str(r.get("label", "")) for r in runs if r.get("label")) or "condiag"
 
 
-def _findings(report: dict) -> list[dict]:
+def report_findings(report: dict) -> list[dict]:
+    """A report's findings; a trace report's are its runs', each marked with its run ('_run')."""
     if "findings" in report:
         return list(report["findings"])
     return [f | {"_run": run.get("label")} for run in report.get("runs") or [] for f in run.get("findings", [])]
 
 
-def _number(value, digits: int = 4) -> str:
+def format_number(value, digits: int = 4) -> str:
+    """A JSON number as the reports print it: '—' for null, counts with separators, else ``digits`` significant."""
     if value is None:
         return "—"
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return str(value)
     return count(value) if isinstance(value, int) else sig(value, digits)
+
+
+def analyze_key_numbers(report: dict) -> list[tuple[str, object]]:
+    """The numbers of an analyze report worth reading first (raw JSON values; absent ones left out)."""
+    spectrum = report.get("spectrum") or {}
+    rate = report.get("learning_rate") or {}
+    rows = [("cond(A)", spectrum.get("condition_number")), ("cond(H)", spectrum.get("hessian_condition_number")),
+            ("L = λmax(H)", rate.get("L")), ("largest stable lr (2/L)", rate.get("max_stable")), ("best fixed lr", rate.get("optimal"))]
+    return [(k, v) for k, v in rows if v is not None]
 
 
 SPEC = re.compile(r"^(.*\.(?:npz|npy|h5|hdf5|hdf|mat|csv|tsv|txt|mtx|mm|json|jsonl|ndjson))(?::[^/]*)?$", re.IGNORECASE)
@@ -77,33 +89,30 @@ def markdown(report: dict, checks=(), level: int = 2) -> str:
     command = report.get("command", "")
     if command == "check":
         return _check_markdown(report)
-    lines = [f"{'#' * level} condiag {command} — `{_source(report)}`", ""]
+    lines = [f"{'#' * level} condiag {command} — `{report_source(report)}`", ""]
     if command == "analyze":
-        spectrum = report.get("spectrum") or {}
-        rate = report.get("learning_rate") or {}
-        rows = [("cond(A)", _number(spectrum.get("condition_number"))), ("cond(H)", _number(spectrum.get("hessian_condition_number"))),
-                ("L = λmax(H)", _number(rate.get("L"))), ("largest stable lr (2/L)", _number(rate.get("max_stable"))),
-                ("best fixed lr", _number(rate.get("optimal")))]
-        lines += _table(("quantity", "value"), [r for r in rows if r[1] != "—"]) + [""]
-        checks_rows = [(_number(c.get("lr")), "yes" if c.get("stable") else "no", _number(c.get("steps_to_tol")))
+        rows = [(k, format_number(v)) for k, v in analyze_key_numbers(report)]
+        if rows:
+            lines += _table(("quantity", "value"), rows) + [""]
+        checks_rows = [(format_number(c.get("lr")), "yes" if c.get("stable") else "no", format_number(c.get("steps_to_tol")))
                        for c in report.get("lr_checks") or []]
         if checks_rows:
             lines += _table(("lr", "stable", "steps to tol"), checks_rows) + [""]
     elif command == "compare":
         rows = [(s["name"] + (f" [{s['setting']}]" if s.get("setting") else ""), s["status"], count(s["iterations"]),
-                 _number(s.get("loss_gap"), 3), _number(s.get("x_rel_error"), 2)) for s in report.get("solvers", [])]
+                 format_number(s.get("loss_gap"), 3), format_number(s.get("x_rel_error"), 2)) for s in report.get("solvers", [])]
         lines += _table(("solver", "status", "iterations", "loss gap", "x error"), rows) + [""]
     elif command == "solve":
         accuracy = report.get("accuracy") or {}
         x = report.get("x") or []
-        shown = ", ".join(f"{name} = {_number(v, 6)}" for name, v in list(zip(report.get("columns") or [], x))[:8])
+        shown = ", ".join(f"{name} = {format_number(v, 6)}" for name, v in list(zip(report.get("columns") or [], x))[:8])
         lines += _table(("quantity", "value"), [("x*", shown + (" …" if len(x) > 8 else "")),
-                                                ("correct digits", _number(accuracy.get("correct_digits"), 3))]) + [""]
+                                                ("correct digits", format_number(accuracy.get("correct_digits"), 3))]) + [""]
     elif command == "trace":
-        rows = [(r["label"], r["verdict"], _number(r.get("lr")), _number(r.get("last_loss")),
-                 _number((r.get("tail_rate") or {}).get("factor"), 7)) for r in report.get("runs", [])]
+        rows = [(r["label"], r["verdict"], format_number(r.get("lr")), format_number(r.get("last_loss")),
+                 format_number((r.get("tail_rate") or {}).get("factor"), 7)) for r in report.get("runs", [])]
         lines += _table(("run", "verdict", "lr", "last loss", "factor/step"), rows) + [""]
-    findings = _findings(report)
+    findings = report_findings(report)
     sub = "#" * (level + 1)
     if findings:
         lines.append(f"{sub} Findings")
@@ -155,9 +164,9 @@ def github(report: dict, checks=(), file: str | None = None) -> str:
             else:
                 text += f"::error file={_escape_property(path)},title=condiag check::{_escape_data(error)}\n"
         return text
-    source = _escape_property(file or _file(_source(report)))
+    source = _escape_property(file or _file(report_source(report)))
     lines = []
-    for f in _findings(report):
+    for f in report_findings(report):
         title = _escape_property(f"{f['code']} {f['title']}")
         lines.append(f"::{LEVELS[f['severity']]} file={source},title={title}::{_escape_data(f['detail'])}")
     for c in checks:
@@ -197,7 +206,7 @@ def _junit_suite(suites, report: dict, checks=(), suite_name: str | None = None)
     cases = []
     for c in checks:
         cases.append((c.threshold, None if c.passed else c.message, c.message))
-    for f in _findings(report):
+    for f in report_findings(report):
         if f["severity"] == "error":
             name = f"{f['code']} {f['title']}" + (f" ({f['_run']})" if f.get("_run") else "")
             cases.append((name, f["detail"], f["detail"]))
@@ -205,7 +214,7 @@ def _junit_suite(suites, report: dict, checks=(), suite_name: str | None = None)
         cases.append(("report", None, "no threshold set and no error-level finding"))
     seconds = (report.get("timing") or {}).get("seconds") or 0.0
     failures = sum(1 for _, failure, _ in cases if failure is not None)
-    suite = ET.SubElement(suites, "testsuite", name=suite_name or _source(report), tests=str(len(cases)), failures=str(failures),
+    suite = ET.SubElement(suites, "testsuite", name=suite_name or report_source(report), tests=str(len(cases)), failures=str(failures),
                           errors="0", skipped="0", time=f"{seconds:.3f}")
     for name, failure, message in cases:
         case = ET.SubElement(suite, "testcase", classname=f"condiag.{command}", name=name, time="0")

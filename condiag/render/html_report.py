@@ -14,6 +14,12 @@ import html
 import re
 
 from ..numbers import count, sig
+from .ci_formats import (
+    analyze_key_numbers,
+    format_number,
+    report_findings,
+    report_source,
+)
 
 CSS = """
 :root { color-scheme: light; --ink: #1b1f24; --muted: #57606a; --line: #d0d7de; --error: #b42318; --warning: #9a6700;
@@ -60,26 +66,22 @@ def _prose(text) -> str:
     return SCIENTIFIC.sub(lambda m: f"<span class='n'>{m.group(0)}</span>", _e(text))
 
 
-def _number(value) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return _e(value)
-    return count(value) if isinstance(value, int) else sig(value, 4)
-
-
 def _key_numbers(report: dict) -> list[tuple[str, object]]:
     """The few numbers worth reading first, by command."""
     command = report.get("command")
     if command == "analyze":
-        spectrum = report.get("spectrum") or {}
-        rate = report.get("learning_rate") or {}
-        rows = [("cond(A)", spectrum.get("condition_number")), ("cond(H)", spectrum.get("hessian_condition_number")),
-                ("L = λmax(H)", rate.get("L")), ("largest stable lr (2/L)", rate.get("max_stable")),
-                ("best fixed lr", rate.get("optimal"))]
+        rows = analyze_key_numbers(report)
         rows += [(f"lr {sig(c['lr'], 4)}", ("stable" if c.get("stable") else "diverges") +
                   (f", {count(c['steps_to_tol'])} steps to tol" if c.get("steps_to_tol") is not None else ""))
-                 for c in report.get("lr_checks") or []]
+                 for c in report.get("lr_checks") or [] if "stable" in c]
+        rows += [(f"{r['method']} {sig(r['step_size'], 4)}", f"{r['ending']['kind']} after {count(r['ending']['step'])} steps")
+                 for r in report.get("runs") or []]  # --function
+        return rows
+    if command == "model":
+        h = report.get("hessian") or {}
+        rows = [("sharpness λmax", h.get("lambda_max")), ("λmin", h.get("lambda_min")),
+                ("trace", (report.get("trace") or {}).get("estimate")), ("advised lr", report.get("advised_lr"))]
+        rows += [(f"lr {sig(c['lr'], 4)}: sharpness·lr/2", c["sharpness_ratio"]) for c in report.get("lr_checks", [])]
         return [(k, v) for k, v in rows if v is not None]
     if command == "compare":
         return [(s["name"] + (f" [{s['setting']}]" if s.get("setting") else ""),
@@ -93,24 +95,18 @@ def _key_numbers(report: dict) -> list[tuple[str, object]]:
     return []
 
 
-def _findings(report: dict) -> list[dict]:
-    if "findings" in report:
-        return list(report["findings"])
-    return [f for run in report.get("runs") or [] for f in run.get("findings", [])]
-
-
 def _section(report: dict, checks, text_html: str | None, figures, level: int = 2) -> str:
     h = f"h{level}"
     parts = []
     rows = _key_numbers(report)
     if rows:
-        parts.append(f"<{h}>Key numbers</{h}><table>" + "".join(f"<tr><th scope='row'>{_e(k)}</th><td class='num'>{_number(v)}</td></tr>"
+        parts.append(f"<{h}>Key numbers</{h}><table>" + "".join(f"<tr><th scope='row'>{_e(k)}</th><td class='num'>{format_number(v)}</td></tr>"
                                                                  for k, v in rows) + "</table>")
     if checks:
         parts.append(f"<{h}>Thresholds</{h}><table>" + "".join(
             f"<tr><td class='{'pass' if c.passed else 'fail'}'>{'passed' if c.passed else 'failed'}</td><td><code>{_e(c.threshold)}"
             f"</code></td><td>{_prose(c.message)}</td></tr>" for c in checks) + "</table>")
-    findings = _findings(report)
+    findings = report_findings(report)
     if findings:
         parts.append(f"<{h}>Findings</{h}>" + "".join(
             f"<div class='finding {_e(f['severity'])}'><p><span class='code'>{_e(f['severity'].upper())} {_e(f['code'])}</span> "
@@ -129,16 +125,9 @@ def _document(title: str, meta: str, body: str) -> str:
             f"<p class='meta'>{meta}</p>\n{body}\n</body>\n</html>\n")
 
 
-def _source(report: dict) -> str:
-    problem = report.get("problem") or {}
-    if problem.get("source"):
-        return str(problem["source"])
-    return ", ".join(str(r.get("label", "")) for r in report.get("runs") or []) or ""
-
-
 def html_report(report: dict, checks=(), text_html: str | None = None, figures=()) -> str:
     """One command's report as a self-contained HTML document."""
-    title = f"condiag {report.get('command', '')} — {_source(report)}"
+    title = f"condiag {report.get('command', '')} — {report_source(report)}"
     meta = f"condiag {_e(report.get('condiag_version', ''))}, report schema {_e(report.get('schema_version', ''))}"
     return _document(title, meta, _section(report, checks, text_html, figures))
 
@@ -192,6 +181,6 @@ def notebook_html(report: dict, render_text, figure_builder: str | None, result)
         fig = getattr(plots, figure_builder)(result)
         if fig is not None:
             figures.append(("", svg(fig)))
-    title = f"condiag {report.get('command', '')} — {_source(report)}"
+    title = f"condiag {report.get('command', '')} — {report_source(report)}"
     body = _section(report, (), recorded_html(render_text), figures, level=4).replace("<details open>", "<details>")
     return f"<div class='condiag-report'><style>{NOTEBOOK_CSS}</style><h3>{_e(title)}</h3>\n{body}\n</div>"
