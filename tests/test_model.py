@@ -187,3 +187,20 @@ def test_mismatched_weights_and_factories(run, files):
     result = run("model", f"{tmp}/models.py:not_a_module", "--data", tmp / "data.npz")
     assert result.code == 3 and "not a torch.nn.Module" in result.err
     assert run("model", f"{tmp}/models.py:mlp", "--data", tmp / "data.npz", "--optimizer-state", tmp / "w.pt").code == 2
+
+
+def test_a_zip_bomb_weights_file_is_refused_unread(run, files, monkeypatch):
+    """A .pt is a zip archive: members declaring more than the machine holds are refused from its directory, before
+    torch reads it (here the machine is made to hold 8 MiB, the archive inflates to 64 MiB from 64 KiB)."""
+    import zipfile
+
+    import condiag.memory
+
+    tmp, *_ = files
+    bomb = tmp / "bomb.pt"
+    with zipfile.ZipFile(bomb, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("archive/data/0", bytes(64 << 20))
+    assert bomb.stat().st_size < 1 << 20
+    monkeypatch.setattr(condiag.memory, "available_memory_bytes", lambda: 8 << 20)
+    result = run("model", f"{tmp}/models.py:mlp", "--data", tmp / "data.npz", "--weights", bomb)
+    assert result.code == 3 and "memory" in result.err, result.err

@@ -36,10 +36,29 @@ def load_model(spec: str):
     return model
 
 
+def _check_size(path: str) -> None:
+    """Refuse, before reading, a file whose contents cannot fit: a .pt is a zip archive whose members may be
+    compressed, so its central directory's uncompressed sizes are summed (a zip bomb is refused unread)."""
+    import zipfile
+
+    from ..memory import require_memory
+
+    size = os.path.getsize(path)
+    if zipfile.is_zipfile(path):
+        try:
+            with zipfile.ZipFile(path) as archive:
+                size = max(size, sum(info.file_size for info in archive.infolist()))
+        except (zipfile.BadZipFile, OSError) as exc:
+            raise InputError(path, f"is a damaged zip archive: {exc}") from None
+    require_memory(size, path, "its tensors")
+
+
 def _torch_load(path: str):
     import pickle
 
     import torch
+
+    _check_size(path)
 
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
@@ -60,6 +79,7 @@ def load_weights(model, path: str) -> str:
             from safetensors.torch import load_file
         except ImportError:
             raise UsageError("--weights .safetensors needs the safetensors package (pip install 'condiag[torch]')") from None
+        _check_size(path)
         try:
             state = load_file(path, device="cpu")
         except Exception as exc:  # noqa: BLE001 - a malformed file
