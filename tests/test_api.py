@@ -131,3 +131,17 @@ def test_solve_to_dict_is_the_cli_json(run, samples):
     assert solution.accuracy["correct_digits"] == cli["accuracy"]["correct_digits"]
     from_array = condiag.solve(np.load(samples / "valley_2x2.npz")["A"], np.load(samples / "valley_2x2.npz")["b"])
     np.testing.assert_allclose(from_array.x, condiag.solve(samples / "valley_2x2.npz").x, rtol=1e-15)
+
+
+def test_every_finding_code_is_in_the_readme_table():
+    """Each code a Finding can carry is documented in the README's table (one home for what a code means)."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).parent.parent
+    source = "\n".join(p.read_text(encoding="utf-8") for p in (root / "condiag").rglob("*.py"))
+    emitted = set(re.findall(r'"(CD\d{3})"', source))  # every code literal (some are chosen by an expression)
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    documented = set(re.findall(r"^\| (CD\d{3}) \|", readme, re.M))
+    assert len(emitted) > 50
+    assert emitted <= documented, sorted(emitted - documented)
