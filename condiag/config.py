@@ -93,7 +93,9 @@ def _read_toml(path: Path) -> dict:
         if size > MAX_CONFIG_BYTES:
             raise ConfigError(f"{path}: {size:,} bytes is too large for a configuration file")
         with open(path, "rb") as handle:
-            return tomllib.load(handle)
+            raw = handle.read()
+        # a UTF-8 byte-order mark (Windows editors add one) is not TOML, but it is no reason to refuse the file
+        return tomllib.loads(raw.removeprefix(b"\xef\xbb\xbf").decode("utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     except (OSError, UnicodeDecodeError) as exc:

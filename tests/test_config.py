@@ -218,3 +218,8 @@ def test_check_in_every_format(project, run, tmp_path):
 def test_check_schema_is_printed(run):
     schema = json.loads(run("schema", "check").out)
     assert schema["properties"]["command"] == {"const": "check"}
+
+
+def test_a_byte_order_mark_is_accepted(project, run):
+    (project.root / "condiag.toml").write_bytes(b"\xef\xbb\xbfloss = 'mean'\n")
+    assert run("analyze", "data/valley.npz", "--json").json()["problem"]["loss"] == "mean"
