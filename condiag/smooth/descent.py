@@ -128,6 +128,9 @@ def _cycle(history: list, period: int) -> bool:
     """The last 3·period iterates repeat with this period (and not with a divisor of it)."""
     if len(history) < 3 * period + 1:
         return False
+    newest, lagged = history[-1], history[-1 - period]
+    if float(np.max(np.abs(newest - lagged))) > CYCLE_RTOL * max(float(np.max(np.abs(newest))), float(np.max(np.abs(lagged)))):
+        return False  # the newest iterate does not repeat: no need to look further back
     recent = np.array(history[-(3 * period + 1):])
     scale = max(float(np.max(np.abs(recent))), 1e-300)
     if not np.all(np.abs(recent[period:] - recent[:-period]) <= CYCLE_RTOL * scale):
@@ -258,7 +261,9 @@ def run(function, x0: np.ndarray, method: str, step_size: float, steps: int, tol
         if fixed or gnorm == 0.0:  # every later iterate is this one
             ending = classify(function, x, k, gnorm, f)
             break
-        period = next((p for p in CYCLE_PERIODS if _cycle(history, p)), None)
+        last_move = float(np.max(np.abs(history[-1] - history[-2]))) if len(history) > 1 else math.inf
+        settling = last_move <= CYCLE_DISTINCT * max(float(np.max(np.abs(x))), 1e-300)  # converging to one point
+        period = None if settling else next((p for p in CYCLE_PERIODS if _cycle(history, p)), None)
         if period is not None:
             points = tuple(np.array(history[-period:]))
             lam = np.linalg.eigvalsh(function.hessian(x)[0])

@@ -7,8 +7,9 @@ and return a number. Written with numpy, its gradient is taken by the complex st
 Review 40 (1998)), checked once against central differences — a non-analytic operation (``abs``, ``max``,
 comparisons) makes the two disagree, and Richardson-extrapolated central differences are then used throughout;
 the Hessian is the
-Jacobian of the gradient by ``scipy.differentiate.jacobian`` (Richardson-extrapolated central
-differences with an error estimate). Written with torch (it returns a tensor, or refuses an ndarray),
+Jacobian of the complex-step gradient by central differences at two steps with one Richardson
+extrapolation (with their error estimate), or, when the gradient is itself a difference, by
+``scipy.differentiate.jacobian`` (adaptive steps, with an error estimate). Written with torch (it returns a tensor, or refuses an ndarray),
 both come from autograd in float64, exact to rounding.
 """
 
@@ -73,7 +74,8 @@ class SmoothFunction:
                         "operation such as abs); central differences used")
             self.derivatives = Derivatives(
                 "numpy", "complex step (accurate to rounding)" if self.complex_step else "central differences (Richardson-extrapolated)",
-                "central differences of the gradient (scipy.differentiate, with an error estimate)", note)
+                "central differences of the gradient, Richardson-extrapolated (with an error estimate)" if self.complex_step
+                else "central differences of the gradient (scipy.differentiate, with an error estimate)", note)
 
     # ------------------------------------------------------------------ evaluation
     def _call(self, x):
@@ -231,11 +233,32 @@ class SmoothFunction:
             self.evaluations += 1
             H = H.detach().numpy().astype(float).reshape(self.n, self.n)
             return 0.5 * (H + H.T), 0.0
-        from scipy.differentiate import jacobian
+        if self.complex_step:
+            H, error = self._richardson_jacobian(x)
+        else:  # the gradient is itself a difference: scipy's adaptive steps keep the error estimate honest
+            from scipy.differentiate import jacobian
 
-        with np.errstate(all="ignore"):
-            result = jacobian(self._vectorised(self.gradient, self.n), x)
-        H = np.asarray(result.df, dtype=float).reshape(self.n, self.n)
-        error = float(np.max(np.abs(result.error))) if np.size(result.error) else 0.0
+            with np.errstate(all="ignore"):
+                result = jacobian(self._vectorised(self.gradient, self.n), x)
+            H = np.asarray(result.df, dtype=float).reshape(self.n, self.n)
+            error = float(np.max(np.abs(result.error))) if np.size(result.error) else 0.0
         asymmetry = float(np.max(np.abs(H - H.T))) / 2
         return 0.5 * (H + H.T), max(error, asymmetry)
+
+    def _richardson_jacobian(self, x: np.ndarray) -> tuple[np.ndarray, float]:
+        """The Jacobian of the complex-step gradient (accurate to rounding) by central differences at h and h/2 with
+        one Richardson step, (4·D(h/2) − D(h))/3, h = eps^(1/3)·max(1, |xⱼ|); its largest error estimate
+        |estimate − D(h/2)|. 4n gradients, no solver overhead: the paths sample it at every checkpoint."""
+        H = np.empty((self.n, self.n))
+        error = 0.0
+        for j in range(self.n):
+            h = EPS ** (1 / 3) * max(1.0, abs(float(x[j])))
+            columns = []
+            for step in (h, h / 2):
+                up, down = x.copy(), x.copy()
+                up[j] += step
+                down[j] -= step
+                columns.append((self.gradient(up) - self.gradient(down)) / (2 * step))
+            H[:, j] = (4 * columns[1] - columns[0]) / 3
+            error = max(error, float(np.max(np.abs(H[:, j] - columns[1]))))
+        return H, error
