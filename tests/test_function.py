@@ -243,3 +243,26 @@ def test_leaving_the_domain_and_failing_code(run, tmp_path):
     assert report["function"]["basin"] is None  # the flow runs to x → 0, where f → −∞: no critical point
     result = run("analyze", "--function", f"{source}:g", "--x0", "1", "--lr", "0.4", "--steps", "50")
     assert result.code == 3 and "KeyError" in result.err and "at x = " in result.err
+
+
+def test_the_new_reports_fit_80_columns_with_whole_numbers(run):
+    """analyze/compare --function and model at 80 columns: no line wider, the key numbers printed whole."""
+    env = {"NO_COLOR": "1", "COLUMNS": "80"}
+    cases = [
+        (["analyze", "--function", f"{TEXTBOOK}:x_cos", "--x0", "10", "--lr", "2", "--newton", "1", "--steps", "10"],
+         ["-1.528166", "26.83413"]),
+        (["compare", "--function", f"{TEXTBOOK}:bowl", "--x0", "-5,-2", "--solvers", "all", "--max-iter", "300"], ["0.25"]),
+    ]
+    try:
+        import torch  # noqa: F401
+
+        model = ["model", f"{SAMPLES / 'mlp.py'}:mlp", "--data", SAMPLES / "regression.npz", "--lr", "1"]
+        sharpness = run(*model, "--json").json()["hessian"]["lambda_max"]
+        cases.append((model, [f"{sharpness:.6g}"]))
+    except ImportError:
+        pass
+    for args, numbers in cases:
+        text = run(*args, env=env).out
+        assert max(len(line) for line in text.splitlines()) <= 80, args[0]
+        for number in numbers:
+            assert number in text, (args[0], number)
