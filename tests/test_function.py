@@ -266,3 +266,22 @@ def test_the_new_reports_fit_80_columns_with_whole_numbers(run):
         assert max(len(line) for line in text.splitlines()) <= 80, args[0]
         for number in numbers:
             assert number in text, (args[0], number)
+
+
+def test_an_advised_lr_is_run_before_it_is_printed(run):
+    """A diverging run's remedy names an lr only after running it: on x² (f'' = 2) at lr 1.1 the advice is
+    0.9·2/2 = 0.9, which ends at the minimum (x_k = 10·(−0.8)^k); where the trial does not settle, no number."""
+    report = analyze(run, "square", "--x0", "10", "--lr", "1.1", "--steps", "5000")
+    remedy = report["findings"][0]["remedies"][0]
+    from condiag.numbers import floor_sig
+
+    peak = report["runs"][0]["curvature_max_along_path"]
+    assert peak == pytest.approx(2.0, rel=1e-9)  # f'' = 2, by differences of the complex-step gradient
+    advised = floor_sig(0.9 * 2 / peak, 3)  # 0.9 or, with the Hessian's rounding above 2, 0.899: rounded towards safety
+    assert report["findings"][0]["code"] == "CD190" and remedy["title"] == f"Lower the learning rate to {advised:.3g}"
+    assert advised in (0.9, 0.899) and "local minimum" in remedy["detail"]
+    settled = runs(analyze(run, "square", "--x0", "10", "--lr", str(advised), "--steps", "5000"))[("gd", advised)]
+    assert settled["ending"]["kind"] == "local minimum"
+    cycling = analyze(run, "x_cos", "--x0", "10", "--lr", "2.5", "--steps", "500")
+    remedy = next(f for f in cycling["findings"] if f["code"] == "CD192")["remedies"][0]
+    assert remedy["title"] == "Lower the learning rate"  # lr 1.67 was tried: it wanders, so it is not offered

@@ -349,11 +349,11 @@ def findings_section(findings, verbose: bool = False) -> list:
         parts.append(Padding(Text(detail), (0, 0, 0, 2)))
         shown = f.remedies if verbose else f.remedies[: SHORT_REMEDIES[f.severity]]
         for remedy in shown:
-            key = remedy.snippet or remedy.title  # the same code to paste is the same remedy, however it is worded
+            key = remedy.snippet or (remedy.title, remedy.detail)  # the same code to paste is the same remedy, however worded
             line = Text()
             if key in labels:
                 line.append(f"{labels[key]} ", style="bold")
-                line.append(f"{remedy.title}: the code above")
+                line.append(f"{remedy.title}: " + ("the code above" if remedy.snippet else "as above"))
                 parts.append(Padding(line, (0, 0, 0, 4)))
                 continue
             labels[key] = f"R{len(labels) + 1}."

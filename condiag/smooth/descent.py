@@ -10,7 +10,8 @@ A run ends in one of these (:class:`Ending`):
   points differ by more than 1e-6 of it — gradient descent at an lr above 2/λ at the minimum hops around it forever;
 * **left the domain**: a step landed where f is not defined (it returned NaN or raised a math error);
 * **diverged**: f or x left the float64 range (|f| > 1e300, ‖x‖ > 1e150) or stopped being finite;
-  **diverging**: not yet, but each of the last 10 steps was longer than the one before and f is above f(x0);
+  **diverging**: not yet, but each of the last 10 steps was longer than the one before and f is above f(x0), or
+  the gradient and the distance from x0 both grew 1e8-fold;
 * **not converged** after the steps allowed.
 
 Where a run is in a cycle, x_T for any later T is read off the cycle (that is exact when the cycle is; it is
@@ -150,6 +151,8 @@ def _growing(history: list) -> bool:
 
 
 GROWING_STEPS = 10
+ESCAPED = 1e8
+"""A run whose gradient and distance from x0 both grew by this factor has left every scale of its start: diverging."""
 
 
 FIRST_ORDER = ("gd", "momentum", "nesterov", "adam")
@@ -274,7 +277,8 @@ def run(function, x0: np.ndarray, method: str, step_size: float, steps: int, tol
         if gnorm <= tol * g0:
             ending = classify(function, x, k, gnorm, f)
         else:
-            kind = "diverging" if _growing(history) and f > rec_values[0] else "not converged"
+            escaped = gnorm >= ESCAPED * g0 and float(np.linalg.norm(x - x0)) >= ESCAPED * max(1.0, float(np.linalg.norm(x0)))
+            kind = "diverging" if (_growing(history) and f > rec_values[0]) or escaped else "not converged"
             ending = Ending(kind, k, x.copy(), f, gnorm, np.linalg.eigvalsh(function.hessian(x)[0]))
     if rec_steps[-1] != k:
         rec_steps.append(k)

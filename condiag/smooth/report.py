@@ -83,10 +83,40 @@ def _point(x: np.ndarray) -> str:
     return f"x = {shown}" if x.size == 1 else f"x = ({shown}{', …' if x.size > 6 else ''})"
 
 
-def _gd_finding(path: Path, basin: Basin | None, tol: float) -> Finding:
+ADVICE_MARGIN = 0.9
+"""An advised lr is 10% inside the curvature limit 2/λ it answers, rounded down to 3 digits, then run to check it."""
+SETTLED = ("local minimum",)
+"""The ending an advised lr must reach when it is run: a local minimum (not a cycle, a saddle, divergence, or a
+run still wandering after the steps)."""
+
+
+def checked_lr(function, x0, steps: int, tol: float, curvature: float | None):
+    """(lr, the run at it) for lr = 0.9·2/``curvature`` rounded down, when gradient descent at that lr from x0, for the
+    same steps, ends at a local minimum; None otherwise: advice is only printed once it has been run."""
+    from ..numbers import floor_sig
+
+    if curvature is None or not curvature > 0:
+        return None
+    lr = floor_sig(ADVICE_MARGIN * 2.0 / curvature, 3)
+    trial = run(function, x0, "gd", lr, steps, tol)
+    return (lr, trial) if trial.ending.kind in SETTLED else None
+
+
+def _lower_lr(advice, fallback: str) -> Remedy:
+    if advice is None:
+        return Remedy("Lower the learning rate", fallback, None)
+    lr, trial = advice
+    return Remedy(f"Lower the learning rate to {lr:.3g}", f"10% inside 2/λmax, rounded down; run here from x0 for "
+                  f"{count(trial.steps_asked)} steps it ends as '{trial.ending.kind}' at {_point(trial.x_final)}, "
+                  f"f = {sig(trial.value_final, 8)}.", None)
+
+
+def _gd_finding(path: Path, basin: Basin | None, tol: float, advise=None) -> Finding:
+    """The finding of one gradient-descent run; ``advise(curvature)`` gives a checked lower lr (:func:`checked_lr`)."""
     e, lr = path.ending, path.step_size
     limit = local_limit(e.eigenvalues)
     data = {"lr": lr, "ending": e.kind, "step": e.step}
+    advise = advise or (lambda _curvature: None)
     if e.kind == OUTSIDE:
         return Finding("CD197", "error", f"Gradient descent at lr = {sig(lr, 4)} leaves f's domain at step {count(e.step)}",
                        f"Step {count(e.step)} lands at {_point(e.x)}, where f is not defined (NaN or a math error): the step "
@@ -98,18 +128,20 @@ def _gd_finding(path: Path, basin: Basin | None, tol: float) -> Finding:
         why = (f" The curvature along the way reached λmax = {sig(peak, 4)}: above 2/lr = {sig(2 / lr, 4)}, each step "
                "overshoots further." if peak is not None and peak > 2 / lr else "")
         what = (f"f left the float64 range after {count(e.step)} steps." if e.kind == "diverged" else
-                f"After {count(e.step)} steps f = {sig(e.value, 4)} (from {sig(path.values[0], 4)}) and every one of the last "
-                "10 steps was longer than the one before.")
+                f"After {count(e.step)} steps f = {sig(e.value, 4)} (from {sig(path.values[0], 4)}), at {_point(e.x)}: the "
+                "iterates are running away (each of the last 10 steps longer than the one before, or the gradient and the "
+                "distance from x0 grown 1e8-fold).")
         return Finding("CD190", "error", f"Gradient descent at lr = {sig(lr, 4)} diverges" +
                        (f" (step {count(e.step)})" if e.kind == "diverged" else ""), what + why,
-                       (Remedy("Lower the learning rate", f"Below 2/λmax along the path: lr < {sig(2 / peak, 3)}." if peak else
-                               "A smaller lr keeps each step inside the region where f curves as its Hessian says.", None),), data)
+                       (_lower_lr(advise(peak), "A smaller lr keeps each step inside the region where f curves as its "
+                                  "Hessian says."),), data)
     if e.kind == "cycle":
-        near = f" near the minimum, whose curvature λmax = {sig(e.eigenvalues[-1], 4)} needs lr < {sig(limit, 4)}" if limit else ""
+        near = (f"; the curvature there reaches λmax = {sig(e.eigenvalues[-1], 4)}, which needs lr < {sig(limit, 4)} to settle"
+                if limit else "")
         return Finding("CD192", "warning", f"Gradient descent at lr = {sig(lr, 4)} hops in a cycle of period {e.period}",
                        f"From step {count(e.step)} the iterates repeat every {e.period} steps "
                        f"({'; '.join(_point(p) for p in e.cycle[:4])}){near}: the lr is too large for the run to settle.",
-                       (Remedy("Lower the learning rate", f"lr < {sig(limit, 3)} lets it settle." if limit else "A smaller lr.", None),),
+                       (_lower_lr(advise(float(e.eigenvalues[-1]) if limit else None), "A smaller lr."),),
                        data | {"period": e.period})
     if e.kind == "not converged":
         return Finding("CD195", "warning", f"Gradient descent at lr = {sig(lr, 4)} has not converged after {count(e.step)} steps",
@@ -164,7 +196,7 @@ def analyze_function(spec: str, x0, lrs=(), newton=(), steps: int = 1000, tol: f
     gd = tuple(run(function, x0, "gd", float(lr), steps, tol, progress) for lr in lrs)
     newton_paths = tuple(run(function, x0, "newton", float(eta), steps, tol, progress) for eta in newton)
     basin = gradient_flow(function, x0, tol=min(tol, 1e-10))
-    findings = [_gd_finding(p, basin, tol) for p in gd] + [f for p in newton_paths if (f := _newton_finding(p, function.n)) is not None]
+    findings = [_gd_finding(p, basin, tol, lambda curvature: checked_lr(function, x0, steps, tol, curvature)) for p in gd] + [f for p in newton_paths if (f := _newton_finding(p, function.n)) is not None]
     order = {"error": 0, "warning": 1, "info": 2}
     findings.sort(key=lambda f: order[f.severity])
     return FunctionAnalysis(function, spec, x0, x0_source or ",".join(f"{v:g}" for v in x0), steps, tol, gd, newton_paths, basin,
