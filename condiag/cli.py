@@ -350,6 +350,13 @@ def emit(render_text, json_report, as_json: bool, output: str | None, no_color: 
     _stderr(f"condiag: wrote {output} — {summary}")
 
 
+def conclude(verdict, plot: str | None = None) -> int:
+    """After the report: say where the plot went, then the thresholds that failed; the exit code."""
+    if plot:
+        _stderr(f"condiag: wrote plot {plot}")
+    return report_verdict(verdict)
+
+
 def report_verdict(verdict) -> int:
     if _COLLECTED.get() is None:  # condiag check reports the reasons with each file
         for reason in verdict.reasons:
@@ -569,9 +576,7 @@ def analyze(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, targe
     emit(text, json_report, as_json, output, no_color, f"{len(result.findings)} findings, worst {worst}", report_format, verdict.checks,
          figures_of("analysis_figure", result, "Left: every Hessian eigenvalue against 2/lr for each --lr (gradient descent "
                     "diverges along any eigenvalue above the line). Right: the exact loss gap per step at each --lr."))
-    if plot:
-        _stderr(f"condiag: wrote plot {plot}")
-    return report_verdict(verdict)
+    return conclude(verdict, plot)
 
 
 FUNCTION_IGNORES = frozenset({"problem", "rhs", "loss", "objective", "intercept", "ridge", "a_key", "b_key", "target", "no_header",
@@ -605,9 +610,7 @@ def analyze_function_command(spec, x0, lrs, newton_steps, steps, tol, plot, as_j
     verdict = findings_verdict(result.findings, fail_on)
     emit(text, result.to_dict, as_json, output, no_color, f"{len(result.findings)} findings", report_format, verdict.checks,
          figures_of("function_figure", result, "Each run's path on f (one variable) or on its contours (two); f per step otherwise."))
-    if plot:
-        _stderr(f"condiag: wrote plot {plot}")
-    return report_verdict(verdict)
+    return conclude(verdict, plot)
 
 
 LOGISTIC_COMPARE_IGNORES = frozenset({"method", "engine", "scheduler", "memory_limit", "dtype", "model", "hidden", "samples",
@@ -695,9 +698,7 @@ def report_function_comparison(result, required, plot, as_json, report_format, o
     emit(text, result.to_dict, as_json, output, no_color, f"{reached} of {len(result.runs)} runs reached the best minimum found",
          report_format, verdict.checks, figures_of("function_figure", result, "Each solver's path on f (one variable) or on its "
                                                    "contours (two); f per iteration otherwise."))
-    if plot:
-        _stderr(f"condiag: wrote plot {plot}")
-    return report_verdict(verdict)
+    return conclude(verdict, plot)
 
 
 def load_logistic(problem, rhs, loss, intercept, ridge, a_key, b_key, target, no_header, fmt, allow_external):
@@ -997,9 +998,7 @@ def compare(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, targe
     emit(text, json_report, as_json, output, no_color, f"{converged} of {len(result.results)} solvers converged", report_format,
          verdict.checks, figures_of("comparison_figure", result, "The loss gap f(x) − f* of each solver per iteration"
                                     + (", and the paths on the contours of f." if result.problem.n_cols == 2 else ".")))
-    if plot:
-        _stderr(f"condiag: wrote plot {plot}")
-    return report_verdict(verdict)
+    return conclude(verdict, plot)
 
 
 @cli.command()
@@ -1105,9 +1104,7 @@ def trace(logs, column, step_column, lr_column, run_column, tag, log_format, lr,
     verdict = trace_verdict(report, wanted, max_steps_to_tol)
     emit(text, report.to_dict, as_json, output, no_color, f"{len(report.runs)} run(s): {verdicts}", report_format, verdict.checks,
          figures_of("trace_figure", report, "Each run's loss per step, its fit dashed (and the prediction dotted with --problem)."))
-    if plot:
-        _stderr(f"condiag: wrote plot {plot}")
-    return report_verdict(verdict)
+    return conclude(verdict, plot)
 
 
 @cli.command("model")
@@ -1181,9 +1178,7 @@ def model_command(factory, data, inputs_key, targets_key, weights, loss_name, re
     emit(text, result.to_dict, as_json, output, no_color, f"sharpness {result.sharpness:.4g}, {len(result.findings)} findings",
          report_format, verdict.checks, figures_of("model_figure", result, "Left: the largest eigenvalues of the loss's Hessian "
                                                    "(± their residual bounds) against 2/lr. Right: λmax of each module's block."))
-    if plot:
-        _stderr(f"condiag: wrote plot {plot}")
-    return report_verdict(verdict)
+    return conclude(verdict, plot)
 
 
 def check_file(ctx, config, entry, path: str):
