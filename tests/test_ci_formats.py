@@ -26,7 +26,23 @@ def args_for(samples, command):
 
 @pytest.mark.parametrize("command", COMMANDS)
 def test_every_format_carries_the_findings_and_thresholds(run, samples, command):
-    args = args_for(samples, command)
+    every_format(run, args_for(samples, command), command)
+
+
+@pytest.mark.parametrize("case", ["function", "model"])
+def test_every_format_for_functions_and_models(run, samples, case):
+    if case == "model":
+        pytest.importorskip("torch")
+        args = ["model", f"{samples / 'mlp.py'}:mlp", "--data", samples / "regression.npz", "--lr", "1", "--max-sharpness-ratio", "1",
+                "--fail-on", "error"]
+    else:
+        args = ["analyze", "--function", f"{samples / 'textbook.py'}:x_cos", "--x0", "10", "--lr", "2", "--newton", "1",
+                "--steps", "10", "--fail-on", "error"]
+    every_format(run, args, args[0])
+
+
+def every_format(run, args, command):
+    """The JSON's findings and the thresholds in Markdown, GitHub annotations and JUnit, with the same exit code."""
     report = run(*args, "--json").json()
     plain = run(*args)
     findings = report.get("findings") or [f for r in report.get("runs", []) for f in r["findings"]]
