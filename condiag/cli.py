@@ -284,12 +284,12 @@ def with_progress(as_json: bool, compute):
         progress.close()
 
 
-def draw(plot: str | None, writer: str, result) -> None:
-    """--plot: write the figure with ``condiag.render.plots.<writer>`` (before the report, so a bad name fails first)."""
+def draw(plot: str | None, builder: str, result) -> None:
+    """--plot: write the figure ``condiag.render.plots.<builder>`` draws (before the report, so a bad name fails first)."""
     if plot:
-        from .render import plots
+        from .render.plots import write_plot
 
-        getattr(plots, writer)(result, plot)
+        write_plot(builder, result, plot)
 
 
 def figures_of(builder: str, result, caption: str):
@@ -570,7 +570,7 @@ def analyze(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, targe
 
         return analysis_json(result)
 
-    draw(plot, "plot_analysis", result)
+    draw(plot, "analysis_figure", result)
     verdict = analysis_verdict(result, fail_on, max_condition, min_lr_margin)
     worst = result.findings[0].severity if result.findings else "none"
     emit(text, json_report, as_json, output, no_color, f"{len(result.findings)} findings, worst {worst}", report_format, verdict.checks,
@@ -606,7 +606,7 @@ def analyze_function_command(spec, x0, lrs, newton_steps, steps, tol, plot, as_j
 
         render_function(result, console, verbose)
 
-    draw(plot, "plot_function", result)
+    draw(plot, "function_figure", result)
     verdict = findings_verdict(result.findings, fail_on)
     emit(text, result.to_dict, as_json, output, no_color, f"{len(result.findings)} findings", report_format, verdict.checks,
          figures_of("function_figure", result, "Each run's path on f (one variable) or on its contours (two); f per step otherwise."))
@@ -686,7 +686,7 @@ def report_function_comparison(result, required, plot, as_json, report_format, o
 
         render_function_comparison(result, console)
 
-    draw(plot, "plot_function", result)
+    draw(plot, "function_figure", result)
     checks = []
     for name in required:
         statuses = [v.status for p, v in zip(result.runs, result.verdicts) if p.method == name]
@@ -990,10 +990,7 @@ def compare(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, targe
         kept = f"; {output} was left as it was" if output else ""
         _stderr(f"condiag: interrupted; the results above are the solvers that finished{kept}")
         return ExitCode.INTERRUPTED
-    if plot:
-        from .render.plots import plot_comparison
-
-        plot_comparison(result, plot)
+    draw(plot, "comparison_figure", result)
     verdict = comparison_verdict(result, required)
     emit(text, json_report, as_json, output, no_color, f"{converged} of {len(result.results)} solvers converged", report_format,
          verdict.checks, figures_of("comparison_figure", result, "The loss gap f(x) − f* of each solver per iteration"
@@ -1099,7 +1096,7 @@ def trace(logs, column, step_column, lr_column, run_column, tag, log_format, lr,
 
         render_trace(report, console, verbose)
 
-    draw(plot, "plot_trace", report)
+    draw(plot, "trace_figure", report)
     verdicts = ", ".join(run.verdict.value for run in report.runs)
     verdict = trace_verdict(report, wanted, max_steps_to_tol)
     emit(text, report.to_dict, as_json, output, no_color, f"{len(report.runs)} run(s): {verdicts}", report_format, verdict.checks,
@@ -1166,7 +1163,7 @@ def model_command(factory, data, inputs_key, targets_key, weights, loss_name, re
 
         render_model(result, console, verbose)
 
-    draw(plot, "plot_model", result)
+    draw(plot, "model_figure", result)
     checks = _findings_check(result.findings, fail_on)
     if max_sharpness_ratio is not None:
         for c in result.checks:

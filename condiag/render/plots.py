@@ -64,11 +64,6 @@ def svg(fig) -> str:
     return re.sub(r"<metadata>.*?</metadata>\s*", "", text, count=1, flags=re.DOTALL)  # RDF with the date: not needed
 
 
-def plot_comparison(comparison, path: str) -> None:
-    """Write the comparison figure to ``path`` (.png, .svg or .pdf by extension)."""
-    _extension(path)
-    _save(comparison_figure(comparison), path)
-
 
 def comparison_figure(comparison):
     """The loss gap of every solver per iteration (log-log), and for two variables the paths on the contours."""
@@ -120,11 +115,6 @@ def _styles(results, colours) -> list[tuple]:
         out.append((colours[solvers.index(r.solver) % len(colours)], LINE_STYLES[k % len(LINE_STYLES)]))
     return out
 
-
-def plot_trace(report, path: str) -> None:
-    """Write the trace figure (:func:`trace_figure`) to ``path`` (.png, .svg or .pdf by extension)."""
-    _extension(path)
-    _save(trace_figure(report), path)
 
 
 def trace_figure(report):
@@ -210,14 +200,6 @@ def _contours(axis, comparison, colours) -> None:
     axis.set_title("Contours of f and each solver's path (to scale)")
     axis.legend(fontsize=8, loc="best")
 
-
-def plot_analysis(analysis, path: str) -> None:
-    """Write the analysis figure (:func:`analysis_figure`) to ``path`` (.png, .svg or .pdf by extension)."""
-    _extension(path)
-    fig = analysis_figure(analysis)
-    if fig is None:
-        raise UsageError(f"--plot {path}: nothing to draw (the iterative spectrum has only its extremes, and there is no b)")
-    _save(fig, path)
 
 
 def analysis_figure(analysis):
@@ -336,11 +318,6 @@ def function_figure(analysis):
     return fig
 
 
-def plot_function(analysis, path: str) -> None:
-    """Write :func:`function_figure` to ``path`` (.png, .svg or .pdf by extension)."""
-    _extension(path)
-    _save(function_figure(analysis), path)
-
 
 def model_figure(analysis):
     """``condiag model``: the Hessian's largest Ritz values (with their residual bounds) against 2/lr for each --lr,
@@ -375,7 +352,11 @@ def model_figure(analysis):
     return fig
 
 
-def plot_model(analysis, path: str) -> None:
-    """Write :func:`model_figure` to ``path`` (.png, .svg or .pdf by extension)."""
+def write_plot(builder: str, result, path: str) -> None:
+    """``--plot``: the figure of ``builder`` (one of the ``*_figure`` functions here, as the HTML report draws it) written
+    to ``path`` (.png, .svg or .pdf by its extension), atomically."""
     _extension(path)
-    _save(model_figure(analysis), path)
+    fig = globals()[builder](result)
+    if fig is None:
+        raise UsageError(f"--plot {path}: nothing to draw (the iterative spectrum has only its extremes, and there is no b)")
+    _save(fig, path)
