@@ -519,14 +519,9 @@ def analyze(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, targe
     if function_spec is not None or newton_steps:
         from .errors import UsageError
 
-        ctx = click.get_current_context()
-        given = [f"--{p.name.replace('_', '-')}" if p.name != "problem" else "PROBLEM" for p in ctx.command.params
-                 if p.name in FUNCTION_IGNORES and ctx.get_parameter_source(p.name) not in
-                 (click.core.ParameterSource.DEFAULT, click.core.ParameterSource.DEFAULT_MAP)]
         if function_spec is None:
             raise UsageError("--newton goes with --function")
-        if given:
-            raise UsageError(f"{', '.join(given)}: not used with --function")
+        refuse_given(FUNCTION_IGNORES, "not used with --function")
         return analyze_function_command(function_spec, x0, lrs, newton_steps, steps, tol, plot, as_json, report_format, output,
                                         no_color, fail_on, verbose)
     if problem is None:
@@ -577,6 +572,19 @@ def analyze(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, targe
          figures_of("analysis_figure", result, "Left: every Hessian eigenvalue against 2/lr for each --lr (gradient descent "
                     "diverges along any eigenvalue above the line). Right: the exact loss gap per step at each --lr."))
     return conclude(verdict, plot)
+
+
+def refuse_given(names, why: str) -> None:
+    """A usage error naming, as typed (``--format``, ``PROBLEM``), the parameters among ``names`` that the user set:
+    on the command line, not by default or by the configuration file."""
+    from .errors import UsageError
+
+    ctx = click.get_current_context()
+    unset = (click.core.ParameterSource.DEFAULT, click.core.ParameterSource.DEFAULT_MAP)
+    given = [p.opts[0] if isinstance(p, click.Option) else p.name.upper() for p in ctx.command.params
+             if p.name in names and ctx.get_parameter_source(p.name) not in unset]
+    if given:
+        raise UsageError(f"{', '.join(given)}: {why}")
 
 
 FUNCTION_IGNORES = frozenset({"problem", "rhs", "loss", "objective", "intercept", "ridge", "a_key", "b_key", "target", "no_header",
@@ -920,14 +928,7 @@ def compare(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, targe
             plot, as_json, report_format, output, no_color, require_converged, test_spec, test_rhs, libraries, alpha, function_spec):
     """Run solvers against the exact least-squares answer: who gets there, how fast, and why not."""
     if function_spec is not None:
-        ctx = click.get_current_context()
-        given = [f"--{p.name.replace('_', '-')}" if p.name != "problem" else "PROBLEM" for p in ctx.command.params
-                 if p.name in FUNCTION_IGNORES | COMPARE_FUNCTION_IGNORES and ctx.get_parameter_source(p.name) not in
-                 (click.core.ParameterSource.DEFAULT, click.core.ParameterSource.DEFAULT_MAP)]
-        if given:
-            from .errors import UsageError
-
-            raise UsageError(f"{', '.join(given)}: not used with --function")
+        refuse_given(FUNCTION_IGNORES | COMPARE_FUNCTION_IGNORES, "not used with --function")
         return compare_function_command(function_spec, solvers, lrs, max_iter, tol, x0, plot, as_json, report_format, output,
                                         no_color, require_converged)
     from .comparison import compare as run_comparison
@@ -939,13 +940,7 @@ def compare(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, targe
     if problem is None:
         raise click.UsageError("Missing argument 'PROBLEM'.")
     if objective == "logistic":
-        ctx = click.get_current_context()
-        given = [f"--{p.name.replace('_', '-')}" for p in ctx.command.params if p.name in LOGISTIC_COMPARE_IGNORES
-                 and ctx.get_parameter_source(p.name) not in (click.core.ParameterSource.DEFAULT, click.core.ParameterSource.DEFAULT_MAP)]
-        if given:
-            from .errors import UsageError
-
-            raise UsageError(f"{', '.join(given)}: not available with --objective logistic")
+        refuse_given(LOGISTIC_COMPARE_IGNORES, "not available with --objective logistic")
         prob = load_logistic(problem, rhs, loss, intercept, ridge, a_key, b_key, target, no_header, fmt, allow_external)
         return compare_logistic_command(prob, solvers, lrs, max_iter, tol, x0, seed, plot, as_json, report_format, output,
                                         no_color, require_converged)
