@@ -17,40 +17,34 @@ Heavy modules load on first use, so ``import condiag`` stays cheap.
 
 from ._version import __version__
 
-__all__ = ["__version__", "load_problem", "analyze", "compare", "solve", "Problem", "as_problem", "trace", "analyze_function",
-           "compare_function", "analyze_model"]
+_LAZY = {
+    "load_problem": (".io", "load_problem"),
+    "Problem": (".problem", "Problem"),
+    "TwoLayerProblem": (".two_layer", "TwoLayerProblem"),
+    "Model": (".models", "Model"),
+    "Capability": (".models", "Capability"),
+    "analyze": (".api", "analyze"),
+    "compare": (".api", "compare"),
+    "solve": (".api", "solve"),
+    "as_problem": (".api", "as_problem"),
+    "trace": (".trace", None),  # the subpackage: condiag.trace.diagnose(...), condiag.trace.Logger(...)
+    "analyze_function": (".smooth.report", "analyze_function"),
+    "compare_function": (".smooth.compare", "compare_function"),
+    "analyze_model": (".net.report", "analyze_model"),
+}
+"""Public name → (module, attribute): imported on first use (PEP 562)."""
+
+__all__ = ["__version__", *_LAZY]
 
 
 def __getattr__(name):  # PEP 562 lazy exports
-    if name == "load_problem":
-        from .io import load_problem
+    if name not in _LAZY:
+        raise AttributeError(f"module 'condiag' has no attribute {name!r}")
+    import importlib
 
-        return load_problem
-    if name == "Problem":
-        from .problem import Problem
-
-        return Problem
-    if name == "trace":  # the subpackage: condiag.trace.diagnose(...), condiag.trace.Logger(...)
-        import importlib
-
-        return importlib.import_module(".trace", __name__)
-    if name == "analyze_function":
-        from .smooth.report import analyze_function
-
-        return analyze_function
-    if name == "compare_function":
-        from .smooth.compare import compare_function
-
-        return compare_function
-    if name == "analyze_model":
-        from .net.report import analyze_model
-
-        return analyze_model
-    if name in ("analyze", "compare", "solve", "as_problem"):
-        from . import api
-
-        return getattr(api, name)
-    raise AttributeError(f"module 'condiag' has no attribute {name!r}")
+    module_name, attribute = _LAZY[name]
+    module = importlib.import_module(module_name, __name__)
+    return module if attribute is None else getattr(module, attribute)
 
 
 def __dir__():

@@ -10,7 +10,18 @@ from __future__ import annotations
 
 import os
 
+from .models import Capability, Model, has
 from .problem import Problem
+
+
+def as_model(data, b=None, **options):
+    """A non-linear :class:`~condiag.models.Model` as given (``b`` and ``target`` are then refused: it holds its
+    own data), anything else through :func:`as_problem`."""
+    if isinstance(data, Model) and not isinstance(data, Problem):
+        if b is not None or options.get("target") is not None:
+            raise ValueError(f"pass b or target with data, not with a {data.objective} model (it has its own)")
+        return data
+    return as_problem(data, b, **options)
 
 
 def as_problem(data, b=None, *, loss: str = "sum", objective: str = "least-squares", ridge: float = 0.0,
@@ -56,9 +67,23 @@ def analyze(data, b=None, *, lrs=(), steps: int = 1000, tol: float = 1e-6, x0=No
 
         problem = as_problem(data, b, loss=loss, ridge=ridge, intercept=intercept, target=target)
         return analyze_logistic(problem, list(lrs), x0=x0, tol=tol)
-    problem = as_problem(data, b, loss=loss, objective=objective, ridge=ridge, intercept=intercept, target=target)
+    problem = as_model(data, b, loss=loss, objective=objective, ridge=ridge, intercept=intercept, target=target)
+    if not has(problem, Capability.LINEAR):
+        return own_analysis(problem, lrs, tol, steps=steps != 1000, x0=x0 is not None, method=method != "auto",
+                            dtype=dtype != "float64", batch_size=batch_size is not None, replacement=replacement)
     return run(problem, list(lrs), steps=steps, tol=tol, x0=x0, x0_source="zeros" if x0 is None else "given",
                method=method, dtype=dtype, batch_size=batch_size, replacement=replacement)
+
+
+def own_analysis(model, lrs, tol: float, **given: bool):
+    """A non-linear model's own analysis (:data:`~condiag.models.Capability.OWN_ANALYSIS`); ``given`` flags the
+    linear-model options the caller set, which it refuses."""
+    refused = [name for name, used in given.items() if used]
+    if refused:
+        raise ValueError(f"{', '.join(refused)}: not available for the {model.objective} model")
+    if not has(model, Capability.OWN_ANALYSIS):
+        raise ValueError(f"the {model.objective} model has no analysis of its own; use condiag.compare")
+    return model.analyze(list(lrs), tol=tol)
 
 
 def compare(data, b=None, *, solvers=None, settings=None, x0=None, method: str = "auto", loss: str = "sum",
@@ -69,7 +94,7 @@ def compare(data, b=None, *, solvers=None, settings=None, x0=None, method: str =
     from .comparison import compare as run
     from .solvers import Settings
 
-    problem = as_problem(data, b, loss=loss, objective=objective, ridge=ridge, intercept=intercept, target=target)
+    problem = as_model(data, b, loss=loss, objective=objective, ridge=ridge, intercept=intercept, target=target)
     if settings is not None and options:
         raise ValueError("pass either settings or its fields, not both")
     return run(problem, solvers, settings or Settings(**options), x0=x0, method=method)

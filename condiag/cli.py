@@ -16,6 +16,7 @@ import click
 
 from ._version import __version__
 from .errors import CondiagError, ExitCode
+from .models import LINEAR_KIND, MODEL_KINDS, Capability, has
 
 LOSS_CHOICES = ("sum", "mean", "half", "half-mean")
 SEVERITY_CHOICES = ("never", "info", "warning", "error")
@@ -170,10 +171,10 @@ def problem_options(command):
 
 
 def model_options(command):
-    """--model two-layer and its settings (analyze and compare)."""
+    """--model (condiag.models.MODEL_KINDS) and the settings of a factored model (analyze and compare)."""
     options = [
-        click.option("--model", type=click.Choice(("linear", "two-layer")), default="linear", show_default=True,
-                     help="two-layer: fit W1·W2 to the matrix A (story 3) instead of solving Ax ≈ b."),
+        click.option("--model", type=click.Choice(tuple(MODEL_KINDS)), default=LINEAR_KIND, show_default=True,
+                     help="The model: " + "; ".join(f"{name}: {kind.summary}" for name, kind in MODEL_KINDS.items()) + "."),
         click.option("--hidden", type=click.IntRange(min=1), metavar="K", help="Two-layer: width K of the hidden layer (default: min(rows, cols))."),
         click.option("--samples", type=click.IntRange(min=0, max=10**7), default=1000, show_default=True, metavar="N",
                      help="Two-layer: Gaussian inputs X (seeded); 0 = population loss ||W1·W2 - A||²."),
@@ -186,13 +187,11 @@ def model_options(command):
     return command
 
 
-def two_layer_problem(prob, hidden, samples, init_scale, seed):
-    """The two-layer model built from a loaded problem's matrix."""
-    from .two_layer import TwoLayerProblem
+def chosen_model(prob, model, hidden, samples, init_scale, seed):
+    """The ``--model`` built from a loaded problem (the problem itself for the linear model)."""
+    from .models import build_model
 
-    A = prob.dense_matrix()
-    K = hidden or min(A.shape)
-    return TwoLayerProblem.create(A, K, samples=samples, loss=prob.loss, init_scale=init_scale, seed=seed, source=prob.source)
+    return build_model(model, prob, hidden=hidden, samples=samples, init_scale=init_scale, seed=seed)
 
 
 def output_options(command):
@@ -530,7 +529,7 @@ def analyze(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, targe
     if objective == "logistic":
         from .errors import UsageError
 
-        ignored = [flag for flag, used in (("--model two-layer", model == "two-layer"), ("--batch-size", batch_size is not None),
+        ignored = [flag for flag, used in ((f"--model {model}", model != LINEAR_KIND), ("--batch-size", batch_size is not None),
                                            ("--plot", plot is not None),
                                            ("--adam", adam), ("--dtype float32", dtype == "float32"), ("--engine dask", engine == "dask"),
                                            ("--method iterative", method == "iterative"), ("--max-condition", max_condition is not None),
@@ -543,13 +542,13 @@ def analyze(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, targe
                 engine, scheduler)
     if batch_size is not None:
         check_batch_size(prob, batch_size, method, model)
-    if model == "two-layer":
+    if model != LINEAR_KIND:
         if plot is not None:
             from .errors import UsageError
 
-            raise UsageError("--plot: analyze draws the spectrum of a linear model (compare --plot draws the two-layer runs)")
-        return analyze_two_layer_command(two_layer_problem(prob, hidden, samples, init_scale, model_seed), lrs, tol,
-                                         as_json, report_format, output, no_color, fail_on, max_condition)
+            raise UsageError(f"--plot: analyze draws the spectrum of a linear model (compare --plot draws the --model {model} runs)")
+        return analyze_own_command(chosen_model(prob, model, hidden, samples, init_scale, model_seed), lrs, tol,
+                                   as_json, report_format, output, no_color, fail_on, max_condition)
     x0_values, x0_label = parse_x0(x0, prob, seed)
     result = run_analysis(prob, lrs, steps=steps, tol=tol, x0=x0_values, x0_source=x0_label, method=method, dtype=dtype,
                           batch_size=batch_size, replacement=sampling == "with-replacement",
@@ -790,7 +789,7 @@ def check_batch_size(prob, batch_size: int, method: str, model: str) -> None:
     from .errors import UsageError
     from .iterative import choose_method
 
-    if model == "two-layer" or prob.is_quadratic:
+    if model != LINEAR_KIND or prob.is_quadratic:
         raise UsageError("--batch-size applies to least squares (minibatches of the rows of A)")
     if prob.is_reduced:
         raise UsageError("--batch-size needs the rows of A; this matrix was streamed (raise --memory-limit)")
@@ -800,24 +799,12 @@ def check_batch_size(prob, batch_size: int, method: str, model: str) -> None:
         raise UsageError(f"--batch-size {batch_size}: A has {prob.n_samples} rows")
 
 
-def analyze_two_layer_command(model, lrs, tol, as_json, report_format, output, no_color, fail_on, max_condition):
-    from .policy import two_layer_verdict
-    from .two_layer_analysis import analyze_two_layer
-
-    result = analyze_two_layer(model, lrs, tol=tol)
-
-    def text(console):
-        from .render.text import render_two_layer
-
-        render_two_layer(result, console)
-
-    def json_report():
-        from .render.json_report import two_layer_json
-
-        return two_layer_json(result)
-
-    verdict = two_layer_verdict(result, fail_on, max_condition)
-    emit(text, json_report, as_json, output, no_color, f"{len(result.findings)} findings", report_format, verdict.checks)
+def analyze_own_command(model, lrs, tol, as_json, report_format, output, no_color, fail_on, max_condition):
+    """analyze for a non-linear model: its own analysis (:data:`condiag.models.Capability.OWN_ANALYSIS`)."""
+    result = model.analyze(lrs, tol=tol)
+    verdict = result.verdict(fail_on, max_condition)
+    emit(result._render_text, result.to_dict, as_json, output, no_color, f"{len(result.findings)} findings", report_format,
+         verdict.checks)
     return report_verdict(verdict)
 
 
@@ -829,7 +816,7 @@ def with_libraries(comparison, alpha):
     from .errors import UsageError
 
     problem = comparison.problem
-    if getattr(problem, "objective", "") != "least-squares" or problem.is_reduced or problem.sparse:
+    if not has(problem, Capability.LINEAR) or problem.is_quadratic or problem.is_reduced or problem.sparse:
         raise UsageError("--libraries applies to dense least squares held in memory")
     return replace(comparison, libraries=library_estimates(problem, comparison.reference.x, alpha))
 
@@ -842,7 +829,7 @@ def with_held_out(comparison, test, spec: str):
     from .heldout import held_out
 
     problem = comparison.problem
-    if getattr(problem, "objective", "") != "least-squares" or problem.is_reduced:
+    if not has(problem, Capability.LINEAR) or problem.is_quadratic or problem.is_reduced:
         raise UsageError("--test applies to least squares held in memory")
     if not test.has_rhs:
         raise InputError(spec, "has no targets", "give --test-rhs")
@@ -944,12 +931,11 @@ def compare(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, targe
         prob = load_logistic(problem, rhs, loss, intercept, ridge, a_key, b_key, target, no_header, fmt, allow_external)
         return compare_logistic_command(prob, solvers, lrs, max_iter, tol, x0, seed, plot, as_json, report_format, output,
                                         no_color, require_converged)
-    names = parse_solvers(solvers) if solvers or model != "two-layer" else None
+    names = parse_solvers(solvers) if solvers or model == LINEAR_KIND else None
     required = parse_solvers(require_converged, "--require-converged") if require_converged else ()
     prob = load(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, target, no_header, fmt, allow_external, memory_limit,
                 engine, scheduler)
-    if model == "two-layer":
-        prob = two_layer_problem(prob, hidden, samples, init_scale, model_seed)
+    prob = chosen_model(prob, model, hidden, samples, init_scale, model_seed)
     x0_values, _label = parse_x0(x0, prob, seed)
     progress = LazyProgress(enabled=sys.stderr.isatty() and not as_json)
     fixed, sweeps = parse_sweeps(params, lrs)

@@ -10,6 +10,7 @@ import numpy as np
 
 from .bounds import learning_rate_bounds
 from .errors import UsageError
+from .models import Capability, Model, has
 from .notebook import NotebookView
 from .numbers import count, sig
 from .problem import Problem, starting_point
@@ -47,12 +48,12 @@ class SolverMetrics:
     """The part the loss cannot see (in the null space of A), relative to ||x*||."""
     verdict: str
     product_rel_error: float | None = None
-    """Two-layer model: ||W1 W2 - M*|| / ||M*|| (the weights themselves are not unique)."""
+    """A factored model (:data:`~condiag.models.Capability.FACTORED`): ||W1 W2 - M*|| / ||M*|| (the weights are not unique)."""
 
 
 @dataclass(frozen=True)
 class Comparison(NotebookView):
-    problem: Problem
+    problem: Model
     spectrum: object
     bounds: object
     reference: Reference
@@ -148,7 +149,7 @@ def _metrics(context: Context, result: SolverResult, start_loss: float) -> Solve
     gap = x_err = row_err = null_err = product_err = flat_err = None
     if x is not None and np.all(np.isfinite(x)):
         gap = float(problem.value(x) - reference.loss)
-        if getattr(problem, "objective", "") == "two-layer":
+        if has(problem, Capability.FACTORED):  # weights identifiable only through their product
             (W1, W2), (B1, B2) = problem.split(x), problem.split(reference.x)
             target = B1 @ B2
             product_err = float(np.linalg.norm(W1 @ W2 - target) / (np.linalg.norm(target) or 1.0))
@@ -279,8 +280,10 @@ def verdict(result: SolverResult, gap, x_err, row_err, null_err, start_loss, con
 
 
 @dataclass(frozen=True)
-class TwoLayerBounds:
-    """What the first-order solvers' ``lr=auto`` needs, for the two-layer model (see two_layer_analysis)."""
+class CurvatureBounds:
+    """What the first-order solvers' ``lr=auto`` needs, for a non-linear model: the curvature λ that bounds a
+    stable lr (:meth:`stability_curvature` of a :data:`~condiag.models.Capability.KNOWN_MINIMUM` model),
+    the lr it recommends and 2/λ. The heavy-ball and Nesterov tunings of a quadratic do not apply."""
 
     L: float
     optimal: float
@@ -317,15 +320,13 @@ def linear_context(problem: Problem, settings: Settings, x0: np.ndarray, method:
     return Context(problem, spectrum, bounds, decomposition, reference, x0, settings, no_minimum)
 
 
-def _two_layer_context(problem, settings: Settings, x0: np.ndarray, method: str = "auto") -> Context:
-    from .two_layer import optimum, stability_curvatures
-
-    best = optimum(problem)
-    lam_init, lam_min, recommended = stability_curvatures(problem, x0, best)
-    lam = max(lam_init, lam_min)
-    bounds = TwoLayerBounds(L=lam, optimal=recommended, divergence_threshold=2.0 / lam if lam > 0 else float("inf"))
-    reference = Reference(x=best.theta, loss=best.loss, residual_norm=None, method="truncated SVD of A·L (Eckart–Young), balanced",
-                          minimum_norm=False, accuracy={})
+def known_minimum_context(problem, settings: Settings, x0: np.ndarray, method: str = "auto") -> Context:
+    """The reference and lr bounds of a non-linear model whose minimum is known (``method`` does not apply)."""
+    if not has(problem, Capability.KNOWN_MINIMUM):
+        raise ValueError(f"compare needs a linear model or one whose minimum is known; {problem.objective} has neither")
+    reference = problem.reference_minimum()
+    lam, recommended = problem.stability_curvature(x0, reference)
+    bounds = CurvatureBounds(L=lam, optimal=recommended, divergence_threshold=2.0 / lam if lam > 0 else float("inf"))
     return Context(problem, None, bounds, None, reference, x0, settings)
 
 
@@ -397,19 +398,16 @@ def compare(problem, solvers=None, settings: Settings | None = None, x0=None, me
 
     A solver that raises is reported as ``failed``; Ctrl-C stops the comparison and returns what
     finished (``interrupted`` is then True). ``problem`` is a :class:`Problem` or a
-    :class:`~condiag.two_layer.TwoLayerProblem` (whose reference is the balanced Eckart–Young minimum).
+    non-linear :class:`~condiag.models.Model` whose minimum is known (its ``reference_minimum()``).
     """
     started = time.perf_counter()
     settings = settings or Settings()
-    two_layer = getattr(problem, "objective", "") == "two-layer"
     if solvers is None:
-        from .solvers import TWO_LAYER_DEFAULT_SOLVERS
-
-        names = TWO_LAYER_DEFAULT_SOLVERS if two_layer else parse_solvers(None)
+        names = problem.default_solvers or parse_solvers(None)
     else:
         names = tuple(solvers)
-    x0 = starting_point(x0, problem.n_cols, problem.initial_point() if two_layer else None)
-    context = (_two_layer_context if two_layer else linear_context)(problem, settings, x0, method)
+    x0 = starting_point(x0, problem.n_cols, problem.initial_point())
+    context = (linear_context if has(problem, Capability.LINEAR) else known_minimum_context)(problem, settings, x0, method)
     start_loss = problem.value(x0)
     results, metrics = [], []
     interrupted = False

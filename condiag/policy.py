@@ -101,8 +101,9 @@ def comparison_verdict(comparison, require_converged=()) -> Verdict:
     return _verdict(checks)
 
 
-def two_layer_verdict(analysis, fail_on: str = "never", max_condition: float | None = None) -> Verdict:
-    """As :func:`analysis_verdict`, for ``--model two-layer`` (cond(A) for --max-condition)."""
+def model_verdict(analysis, fail_on: str = "never", max_condition: float | None = None) -> Verdict:
+    """As :func:`analysis_verdict`, for a non-linear model's own analysis (``condition_number``: cond of its data
+    matrix, for --max-condition)."""
     return _verdict(_findings_check(analysis.findings, fail_on) + _condition_check(analysis.condition_number, max_condition, "cond(A)"))
 
 

@@ -25,6 +25,7 @@ from typing import Literal
 import numpy as np
 
 from .errors import InputError
+from .models import Capability
 
 LOSS_CONVENTIONS = ("sum", "mean", "half", "half-mean")
 OBJECTIVES = ("least-squares", "quadratic")
@@ -309,6 +310,54 @@ class Problem:
         if self.ridge:
             text += f" + {self.ridge:g}·||x||²"
         return text
+
+    # ------------------------------------------------------------------ the model protocol (condiag.models)
+    capabilities = frozenset({Capability.LINEAR})
+    default_solvers = None
+    """compare's default: the registry's (:data:`condiag.solvers.DEFAULT_SOLVERS`)."""
+
+    def hessian_vector_at(self, x: np.ndarray, v: np.ndarray) -> np.ndarray:
+        """H(x) v = H v: the Hessian is constant (``x`` is not used)."""
+        return self.hessian_vector(v)
+
+    def initial_point(self) -> np.ndarray:
+        """Zeros: where analyze and compare start without ``--x0``."""
+        return np.zeros(self.n_cols)
+
+    def description(self) -> dict:
+        """The ``problem`` block of the JSON reports."""
+        return {
+            "source": self.source,
+            "rhs_source": self.rhs_source,
+            "n_rows": self.n_samples,
+            "n_cols": self.n_cols,
+            "loss": self.loss,
+            "objective": self.objective,
+            "sparse": self.sparse,
+            "nnz": self.nnz,
+            "ridge": self.ridge,
+            "intercept": self.intercept,
+            "input_dtype": self.input_dtype,
+            "has_rhs": self.has_rhs,
+            "column_names": list(self.column_names),
+            "notes": list(self.notes),
+        }
+
+    def summary_rows(self) -> list[tuple[str, str | None]]:
+        """The problem in (label, text) rows, for the text reports (a None text is left out)."""
+        kind = "sparse" if self.sparse else "dense"
+        shape = f"{self.n_samples:,} × {self.n_cols} ({kind}, {self.nnz:,} non-zeros, {self.input_dtype})"
+        b = self.rhs_source or ("(in the same file)" if self.has_rhs else "none (curvature only)")
+        rows: list[tuple[str, str | None]] = [
+            ("matrix", shape),  # its source is in the report's title
+            ("b", b if self.has_rhs or self.is_quadratic else "none (curvature only)"),
+            ("objective", self.describe_loss()),
+            ("loss convention", None if self.is_quadratic else f"--loss {self.loss}"),
+        ]
+        if self.intercept:
+            rows.append(("intercept", "a column of ones was appended"))
+        rows += [("note", note) for note in self.notes]
+        return rows
 
 
 def _append_ones(A):

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import InputError, UsageError
+from .models import Capability
 from .problem import LOSS_CONVENTIONS
 
 
@@ -52,8 +53,13 @@ class TwoLayerProblem:
     seed: int
     column_names: tuple[str, ...] = ()
 
-    # the attributes the solver machinery reads
+    # the model protocol (condiag.models.Model)
     objective = "two-layer"
+    capabilities = frozenset({Capability.FACTORED, Capability.KNOWN_MINIMUM, Capability.OWN_ANALYSIS})
+    default_solvers = ("gd", "momentum", "adam", "lbfgs", "lm", "als")
+    """What ``compare --model two-layer`` runs without ``--solvers``: first-order methods, L-BFGS and the two
+    solvers that exploit the product (LM, ALS)."""
+    # what the first-order solvers read besides the protocol
     ridge = 0.0
     sparse = False
     has_rhs = True
@@ -133,7 +139,7 @@ class TwoLayerProblem:
     def gradient(self, theta):
         return self.value_and_gradient(theta)[1]
 
-    def hessian_vector(self, theta, v):
+    def hessian_vector_at(self, theta, v):
         """Exact H v: d/dt ∇f(theta + t v) at t = 0."""
         W1, W2 = self.split(np.asarray(theta, dtype=float))
         V1, V2 = self.split(np.asarray(v, dtype=float))
@@ -161,6 +167,54 @@ class TwoLayerProblem:
         inputs = "||W1·W2 − A||²_F (population)" if self.samples == 0 else f"||(W1·W2 − A)·X||²_F over {self.samples:,} Gaussian inputs"
         factor = {"sum": "", "mean": "mean of ", "half": "½·", "half-mean": "½·mean of "}[self.loss]
         return factor + inputs
+
+    def description(self) -> dict:
+        """The ``problem`` block of the JSON reports (schema: the two-layer variant of ``problem``)."""
+        return {
+            "source": self.source, "n_rows": self.A.shape[0], "n_cols": self.A.shape[1], "loss": self.loss,
+            "objective": self.objective, "sparse": False, "hidden": self.K, "samples": self.samples,
+            "init_scale": self.init_scale, "seed": self.seed, "n_weights": self.n_cols,
+        }
+
+    def summary_rows(self) -> list[tuple[str, str]]:
+        """The model in (label, text) rows, for the text reports."""
+        from .numbers import sig
+
+        m, d = self.A.shape
+        return [
+            ("target A", f"{self.source}: {m} × {d}"),
+            ("model", (f"W1 ({m} × {self.K}) · W2 ({self.K} × {d}), {self.n_cols} weights, normal init with scale "
+                       f"{sig(self.init_scale, 3)} (seed {self.seed})")),
+            ("objective", self.describe_loss()),
+            ("loss convention", f"--loss {self.loss}"),
+        ]
+
+    def reference_minimum(self):
+        """The balanced Eckart–Young minimum as compare's reference (:data:`Capability.KNOWN_MINIMUM`)."""
+        from .reference import Reference
+
+        best = optimum(self)
+        return Reference(x=best.theta, loss=best.loss, residual_norm=None, method="truncated SVD of A·L (Eckart–Young), balanced",
+                         minimum_norm=False, accuracy={})
+
+    def analyze(self, lrs=(), *, tol: float = 1e-6):
+        """The model's own analysis (:data:`Capability.OWN_ANALYSIS`): :func:`condiag.two_layer_analysis.analyze_two_layer`."""
+        from .two_layer_analysis import analyze_two_layer
+
+        return analyze_two_layer(self, lrs, tol=tol)
+
+    def stability_curvature(self, x0: np.ndarray, reference) -> tuple[float, float]:
+        """(λ, recommended lr): the larger of the curvatures (i) at x0 and (ii) at the minimum, and 1/λ."""
+        lam_init, lam_min, recommended = stability_curvatures(self, x0, optimum(self))
+        return max(lam_init, lam_min), recommended
+
+
+def from_problem(problem, *, hidden: int | None, samples: int, init_scale: float, seed: int) -> TwoLayerProblem:
+    """``--model two-layer``: W1·W2 fitted to a loaded problem's matrix, under its loss convention
+    (K = ``hidden``, or min(m, d) when None)."""
+    A = problem.dense_matrix()
+    return TwoLayerProblem.create(A, hidden or min(A.shape), samples=samples, loss=problem.loss, init_scale=init_scale,
+                                  seed=seed, source=problem.source)
 
 
 @dataclass(frozen=True)
@@ -219,8 +273,8 @@ def power_iteration_top(problem: TwoLayerProblem, theta: np.ndarray, iterations:
     lambda_max + rho.
     """
     n = problem.n_cols
-    rho, _ = _power(lambda v: problem.hessian_vector(theta, v), n, iterations, seed)
-    shifted, _ = _power(lambda v: problem.hessian_vector(theta, v) + rho * v, n, iterations, seed + 1)
+    rho, _ = _power(lambda v: problem.hessian_vector_at(theta, v), n, iterations, seed)
+    shifted, _ = _power(lambda v: problem.hessian_vector_at(theta, v) + rho * v, n, iterations, seed + 1)
     return shifted - rho
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .findings import Finding, Remedy, severity_rank
+from .notebook import NotebookView
 from .numbers import count, floor_sig, sig, sig_below
 from .two_layer import (
     Optimum,
@@ -32,7 +33,7 @@ class TwoLayerCheck:
 
 
 @dataclass(frozen=True)
-class TwoLayerAnalysis:
+class TwoLayerAnalysis(NotebookView):
     problem: TwoLayerProblem
     optimum: Optimum
     singular_values: np.ndarray
@@ -75,6 +76,28 @@ class TwoLayerAnalysis:
     tol: float
     findings: tuple[Finding, ...]
     seconds: float
+
+    def _render_text(self, console) -> None:
+        from .render.text import render_two_layer
+
+        render_two_layer(self, console)
+
+    def to_dict(self) -> dict:
+        """The report as ``condiag analyze --model two-layer --json`` writes it."""
+        from .render.json_report import two_layer_json
+
+        return two_layer_json(self)
+
+    def to_json(self) -> str:
+        from .render.json_report import dumps
+
+        return dumps(self.to_dict())
+
+    def verdict(self, fail_on: str = "never", max_condition: float | None = None):
+        """The exit-code checks: --fail-on on the findings, --max-condition on cond(A)."""
+        from .policy import model_verdict
+
+        return model_verdict(self, fail_on, max_condition)
 
 
 SIMULATION_BUDGET = 200_000

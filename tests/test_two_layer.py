@@ -31,7 +31,7 @@ def test_derivatives_match_finite_differences(loss):
     h = 1e-6
     assert p.gradient(theta) @ v == pytest.approx((p.value(theta + h * v) - p.value(theta - h * v)) / (2 * h), rel=1e-6)
     numeric = (p.gradient(theta + h * v) - p.gradient(theta - h * v)) / (2 * h)
-    np.testing.assert_allclose(p.hessian_vector(theta, v), numeric, rtol=1e-6, atol=1e-6 * np.abs(numeric).max())
+    np.testing.assert_allclose(p.hessian_vector_at(theta, v), numeric, rtol=1e-6, atol=1e-6 * np.abs(numeric).max())
     r, J = p.residual_vector(theta), p.jacobian(theta)
     assert float(r @ r) == pytest.approx(p.value(theta), rel=1e-12)
     np.testing.assert_allclose(2 * J.T @ r, p.gradient(theta), rtol=1e-10, atol=1e-12)
@@ -51,7 +51,7 @@ def test_eckart_young_optimum(seed):
 def test_power_iteration_equals_dense_hessian():
     p = random_problem(3)
     theta = p.initial_point()
-    H = np.array([p.hessian_vector(theta, e) for e in np.eye(p.n_cols)])
+    H = np.array([p.hessian_vector_at(theta, e) for e in np.eye(p.n_cols)])
     assert power_iteration_top(p, theta) == pytest.approx(np.linalg.eigvalsh((H + H.T) / 2)[-1], rel=1e-6)
 
 

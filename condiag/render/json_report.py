@@ -92,28 +92,8 @@ def dumps(report: dict, ascii_only: bool = False) -> str:
 
 # ---------------------------------------------------------------------------- shared pieces
 def problem_json(problem) -> dict:
-    if getattr(problem, "objective", "") == "two-layer":
-        return {
-            "source": problem.source, "n_rows": problem.A.shape[0], "n_cols": problem.A.shape[1], "loss": problem.loss,
-            "objective": "two-layer", "sparse": False, "hidden": problem.K, "samples": problem.samples,
-            "init_scale": problem.init_scale, "seed": problem.seed, "n_weights": problem.n_cols,
-        }
-    return {
-        "source": problem.source,
-        "rhs_source": problem.rhs_source,
-        "n_rows": problem.n_samples,
-        "n_cols": problem.n_cols,
-        "loss": problem.loss,
-        "objective": problem.objective,
-        "sparse": problem.sparse,
-        "nnz": problem.nnz,
-        "ridge": problem.ridge,
-        "intercept": problem.intercept,
-        "input_dtype": problem.input_dtype,
-        "has_rhs": problem.has_rhs,
-        "column_names": list(problem.column_names),
-        "notes": list(problem.notes),
-    }
+    """The model's own ``problem`` block (:meth:`condiag.models.Model.description`)."""
+    return problem.description()
 
 
 def _direction(direction) -> dict | None:

@@ -99,29 +99,8 @@ def sparkline(values: np.ndarray, width: int = 60) -> str:
 
 
 def problem_section(problem) -> list:
-    if getattr(problem, "objective", "") == "two-layer":
-        m, d = problem.A.shape
-        rows = [
-            ("target A", f"{problem.source}: {m} × {d}"),
-            ("model", f"W1 ({m} × {problem.K}) · W2 ({problem.K} × {d}), {problem.n_cols} weights, normal init with scale {sig(problem.init_scale, 3)} (seed {problem.seed})"),
-            ("objective", problem.describe_loss()),
-            ("loss convention", f"--loss {problem.loss}"),
-        ]
-        return [heading("Problem"), key_values(rows)]
-    kind = "sparse" if problem.sparse else "dense"
-    shape = f"{problem.n_samples:,} × {problem.n_cols} ({kind}, {problem.nnz:,} non-zeros, {problem.input_dtype})"
-    b = problem.rhs_source or ("(in the same file)" if problem.has_rhs else "none (curvature only)")
-    rows = [
-        ("matrix", shape),  # its source is in the report's title
-        ("b", b if problem.has_rhs or problem.is_quadratic else "none (curvature only)"),
-        ("objective", problem.describe_loss()),
-        ("loss convention", None if problem.is_quadratic else f"--loss {problem.loss}"),
-    ]
-    if problem.intercept:
-        rows.append(("intercept", "a column of ones was appended"))
-    for note in problem.notes:
-        rows.append(("note", note))
-    return [heading("Problem"), key_values(rows)]
+    """The model in rows (:meth:`condiag.models.Model.summary_rows`)."""
+    return [heading("Problem"), key_values(problem.summary_rows())]
 
 
 def spectrum_section(spectrum, problem) -> list:
@@ -491,10 +470,10 @@ def render_solution(problem, reference, console: Console) -> None:
 
 
 def render_two_layer(analysis, console: Console) -> None:
-    """``condiag analyze --model two-layer``."""
+    """``condiag analyze`` of W1·W2 ≈ A (:class:`condiag.two_layer_analysis.TwoLayerAnalysis`)."""
     p = analysis.problem
     best = analysis.optimum
-    parts = [Text(f"condiag analyze --model two-layer — {p.source}", style="bold")]
+    parts = [Text(f"condiag analyze --model {p.objective} — {p.source}", style="bold")]
     parts += problem_section(p)
     chart = sparkline(analysis.singular_values)
     parts += [

@@ -31,7 +31,6 @@ _SOLVERS = (
 )
 REGISTRY: dict[str, type[Solver]] = {cls.name: cls for cls in _SOLVERS}
 DEFAULT_SOLVERS = ("gd", "momentum", "adam", "lbfgs", "cg", "lsqr", "newton")
-TWO_LAYER_DEFAULT_SOLVERS = ("gd", "momentum", "adam", "lbfgs", "lm", "als")
 
 
 def solver_names() -> tuple[str, ...]:
@@ -43,4 +42,4 @@ def get_solver(name: str) -> Solver:
     return REGISTRY[name]()
 
 
-__all__ = ["TWO_LAYER_DEFAULT_SOLVERS", "Context", "Settings", "Solver", "SolverResult", "REGISTRY", "DEFAULT_SOLVERS", "get_solver", "solver_names"]
+__all__ = ["Context", "Settings", "Solver", "SolverResult", "REGISTRY", "DEFAULT_SOLVERS", "get_solver", "solver_names"]

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..problem import Problem
+from ..models import Capability, Model, missing
 from ..spectrum import EPS64
 from ..trajectories import checkpoints
 
@@ -96,7 +96,7 @@ class Settings:
 class Context:
     """Everything a solver may use: the problem, its exact analysis, the reference, the settings."""
 
-    problem: Problem
+    problem: Model
     spectrum: object
     bounds: object
     decomposition: object
@@ -362,18 +362,18 @@ class Solver:
     defaults: dict = {}
     first_order: bool = False
     """Whether ``--lr`` applies."""
-    any_smooth_objective: bool = False
-    """True when the solver needs only values and gradients, so it also runs on ``--model two-layer``."""
+    requires: frozenset[Capability] = frozenset({Capability.LINEAR})
+    """The model capabilities (:class:`condiag.models.Capability`) the solver needs; the empty set: values and
+    gradients only, so it runs on any model."""
 
-    def supports(self, problem: Problem) -> tuple[bool, str]:
+    def supports(self, problem: Model) -> tuple[bool, str]:
         """(True, "") when the solver applies to this problem, else (False, reason)."""
         return True, ""
 
     def applies_to(self, problem) -> tuple[bool, str]:
-        """The model check shared by every solver, then the solver's own :meth:`supports`."""
-        if getattr(problem, "objective", "") == "two-layer" and not self.any_smooth_objective:
-            return False, "uses the linear least-squares structure; not for --model two-layer"
-        return self.supports(problem)
+        """The capability check shared by every solver, then the solver's own :meth:`supports`."""
+        reason = missing(problem, self.requires)
+        return (False, reason) if reason else self.supports(problem)
 
     def parameters(self, context: Context) -> dict:
         """Defaults, overridden by --lr (first-order solvers) and --param NAME.KEY=VALUE."""

@@ -13,7 +13,7 @@ import math
 import numpy as np
 
 from ..bounds import quadratic_model
-from ..problem import Problem
+from ..models import Capability, has
 from ..spectrum import learned_eigenvalues
 from ..trajectories import (
     LinearMethod,
@@ -95,7 +95,7 @@ class IterativeSolver(Solver):
     """A method defined by one update x_{k+1} = step(x_k, ∇f(x_k), state)."""
 
     first_order = True
-    any_smooth_objective = True
+    requires = frozenset()
 
     def prepare(self, context: Context, params: dict) -> dict:
         """Resolve 'auto' parameters; returns the parameters actually used."""
@@ -122,7 +122,7 @@ class IterativeSolver(Solver):
 
     def simulate(self, context: Context, params: dict) -> SolverResult:
         dtype = np.float32 if context.settings.dtype == "float32" else np.float64
-        if dtype == np.float32 and not isinstance(context.problem, Problem):
+        if dtype == np.float32 and not has(context.problem, Capability.LINEAR):
             return skipped(self.name, "--dtype float32 is simulated for least-squares and quadratic problems only; "
                                       "rerun with --dtype float64", self.public(params))
         oracle = make_oracle(context.problem, dtype)
@@ -458,7 +458,7 @@ class MinibatchSGD(IterativeSolver):
     With a fixed lr SGD stops improving at a noise floor unless the problem is realizable.
     """
 
-    any_smooth_objective = False
+    requires = frozenset({Capability.LINEAR})
     name = "sgd"
     summary = "minibatch SGD over rows (batch_size 1, seeded, without replacement per epoch)"
     defaults = {"lr": "auto", "batch_size": 1, "seed": 0}
@@ -522,7 +522,7 @@ class PreconditionedGD(IterativeSolver):
     is the change of variables the analyze report recommends; the loss is the same function.
     """
 
-    any_smooth_objective = False
+    requires = frozenset({Capability.LINEAR})
     name = "precond-gd"
     summary = "gradient descent after Jacobi/column scaling (change of variables)"
     defaults = {"lr": "auto"}

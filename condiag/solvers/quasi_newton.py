@@ -16,7 +16,7 @@ class LBFGS(Solver):
     """
 
     name = "lbfgs"
-    any_smooth_objective = True
+    requires = frozenset()
     summary = "L-BFGS (scipy L-BFGS-B defaults: maxcor 10, ftol 2.2e-9, gtol 1e-5)"
     defaults = {"maxcor": 10, "ftol": 2.220446049250313e-09, "gtol": 1e-05}
 

@@ -1,16 +1,12 @@
-"""Solvers for the two-layer model (``--model two-layer``): Levenberg–Marquardt and alternating least squares."""
+"""Solvers for factored models (:data:`condiag.models.Capability.FACTORED`, W1·W2 ≈ A): Levenberg–Marquardt and
+alternating least squares."""
 
 from __future__ import annotations
 
 import numpy as np
 
+from ..models import Capability
 from .base import Context, Monitor, Solver, SolverResult, drive
-
-TWO_LAYER_ONLY = "applies to --model two-layer only"
-
-
-def is_two_layer(problem) -> bool:
-    return getattr(problem, "objective", "") == "two-layer"
 
 
 class LevenbergMarquardt(Solver):
@@ -23,12 +19,10 @@ class LevenbergMarquardt(Solver):
     """
 
     name = "lm"
-    any_smooth_objective = True
-    summary = "Levenberg–Marquardt with adaptive damping (two-layer model)"
+    requires = frozenset({Capability.FACTORED})
+    summary = "Levenberg–Marquardt with adaptive damping (factored models: W1·W2)"
     defaults = {"mu0": 1e-3}
 
-    def supports(self, problem):
-        return (True, "") if is_two_layer(problem) else (False, TWO_LAYER_ONLY)
 
     def run(self, context: Context) -> SolverResult:
         problem = context.problem
@@ -71,12 +65,10 @@ class AlternatingLeastSquares(Solver):
     """
 
     name = "als"
-    any_smooth_objective = True
-    summary = "alternating least squares (two-layer model)"
+    requires = frozenset({Capability.FACTORED})
+    summary = "alternating least squares (factored models: W1·W2)"
     defaults = {}
 
-    def supports(self, problem):
-        return (True, "") if is_two_layer(problem) else (False, TWO_LAYER_ONLY)
 
     def run(self, context: Context) -> SolverResult:
         problem = context.problem
