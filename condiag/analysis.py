@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 
@@ -77,11 +78,11 @@ class Analysis(NotebookView):
     floor_is_zero: bool
     """f(x*) is zero up to rounding (at most 1e-12 of the start loss or of c||b||²)."""
     seconds: float
-    advice: dict = None
+    advice: dict | None = None
     """Verified parameters to paste, by method ('gd', 'heavy_ball', 'nesterov'): :class:`~condiag.advice.Advised`."""
-    float32: object = None
+    float32: Any = None
     """What a float32 run of the advised method reaches (:class:`~condiag.float32.Float32Measurement`), when affordable."""
-    minibatch: object = None
+    minibatch: Any = None
     """With ``batch_size``: what minibatch SGD does (:class:`~condiag.minibatch.MinibatchAnalysis`)."""
     adam: tuple = ()
     """With ``adam``: Adam's regimes at each lr (:class:`~condiag.adam_regimes.AdamRegime`)."""
@@ -205,7 +206,7 @@ def analyze(
 
         minibatch = analyse_minibatch(problem, decomposition, reference.x, x0, reference.loss, batch_size, replacement, lrs,
                                       steps, tol, bounds.divergence_threshold)
-    regimes = ()
+    regimes: tuple = ()
     if adam is not None and convex and bounded:
         from .adam_regimes import adam_regime
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -65,9 +66,9 @@ class Comparison(NotebookView):
     seconds: float
     no_minimum: str | None = None
     """Why f has no minimiser (then the reference is only its stationary point), else None."""
-    best: dict = None
+    best: dict | None = None
     """In a sweep, the best setting of each swept solver: {solver: setting} (:func:`best_settings`)."""
-    held_out: object = None
+    held_out: Any = None
     """With test data: every answer scored on it, and the regularisation paths (:class:`condiag.heldout.HeldOut`)."""
     libraries: tuple = ()
     """What scikit-learn's and statsmodels' estimators compute on the same data (:mod:`condiag.conventions`)."""
@@ -145,12 +146,13 @@ def _with_float64_witness(solver, context: Context, result: SolverResult) -> Sol
 
 def _metrics(context: Context, result: SolverResult, start_loss: float) -> SolverMetrics:
     problem, reference, decomposition = context.problem, context.reference, context.decomposition
+    model: Any = problem  # FACTORED: split(x); LINEAR with a decomposition: a Problem
     x = result.x
     gap = x_err = row_err = null_err = product_err = flat_err = None
     if x is not None and np.all(np.isfinite(x)):
         gap = float(problem.value(x) - reference.loss)
         if has(problem, Capability.FACTORED):  # weights identifiable only through their product
-            (W1, W2), (B1, B2) = problem.split(x), problem.split(reference.x)
+            (W1, W2), (B1, B2) = model.split(x), model.split(reference.x)
             target = B1 @ B2
             product_err = float(np.linalg.norm(W1 @ W2 - target) / (np.linalg.norm(target) or 1.0))
         else:
@@ -158,8 +160,8 @@ def _metrics(context: Context, result: SolverResult, start_loss: float) -> Solve
             diff = x - reference.x
             x_err = float(np.linalg.norm(diff)) / norm
             if decomposition is not None:
-                mask = learned_mask(problem, decomposition)
-                if problem.ridge > 0:
+                mask = learned_mask(model, decomposition)
+                if model.ridge > 0:
                     mask[:] = True
                 coefficients = decomposition.V.T @ diff
                 row_err = float(np.linalg.norm(coefficients[mask])) / norm
@@ -339,7 +341,8 @@ def parse_sweeps(param_items, lrs) -> tuple[dict, dict]:
     """
     import itertools
 
-    fixed_items, swept = [], {}
+    fixed_items: list[str] = []
+    swept: dict[str, dict[str, list[Any]]] = {}
     for item in param_items or ():
         key, sep, value = item.partition("=")
         values = [v.strip() for v in value.split(",")] if sep else [value]
@@ -350,9 +353,9 @@ def parse_sweeps(param_items, lrs) -> tuple[dict, dict]:
             fixed_items.append(item)
     fixed = parse_params(fixed_items)
     lr_values = [float(v) for v in lrs] if lrs is not None and len(lrs) > 1 else None
-    sweeps = {}
+    sweeps: dict[str, list[dict[str, Any]]] = {}
     for solver in set(swept) | (set(REGISTRY) if lr_values else set()):
-        axes = dict(swept.get(solver, {}))
+        axes: dict[str, list[Any]] = dict(swept.get(solver, {}))
         if lr_values and REGISTRY[solver].first_order and "lr" in REGISTRY[solver].defaults and "lr" not in axes:
             axes = {"lr": lr_values, **axes}
         if axes:

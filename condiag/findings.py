@@ -506,7 +506,7 @@ def _minibatch(minibatch, problem) -> list[Finding]:
                      f"{'more than 10^15' if p.steps_to_floor is None else count(p.steps_to_floor)} steps") if m.exact else ""
             detail = (f"At lr = {sig(p.lr, 4)} the expected loss levels off at f* + {sig(p.floor_gap, 4)} (the noise floor), "
                       f"above the target f* + {sig(m.target_gap, 3)}{reach}.")
-            remedies = ()
+            remedies: tuple[Remedy, ...] = ()
             if m.lr_for_tol is not None and m.lr_for_tol_prediction is not None:
                 reach = m.lr_for_tol_prediction.steps_to_target
                 detail += (f" The floor is below the target for lr <= {sig(m.lr_for_tol, 3)} (floor f* + "

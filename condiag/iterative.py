@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -46,7 +47,7 @@ class ExtremePair:
     squared: bool = False
     """True when sigma_min came from AᵀA (or AAᵀ): its absolute error is then about
     sqrt(max(n, d)·eps)·sigma_max, not max(n, d)·eps·sigma_max (see :meth:`rank_tolerance`)."""
-    inverse_gram: object = field(default=None, repr=False, compare=False)
+    inverse_gram: Any = field(default=None, repr=False, compare=False)
     """v -> (AᵀA)⁻¹ v through the factors sigma_min came from (None without them): any column scaling D
     of A reuses them, since ((A D⁻¹)ᵀ(A D⁻¹))⁻¹ = D (AᵀA)⁻¹ D."""
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -202,7 +203,7 @@ class LogisticAnalysis(NotebookView):
     local_steps: int | None
     """Steps gradient descent needs near x* at the best fixed lr 2/(λmax + λmin) of H* to cut the error by tol:
     ceil(log tol / log rate) (the asymptotic rate; the way from x0 adds to it)."""
-    causes: object
+    causes: Any
     """Scaling and collinearity of the weighted design W*^{1/2} A, whose Gram matrix is the Hessian at x*
     (:func:`condiag.causes.diagnose_causes`); None when there is no x*."""
     findings: tuple = ()

@@ -66,11 +66,20 @@ class Model(Protocol):
     """The protocol (see the module docstring); :class:`condiag.problem.Problem` and
     :class:`condiag.two_layer.TwoLayerProblem` implement it."""
 
-    source: str
-    objective: str
-    capabilities: frozenset[Capability]
-    default_solvers: tuple[str, ...] | None
-    column_names: tuple[str, ...]
+    @property
+    def source(self) -> str: ...
+
+    @property
+    def objective(self) -> str: ...
+
+    @property
+    def capabilities(self) -> frozenset[Capability]: ...
+
+    @property
+    def default_solvers(self) -> tuple[str, ...] | None: ...
+
+    @property
+    def column_names(self) -> tuple[str, ...]: ...
 
     @property
     def n_cols(self) -> int: ...
@@ -87,7 +96,7 @@ class Model(Protocol):
 
     def description(self) -> dict[str, Any]: ...
 
-    def summary_rows(self) -> list[tuple[str, str]]: ...
+    def summary_rows(self) -> list[tuple[str, str | None]]: ...
 
 
 def has(model: Any, capability: Capability) -> bool:

@@ -15,6 +15,9 @@ class NotebookView:
     def _render_text(self, console) -> None:  # pragma: no cover - every report class defines it
         raise NotImplementedError
 
+    def to_dict(self) -> dict:  # pragma: no cover - every report class defines it
+        raise NotImplementedError
+
     def _repr_html_(self) -> str:
         """The report in a notebook: key numbers, findings, plots (inline SVG), the full text report folded."""
         from .render.html_report import notebook_html

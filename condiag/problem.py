@@ -20,7 +20,7 @@ products instead of re-deriving them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 
@@ -100,7 +100,7 @@ class Problem:
     validate shapes, finiteness and symmetry.
     """
 
-    A: object
+    A: Any
     """The matrix: A of ``||Ax - b||^2`` or Q of the quadratic; float64 ndarray or scipy.sparse CSR."""
     b: np.ndarray
     """Right-hand side (float64, length n_rows); zeros when the input had none (see ``has_rhs``)."""
@@ -312,8 +312,8 @@ class Problem:
         return text
 
     # ------------------------------------------------------------------ the model protocol (condiag.models)
-    capabilities = frozenset({Capability.LINEAR})
-    default_solvers = None
+    capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.LINEAR})
+    default_solvers: ClassVar[tuple[str, ...] | None] = None
     """compare's default: the registry's (:data:`condiag.solvers.DEFAULT_SOLVERS`)."""
 
     def hessian_vector_at(self, x: np.ndarray, v: np.ndarray) -> np.ndarray:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -37,9 +38,9 @@ class RowSource:
     label: str
     shape: tuple
     dtype: np.dtype
-    read: object
+    read: Any
     """read(start, stop) -> ndarray of those rows."""
-    close: object = None
+    close: Any = None
 
 
 def default_memory_limit() -> int:

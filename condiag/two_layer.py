@@ -26,6 +26,7 @@ Facts used (Baldi & Hornik 1989; Saxe, McClelland & Ganguli 2014; Arora et al. 2
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
@@ -55,8 +56,8 @@ class TwoLayerProblem:
 
     # the model protocol (condiag.models.Model)
     objective = "two-layer"
-    capabilities = frozenset({Capability.FACTORED, Capability.KNOWN_MINIMUM, Capability.OWN_ANALYSIS})
-    default_solvers = ("gd", "momentum", "adam", "lbfgs", "lm", "als")
+    capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.FACTORED, Capability.KNOWN_MINIMUM, Capability.OWN_ANALYSIS})
+    default_solvers: ClassVar[tuple[str, ...] | None] = ("gd", "momentum", "adam", "lbfgs", "lm", "als")
     """What ``compare --model two-layer`` runs without ``--solvers``: first-order methods, L-BFGS and the two
     solvers that exploit the product (LM, ALS)."""
     # what the first-order solvers read besides the protocol
@@ -176,7 +177,7 @@ class TwoLayerProblem:
             "init_scale": self.init_scale, "seed": self.seed, "n_weights": self.n_cols,
         }
 
-    def summary_rows(self) -> list[tuple[str, str]]:
+    def summary_rows(self) -> list[tuple[str, str | None]]:
         """The model in (label, text) rows, for the text reports."""
         from .numbers import sig
 

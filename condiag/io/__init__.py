@@ -10,6 +10,7 @@ import io as _io
 import os
 import sys
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..errors import InputError
 from ..problem import Problem
@@ -46,8 +47,8 @@ class ReadOptions:
 class RawData:
     """What a reader found: a matrix, perhaps a vector, column names and notes."""
 
-    matrix: object
-    vector: object | None = None
+    matrix: Any
+    vector: Any = None
     column_names: list[str] | None = None
     notes: list[str] = field(default_factory=list)
     matrix_label: str = ""

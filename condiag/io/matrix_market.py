@@ -85,7 +85,7 @@ def _parse(source, label: str):
         if np.any(numbers != np.floor(numbers)):
             bad = numbers[np.argmax(numbers != np.floor(numbers))]
             raise InputError(label, f"declares an integer field but holds the value {bad:g}")
-    notes = []
+    notes: list[str] = []
     if layout == "array":
         return _dense(values, rows, cols, symmetry), notes
     if field == "pattern":

@@ -19,12 +19,17 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..models import Capability, Model, missing
 from ..spectrum import EPS64
 from ..trajectories import checkpoints
+
+if TYPE_CHECKING:
+    from ..reference import Reference
+    from ..spectrum import Decomposition, Spectrum
 
 STATUSES = ("converged", "max_iter", "stalled", "diverged", "unbounded", "skipped", "failed")
 DIVERGENCE_GROWTH = 1e5
@@ -88,7 +93,7 @@ class Settings:
     params: dict = field(default_factory=dict)
     """Per-solver parameters from --param SOLVER.NAME=VALUE: {solver: {name: value}}."""
     seed: int = 0
-    progress: object = None
+    progress: Any = None
     """Callable (solver, iteration, max_iter) -> None, called about every 0.1 s of simulation."""
 
 
@@ -97,10 +102,12 @@ class Context:
     """Everything a solver may use: the problem, its exact analysis, the reference, the settings."""
 
     problem: Model
-    spectrum: object
-    bounds: object
-    decomposition: object
-    reference: object
+    spectrum: Spectrum | None
+    """The exact or estimated spectrum of a linear model (None for a non-linear one)."""
+    bounds: Any
+    """:class:`condiag.bounds.Bounds` of a linear model, :class:`condiag.comparison.CurvatureBounds` otherwise."""
+    decomposition: Decomposition | None
+    reference: Reference
     x0: np.ndarray
     settings: Settings
     no_minimum: str | None = None
@@ -135,13 +142,14 @@ class Monitor:
         self.record_path = context.problem.n_cols == 2 if record_path is None else record_path
         self.start = time.perf_counter()
         self.last_progress = self.start
-        self.start_loss = None
+        self.start_loss: float = math.nan
+        """f(x0), set by the first :meth:`observe`."""
         self.best_gap = math.inf
         self.f_evals = 0
-        self.status = None
+        self.status: str | None = None
         self.message = ""
-        self.diverged_at = None
-        self.x = None
+        self.diverged_at: int | None = None
+        self.x: np.ndarray | None = None
         self.k = 0
         self.growth_rule = True
         """False for linear methods proven convergent (spectral radius < 1): growth is a transient."""
@@ -152,7 +160,7 @@ class Monitor:
 
         A status the solver itself already decided (e.g. CG meeting negative curvature) stands."""
         self.k = k
-        if self.start_loss is None:
+        if math.isnan(self.start_loss):
             self.start_loss = loss
         finite = math.isfinite(loss) and bool(np.all(np.isfinite(x)))
         if finite:
@@ -220,7 +228,7 @@ class Monitor:
         k = self.k if iterations is None else iterations
         if self.context.no_minimum and status is None and self.status in (None, "max_iter") and x is not None and np.all(np.isfinite(x)):
             gradient = self.context.problem.gradient(np.asarray(x, dtype=float))
-            scale = max(float(np.linalg.norm(self.context.problem.b)), 1e-300)
+            scale = max(float(np.linalg.norm(getattr(self.context.problem, "b", 0.0))), 1e-300)
             if float(np.linalg.norm(gradient)) <= 1e-8 * scale:
                 self.status = "stalled"
                 self.message = f"stopped at a stationary point of f, which is a saddle or a maximum: {self.context.no_minimum}"
@@ -336,7 +344,7 @@ PARAMETER_RANGES = {
 """What each solver parameter means is the same in every solver that has it, so one table holds the rule."""
 
 
-def check_parameter(solver: "Solver", name: str, value) -> None:
+def check_parameter(solver: Solver | type[Solver], name: str, value) -> None:
     """Raise :class:`UsageError` for a parameter the solver lacks or a value out of its range ('auto' where the default is)."""
     from ..errors import UsageError
 
