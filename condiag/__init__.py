@@ -34,7 +34,7 @@ _LAZY = {
 }
 """Public name → (module, attribute): imported on first use (PEP 562)."""
 
-__all__ = ["__version__", *_LAZY]
+__all__ = ["__version__", *_LAZY]  # noqa: PLE0604 - the names of the table above
 
 
 def __getattr__(name):  # PEP 562 lazy exports

@@ -11,7 +11,14 @@ import pytest
 from conftest import ROOT
 
 import condiag
-from condiag.models import CAPABILITY_WORDS, MODEL_KINDS, Capability, Model, build_model, missing
+from condiag.models import (
+    CAPABILITY_WORDS,
+    MODEL_KINDS,
+    Capability,
+    Model,
+    build_model,
+    missing,
+)
 from condiag.problem import Problem
 from condiag.reference import Reference
 from condiag.solvers import REGISTRY, get_solver
