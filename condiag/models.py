@@ -2,7 +2,8 @@
 
 A model is a smooth objective f(x) of one flat parameter vector x, with
 
-* ``value(x)`` = f(x), ``gradient(x)`` = ∇f(x), ``hessian_vector_at(x, v)`` = ∇²f(x) v;
+* ``value(x)`` = f(x), ``gradient(x)`` = ∇f(x), ``value_and_gradient(x)`` = both (sharing their work, as
+  scipy's ``jac=True``), ``hessian_vector_at(x, v)`` = ∇²f(x) v;
 * ``initial_point()``: where a run starts when the user gives no ``--x0``; ``n_cols``: the dimension of x;
 * ``objective``: the model's name in reports; ``source``; ``column_names``: a name per parameter (or none);
 * ``describe_loss()``: f in words and symbols; ``description()``: the ``problem`` block of the JSON report,
@@ -88,6 +89,8 @@ class Model(Protocol):
     def value(self, x: np.ndarray) -> float: ...
 
     def gradient(self, x: np.ndarray) -> np.ndarray: ...
+
+    def value_and_gradient(self, x: np.ndarray) -> tuple[float, np.ndarray]: ...
 
     def hessian_vector_at(self, x: np.ndarray, v: np.ndarray) -> np.ndarray: ...
 

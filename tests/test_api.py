@@ -145,3 +145,19 @@ def test_every_finding_code_is_in_the_readme_table():
     documented = set(re.findall(r"^\| (CD\d{3}) \|", readme, re.M))
     assert len(emitted) > 50
     assert emitted <= documented, sorted(emitted - documented)
+
+
+def test_readme_model_protocol_example_runs():
+    """The README's own-model block runs as written, and what its comments claim holds."""
+    from conftest import ROOT
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("**One model protocol.**"):]
+    code = section[section.index("```python") + len("```python"):]
+    code = code[: code.index("```")]
+    namespace: dict = {}
+    exec(compile(code, "README.md", "exec"), namespace)  # noqa: S102 - our own documentation
+    statuses = {r.solver: (r.status, r.message) for r in namespace["mine"].results}
+    assert statuses["gd"][0] == statuses["lbfgs"][0] == "converged"
+    assert statuses["cg"][0] == "skipped" and statuses["cg"][1].startswith("needs the matrix of a linear")
+    assert namespace["net"].to_dict()["problem"]["objective"] == "two-layer"
