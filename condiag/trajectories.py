@@ -257,14 +257,18 @@ def log_gaps(model: QuadraticModel, method: LinearMethod, ks) -> np.ndarray:
     lam, w = model.weights()
     if w.size == 0:
         return np.full(ks.shape, -np.inf)
-    if method.kind == "gd":
-        return np.array([log_gap(model, method, k) for k in ks])
     out = np.empty(ks.shape)
     block = max(1, 1_000_000 // lam.size)
     log_w = np.log(w)
+    gd_factor = method.log_gd_factor(lam) if method.kind == "gd" else None
     for start in range(0, ks.size, block):
         chunk = ks[start:start + block, None]
-        out[start:start + block] = _logsumexp(log_w + 2.0 * _method_factors(method, lam, chunk)[0], axis=1)
+        if gd_factor is None:
+            logs = log_w + 2.0 * _method_factors(method, lam, chunk)[0]
+        else:  # a plain power: 2 k log|1 - lr λ|, and k = 0 exactly log w (0·(-inf) when lr λ = 1 is no number)
+            with np.errstate(invalid="ignore"):
+                logs = np.where(chunk == 0.0, log_w, log_w + 2.0 * chunk * gd_factor)
+        out[start:start + block] = _logsumexp(logs, axis=1)
     return out
 
 

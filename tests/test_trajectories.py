@@ -80,3 +80,17 @@ def test_peak_is_the_transient_rise_of_momentum():
     assert log_peak <= max(scan) + 1e-12
     assert log_peak >= max(scan) - math.log(1.2)  # within 20% of the true peak
     assert peak_gap(model, LinearMethod("gd", 1.0), 1000) == (0, log_gap(model, LinearMethod("gd", 1.0), 0))
+
+
+def test_vectorised_gd_gaps_are_the_scalar_ones_at_every_k():
+    """log_gaps for gd (one array operation) equals log_gap step by step, with lr·λ = 1 exactly, lr·λ > 2, a zero
+    weight and k = 0 and k = 1e300 among them."""
+    lam = np.array([4.0, 1e-9, 2.5, 0.0, 1.0])
+    model = QuadraticModel(lam, np.array([1.0, 2.0, 0.5, 3.0, 0.0]), 0.0)
+    method = LinearMethod("gd", 1.0)
+    ks = np.array([0, 1, 2, 3, 10, 1234, 10**6, 1e300])
+    expected = [log_gap(model, method, k) for k in ks]
+    np.testing.assert_allclose(log_gaps(model, method, ks), expected, rtol=1e-14, atol=0)
+    stable = LinearMethod("gd", 0.3)
+    ks = np.arange(0, 5000)
+    np.testing.assert_allclose(log_gaps(model, stable, ks), [log_gap(model, stable, k) for k in ks], rtol=1e-13, atol=1e-13)
