@@ -685,7 +685,7 @@ def compare_logistic_command(prob, solvers, lrs, max_iter, tol, x0, seed, plot, 
 
 def report_function_comparison(result, required, plot, as_json, report_format, output, no_color) -> int:
     """Render a :class:`~condiag.smooth.compare.FunctionComparison` and turn --require-converged into the exit code."""
-    from .policy import Check, _verdict
+    from .policy import Check, verdict_of
     from .smooth.compare import REACHED
 
     def text(console):
@@ -700,7 +700,7 @@ def report_function_comparison(result, required, plot, as_json, report_format, o
         passed = REACHED in statuses
         checks.append(Check(f"--require-converged {name}", passed, f"{name} reached the best minimum found" if passed
                             else f"{name} did not reach the best minimum found ({', '.join(statuses) or 'not run'})"))
-    verdict = _verdict(checks)
+    verdict = verdict_of(checks)
     reached = sum(v.status == REACHED for v in result.verdicts)
     emit(text, result.to_dict, as_json, output, no_color, f"{reached} of {len(result.runs)} runs reached the best minimum found",
          report_format, verdict.checks, figures_of("function_figure", result, "Each solver's path on f (one variable) or on its "
@@ -1126,7 +1126,7 @@ def model_command(factory, data, inputs_key, targets_key, weights, loss_name, re
     trace, per-layer λmax, Adam's preconditioned sharpness — against your learning rate (the edge of stability)."""
     from .errors import UsageError
     from .net.report import analyze_model
-    from .policy import Check, _findings_check, _verdict
+    from .policy import Check, findings_check, verdict_of
 
     if optimizer_state is not None and optimizer != "adam":
         raise UsageError("--optimizer-state goes with --optimizer adam")
@@ -1145,14 +1145,14 @@ def model_command(factory, data, inputs_key, targets_key, weights, loss_name, re
         render_model(result, console, verbose)
 
     draw(plot, "model_figure", result)
-    checks = _findings_check(result.findings, fail_on)
+    checks = findings_check(result.findings, fail_on)
     if max_sharpness_ratio is not None:
         for c in result.checks:
             passed = c.ratio <= max_sharpness_ratio
             checks.append(Check(f"--max-sharpness-ratio {max_sharpness_ratio:g} (lr {c.lr:g})", passed,
                                 f"lr {c.lr:g}: sharpness·lr/2 = {c.ratio:.4g}, {'within' if passed else 'above'} "
                                 f"--max-sharpness-ratio {max_sharpness_ratio:g}"))
-    verdict = _verdict(checks)
+    verdict = verdict_of(checks)
     emit(text, result.to_dict, as_json, output, no_color, f"sharpness {result.sharpness:.4g}, {len(result.findings)} findings",
          report_format, verdict.checks, figures_of("model_figure", result, "Left: the largest eigenvalues of the loss's Hessian "
                                                    "(± their residual bounds) against 2/lr. Right: λmax of each module's block."))

@@ -424,11 +424,11 @@ def _lsqr_reference(problem: Problem) -> tuple[np.ndarray, str]:
 def iterative_reference(problem: Problem, spectrum):
     """x* for the iterative path: the refined dense solver when A fits comfortably, else LSQR."""
     from .memory import available_memory_bytes
-    from .reference import Reference, _refined_reference, accuracy_estimate
+    from .reference import Reference, accuracy_estimate, refined_reference
 
     n, d = problem.n_rows, problem.n_cols
     if not problem.is_quadratic and n * d * 8 * 4 < 0.25 * available_memory_bytes() and d <= DENSE_EXACT_MAX_COLUMNS:
-        return _refined_reference(problem)
+        return refined_reference(problem)
     from scipy.sparse.linalg import spsolve
 
     if problem.is_quadratic:

@@ -26,7 +26,7 @@ class Verdict:
     checks: tuple[Check, ...] = ()
 
 
-def _verdict(checks) -> Verdict:
+def verdict_of(checks) -> Verdict:
     """The exit code and reasons of a list of checks: 1 when any failed."""
     checks = tuple(checks)
     reasons = tuple(c.message for c in checks if not c.passed)
@@ -48,7 +48,7 @@ def _condition_reason(cond: float, max_condition: float | None, name: str = "con
     return [f"{name} = {sig(cond, 5)} exceeds --max-condition {sig(max_condition, 5)}"]
 
 
-def _findings_check(findings, fail_on: str) -> list[Check]:
+def findings_check(findings, fail_on: str) -> list[Check]:
     if fail_on == "never":
         return []
     reasons = _findings_reason(findings, fail_on)
@@ -66,7 +66,7 @@ def _condition_check(cond: float, max_condition: float | None, name: str = "cond
 def analysis_verdict(analysis, fail_on: str = "never", max_condition: float | None = None, min_lr_margin: float | None = None) -> Verdict:
     """Exit 1 when a finding reaches ``fail_on``, cond(A) exceeds ``max_condition``, or an
     ``--lr`` is closer to the divergence threshold than ``min_lr_margin`` (threshold / lr)."""
-    checks = _findings_check(analysis.findings, fail_on) + _condition_check(analysis.spectrum.condition_number, max_condition)
+    checks = findings_check(analysis.findings, fail_on) + _condition_check(analysis.spectrum.condition_number, max_condition)
     if min_lr_margin is not None:
         threshold = analysis.bounds.divergence_threshold
         for check in analysis.checks:
@@ -77,7 +77,7 @@ def analysis_verdict(analysis, fail_on: str = "never", max_condition: float | No
             checks.append(Check(f"--min-lr-margin {sig(min_lr_margin, 4)} (lr {sig(check.lr, 5)})", passed,
                                 f"lr {sig(check.lr, 5)} has margin {sig(margin, 4)} to the divergence threshold "
                                 f"{sig(threshold, 5)}, {'at least' if passed else 'below'} --min-lr-margin {sig(min_lr_margin, 4)}"))
-    return _verdict(checks)
+    return verdict_of(checks)
 
 
 def comparison_verdict(comparison, require_converged=()) -> Verdict:
@@ -98,18 +98,18 @@ def comparison_verdict(comparison, require_converged=()) -> Verdict:
     failed = [r.solver for r in comparison.results if r.status == "failed"]
     if failed:
         checks.append(Check("solvers run without error", False, f"solver(s) failed with an error: {', '.join(failed)}"))
-    return _verdict(checks)
+    return verdict_of(checks)
 
 
 def model_verdict(analysis, fail_on: str = "never", max_condition: float | None = None) -> Verdict:
     """As :func:`analysis_verdict`, for a non-linear model's own analysis (``condition_number``: cond of its data
     matrix, for --max-condition)."""
-    return _verdict(_findings_check(analysis.findings, fail_on) + _condition_check(analysis.condition_number, max_condition, "cond(A)"))
+    return verdict_of(findings_check(analysis.findings, fail_on) + _condition_check(analysis.condition_number, max_condition, "cond(A)"))
 
 
 def findings_verdict(findings, fail_on: str = "never") -> Verdict:
     """The --fail-on rule alone (logistic regression)."""
-    return _verdict(_findings_check(findings, fail_on))
+    return verdict_of(findings_check(findings, fail_on))
 
 
 def trace_verdict(report, fail_on=(), max_steps_to_tol: float | None = None) -> Verdict:
@@ -129,4 +129,4 @@ def trace_verdict(report, fail_on=(), max_steps_to_tol: float | None = None) -> 
             shown = "never reaches tol" if needed is None else f"needs {needed:,.0f} more steps"
             checks.append(Check(f"--max-steps-to-tol {max_steps_to_tol:,.0f} ({run.log.label})", passed,
                                 f"{run.log.label}: {shown}, {'within' if passed else 'above'} --max-steps-to-tol {max_steps_to_tol:,.0f}"))
-    return _verdict(checks)
+    return verdict_of(checks)

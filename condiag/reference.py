@@ -113,7 +113,7 @@ def reference_from(problem: Problem, decomposition: Decomposition) -> Reference:
             digits = fast.accuracy.get("correct_digits")
             if digits is not None and digits >= FAST_PATH_DIGITS:
                 return fast
-        return _refined_reference(problem, decomposition)
+        return refined_reference(problem, decomposition)
     coefficients = minimiser_coefficients(problem, decomposition)
     x = decomposition.V @ coefficients
     loss = problem.value(x)
@@ -155,7 +155,7 @@ def _svd_reference(problem: Problem, decomposition: Decomposition) -> Reference:
     )
 
 
-def _refined_reference(problem: Problem, decomposition: Decomposition | None = None) -> Reference:
+def refined_reference(problem: Problem, decomposition: Decomposition | None = None) -> Reference:
     from .memory import require_memory
     from .refined_lstsq import refined_lstsq
 
@@ -240,7 +240,7 @@ def solve(problem: Problem) -> Reference:
             raise InputError(problem.source, f"has no minimiser x*: {reason} (smallest eigenvalue {lowest:.4g})",
                              "condiag analyze explains the direction along which f decreases without bound")
         return reference_from(problem, decomposition)
-    return _refined_reference(problem)
+    return refined_reference(problem)
 
 
 @dataclass(frozen=True)

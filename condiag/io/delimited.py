@@ -66,7 +66,7 @@ def _text_stream(source, label: str):
     return io.TextIOWrapper(raw, encoding="utf-8-sig", newline=""), size
 
 
-def _sniff_delimiter(sample: str, fmt: str) -> str:
+def sniff_delimiter(sample: str, fmt: str) -> str:
     if fmt == "tsv":
         return "\t"
     counts = {d: sample.count(d) for d in (",", ";", "\t", "|")}
@@ -150,7 +150,7 @@ def read_table(source, label: str, fmt: str, header: bool | None):
         except UnicodeDecodeError as exc:
             raise InputError(label, f"is not UTF-8 text (byte {exc.start})") from None
         stream.seek(0)
-        delimiter = _sniff_delimiter(sample, fmt)
+        delimiter = sniff_delimiter(sample, fmt)
         fast = _read_with_loadtxt(stream, label, delimiter, header)
         if fast is not None:
             return fast

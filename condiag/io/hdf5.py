@@ -26,7 +26,7 @@ def _open(source, label: str):
         raise InputError(label, "is not a readable HDF5 file") from exc
 
 
-def _walk(group, label: str, allow_external: bool, prefix: str = "", depth: int = 0, out=None, external=None):
+def walk_datasets(group, label: str, allow_external: bool, prefix: str = "", depth: int = 0, out=None, external=None):
     """Map every dataset path to its shape; collect external links separately."""
     import h5py
 
@@ -52,7 +52,7 @@ def _walk(group, label: str, allow_external: bool, prefix: str = "", depth: int 
         if isinstance(obj, h5py.Dataset):
             out[path] = tuple(obj.shape) if obj.shape is not None else ()
         elif isinstance(obj, h5py.Group):
-            _walk(obj, label, allow_external, path + "/", depth + 1, out, external)
+            walk_datasets(obj, label, allow_external, path + "/", depth + 1, out, external)
     return out, external
 
 
@@ -122,7 +122,7 @@ def _external_target(ds) -> str | None:
     return None
 
 
-def _read_dataset(f, name: str, label: str, role: str, allow_external: bool, external: dict):
+def read_dataset(f, name: str, label: str, role: str, allow_external: bool, external: dict):
     import h5py
 
     where = f"{label}:{name}"
@@ -158,7 +158,7 @@ def read_matrix(source, label: str, fmt: str, options):
     from . import RawData
 
     with _open(source, label) as f:
-        datasets, external = _walk(f, label, options.allow_external)
+        datasets, external = walk_datasets(f, label, options.allow_external)
         listing = {**datasets, **{k: ("external",) for k in external}}
         key = options.a_key
         if key is not None:
@@ -171,16 +171,16 @@ def read_matrix(source, label: str, fmt: str, options):
         if options.b_key is not None or key is None:
             b_name, note = pick_vector(datasets, options.b_key, label, matrix_key=name)
             if b_name:
-                vector = _read_dataset(f, b_name, label, "vector b", options.allow_external, external)
+                vector = read_dataset(f, b_name, label, "vector b", options.allow_external, external)
                 vector_label = f"{label}:{b_name}"
                 notes += [note] if note else []
-        matrix = _read_dataset(f, name, label, "matrix", options.allow_external, external)
+        matrix = read_dataset(f, name, label, "matrix", options.allow_external, external)
     return RawData(matrix=matrix, vector=vector, notes=notes, matrix_label=f"{label}:{name}", vector_label=vector_label)
 
 
 def read_vector(source, label: str, fmt: str, key: str | None, options):
     with _open(source, label) as f:
-        datasets, external = _walk(f, label, options.allow_external)
+        datasets, external = walk_datasets(f, label, options.allow_external)
         key = key.lstrip("/") if key else key
         if key is not None and key not in datasets and resolve(f, key, label, options.allow_external) is not None:
             datasets[key] = ()
@@ -188,5 +188,5 @@ def read_vector(source, label: str, fmt: str, key: str | None, options):
             key = next(iter(external))
             datasets[key] = ("external",)
         name, note = pick_vector(datasets, key or options.b_key, label)
-        vector = _read_dataset(f, name, label, "vector b", options.allow_external, external)
+        vector = read_dataset(f, name, label, "vector b", options.allow_external, external)
     return vector, f"{label}:{name}", note

@@ -190,10 +190,10 @@ def _v5_load(source, label: str, name: str, cls: str, shape, role: str):
 def _v73_read(source, label: str, name: str | None, role: str, options, vector_key=None):
     import h5py
 
-    from .hdf5 import _read_dataset, _walk
+    from .hdf5 import read_dataset, walk_datasets
 
     with h5py.File(source, "r") as f:
-        datasets, external = _walk(f, label, options.allow_external)
+        datasets, external = walk_datasets(f, label, options.allow_external)
         datasets = {k: v for k, v in datasets.items() if not k.startswith("#")}
         hard = [k for k in f if isinstance(f.get(k, getlink=True), h5py.HardLink)]
         groups = {k: (int(f[k].attrs.get("MATLAB_sparse", 0)), -1) for k in hard if isinstance(f[k], h5py.Group) and "MATLAB_sparse" in f[k].attrs}
@@ -210,13 +210,13 @@ def _v73_read(source, label: str, name: str | None, role: str, options, vector_k
             n_rows = int(grp.attrs["MATLAB_sparse"])
             if "ir" not in grp or "jc" not in grp:
                 raise InputError(f"{label}:{key}", "is a MATLAB sparse matrix without its ir/jc index arrays")
-            ir, jc = (np.asarray(_read_dataset(f, f"{key}/{part}", label, "sparse index array", options.allow_external, external)).ravel()
+            ir, jc = (np.asarray(read_dataset(f, f"{key}/{part}", label, "sparse index array", options.allow_external, external)).ravel()
                       for part in ("ir", "jc"))
-            data = (np.asarray(_read_dataset(f, f"{key}/data", label, "sparse data", options.allow_external, external)).ravel()
+            data = (np.asarray(read_dataset(f, f"{key}/data", label, "sparse data", options.allow_external, external)).ravel()
                     if "data" in grp else np.ones(len(ir)))
             check_compressed(jc, ir, len(data), len(jc) - 1, n_rows, f"{label}:{key}")
             return sp.csc_matrix((data, ir, jc), shape=(n_rows, len(jc) - 1)).tocsr(), key
-        value = _read_dataset(f, key, label, role, options.allow_external, external)
+        value = read_dataset(f, key, label, role, options.allow_external, external)
         return np.asarray(value).T, key  # MATLAB stores column-major
 
 

@@ -159,12 +159,12 @@ def _runs_from_records(label: str, steps, losses, lrs, runs, notes, sharpness=No
 
 # ---------------------------------------------------------------------------- formats
 def _read_table(text: str, label: str, fmt: str, column, step_column, lr_column, run_column) -> list[LossLog]:
-    from ..io.delimited import _sniff_delimiter
+    from ..io.delimited import sniff_delimiter
 
     lines = [line for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
     if not lines:
         raise InputError(label, "holds no loss records")
-    delimiter = _sniff_delimiter("\n".join(lines[:50]), fmt)
+    delimiter = sniff_delimiter("\n".join(lines[:50]), fmt)
 
     def split(chunk):
         reader = csv.reader(chunk, delimiter=delimiter, skipinitialspace=delimiter == " ")
