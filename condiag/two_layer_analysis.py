@@ -70,6 +70,15 @@ class TwoLayerAnalysis(NotebookView):
         return 2.0 / self.lambda_init if self.lambda_init > 0 else math.inf
 
     @property
+    def max_stable(self) -> float | None:
+        """2 / λmax(H) at the balanced minimum, measured (power iteration on exact Hessian-vector products): the
+        largest lr at which gradient descent can settle at a minimum, the meaning ``learning_rate.max_stable`` has
+        for every model. The balanced minimum is the flattest of its family (W1 D, D⁻¹ W2), so above it no minimum
+        is stable; below it a run may still fail from its start (``max_stable_init``). None when λ is 0."""
+        lam = self.lambda_minimum_measured
+        return 2.0 / lam if lam > 0 else None
+
+    @property
     def threshold_minimum(self) -> float:
         """2 / lambda_minimum: GD near the minimum diverges above it."""
         return 2.0 / self.lambda_minimum if self.lambda_minimum > 0 else math.inf

@@ -165,3 +165,19 @@ def test_no_code_branches_on_a_model_name():
         if "two-layer" in text:
             assert path.relative_to(package).as_posix() in {"models.py", "two_layer.py", "two_layer_analysis.py"}, path
     assert set(MODEL_KINDS) == {"linear", "two-layer"}
+
+
+@pytest.mark.parametrize("samples", [0, 40])
+def test_max_stable_means_the_same_for_the_two_layer_model(samples):
+    """learning_rate.max_stable of the two-layer report is where gradient descent stops working: just above it no run
+    converges, at the recommended lr the run converges."""
+    model = TwoLayerProblem.create(np.random.default_rng(7).standard_normal((5, 4)), 2, samples=samples)
+    report = condiag.analyze(model)
+    bound = report.to_dict()["learning_rate"]["max_stable"]
+    # the measured curvature at the minimum is the dense Hessian's largest eigenvalue
+    H = np.array([model.hessian_vector_at(report.optimum.theta, e) for e in np.eye(model.n_cols)])
+    assert bound == pytest.approx(2 / np.linalg.eigvalsh((H + H.T) / 2)[-1], rel=1e-8)
+    above = condiag.compare(model, solvers=["gd"], lr=1.1 * bound, max_iter=20_000, tol=1e-8).results[0]
+    assert above.status != "converged"
+    below = condiag.compare(model, solvers=["gd"], lr=report.recommended_lr, max_iter=200_000, tol=1e-8).results[0]
+    assert below.status == "converged"
