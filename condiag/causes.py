@@ -21,10 +21,9 @@ import numpy as np
 
 from .problem import Problem
 from .spectrum import EPS64, Decomposition
+from .thresholds import BELSLEY_INDEX, BELSLEY_PROPORTION
 
 FLOAT32_UNIT_ROUNDOFF = 2.0**-24
-BELSLEY_INDEX = 30.0
-BELSLEY_PROPORTION = 0.5
 MAX_BELSLEY_COLS = 500
 SCALING_MIN_RATIO = 10.0
 """cond(A) <= cond(A D⁻¹) cond(D), so equilibration cannot improve cond(A) by more than the column

@@ -15,6 +15,15 @@ from decimal import ROUND_CEILING
 import numpy as np
 
 from .numbers import count, factor, loadings_text, round_sig, sig, sig_below
+from .thresholds import (
+    FLOAT32_ERROR,
+    FLOAT32_WARNING,
+    ILL_CONDITIONED,
+    MIN_CORRECT_DIGITS,
+    SCALING_IMPROVEMENT,
+    SCALING_MIN_CONDITION,
+    condition_severity,
+)
 
 SEVERITIES = ("info", "warning", "error")
 
@@ -185,9 +194,9 @@ def _gd_steps(advice: dict) -> tuple[int | None, int | None, float | None]:
 
 def _valley(problem, spectrum, bounds, advice, ridge, causes) -> Finding | None:
     kappa = spectrum.effective_hessian_condition_number
-    if kappa is None or kappa < 1e3:
+    if kappa is None or kappa < ILL_CONDITIONED:
         return None
-    severity = "error" if kappa >= 1e6 else "warning"
+    severity = condition_severity(kappa)
     slow = spectrum.slowest_learned or spectrum.flattest
     steep = spectrum.steepest
     iterations, at_optimum, safe_lr = _gd_steps(advice)
@@ -228,7 +237,7 @@ def _valley(problem, spectrum, bounds, advice, ridge, causes) -> Finding | None:
 
 def _well_conditioned(spectrum, bounds, advice) -> Finding | None:
     kappa = spectrum.effective_hessian_condition_number
-    if kappa is None or kappa >= 1e3:
+    if kappa is None or kappa >= ILL_CONDITIONED:
         return None
     gd = advice.get("gd")
     at = (f"Gradient descent at lr = {gd.lr!r} (10% from the edge, checked) needs {_steps_phrase(gd, bounds.tol)}; "
@@ -285,7 +294,7 @@ def _rank_deficient(problem, spectrum, reference) -> Finding | None:
 
 def _scaling(causes) -> Finding | None:
     s = causes.scaling
-    if s is None or not np.isfinite(s.improvement) or s.improvement < 10 or s.condition_number < 100:
+    if s is None or not np.isfinite(s.improvement) or s.improvement < SCALING_IMPROVEMENT or s.condition_number < SCALING_MIN_CONDITION:
         return None
     best, _how = s.best
     cause = "the cause" if best < 30 else "a large part of the cause"
@@ -341,7 +350,7 @@ def _precision(causes, spectrum, float32=None) -> Finding | None:
     risk = p.cond_h_float32
     if not np.isfinite(risk):
         risk = float("inf")
-    if risk < 1e-3:
+    if risk < FLOAT32_WARNING:
         return None
     digits = max(0.0, -math.log10(risk)) if np.isfinite(risk) and risk > 0 else 0.0
     stored = f" The input is stored as {p.input_dtype}." if p.input_dtype not in ("float64", "int64") else ""
@@ -349,12 +358,13 @@ def _precision(causes, spectrum, float32=None) -> Finding | None:
              f"({sig(digits, 2)} correct digits); solvers that work with A directly: cond(A) × 2⁻²⁴ = {sig(p.cond_a_float32, 2)}.")
     data = {"cond_h_float32": p.cond_h_float32, "cond_a_float32": p.cond_a_float32}
     if float32 is None:
-        severity = "error" if risk >= 1 else "warning"
+        severity = "error" if risk >= FLOAT32_ERROR else "warning"
         title = f"float32 cannot resolve this problem well: cond(H) × 2⁻²⁴ = {sig(risk, 2)}"
         detail = f"float32 rounds at about 6e-8 relative. {bound} Rounding also moves the observed divergence threshold slightly."
     else:
         reached = max(0.0, -math.log10(float32.relative_error)) if float32.relative_error > 0 else 16.0
-        severity = "error" if float32.relative_error >= 1 else ("warning" if float32.relative_error >= 1e-3 else "info")
+        severity = ("error" if float32.relative_error >= FLOAT32_ERROR
+                    else "warning" if float32.relative_error >= FLOAT32_WARNING else "info")
         method = "heavy ball" if float32.method == "momentum" else "gradient descent"
         title = f"float32 reaches about {sig(reached, 2)} correct digits here (measured; the bound says {sig(digits, 2)})"
         detail = (f"A float32 run of {method} at the advised parameters, rounded as PyTorch rounds it, ends "
@@ -582,7 +592,7 @@ def diagnose(*, problem, spectrum, bounds, advice, checks, reference, causes, ri
 
 def _accuracy(reference) -> Finding | None:
     digits = reference.accuracy.get("correct_digits")
-    if digits is None or digits >= 3:
+    if digits is None or digits >= MIN_CORRECT_DIGITS:
         return None
     return Finding(
         "CD140",
@@ -609,7 +619,7 @@ def logistic_findings(a) -> list[Finding]:
                            {"margin": a.margin}))
     if a.at_optimum is not None:
         kappa = a.at_optimum.condition_number
-        severity = "error" if kappa >= 1e6 else "warning" if kappa >= 1e3 else "info"
+        severity = condition_severity(kappa)
         steps = "more than 10^15" if a.local_steps is None else count(a.local_steps)
         out.append(Finding("CD181", severity, f"Near the optimum cond(H*) = {sig(kappa, 3)}: gradient descent needs {steps} steps",
                            f"The Hessian at x* (Aᵀ W* A scaled, W* = p(1-p) at x*) has λmax = {sig(a.at_optimum.lambda_max, 4)} and "

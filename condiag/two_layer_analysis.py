@@ -11,6 +11,7 @@ import numpy as np
 from .findings import Finding, Remedy, severity_rank
 from .notebook import NotebookView
 from .numbers import count, floor_sig, sig, sig_below
+from .thresholds import ILL_CONDITIONED
 from .two_layer import (
     Optimum,
     TwoLayerProblem,
@@ -113,6 +114,8 @@ SIMULATION_BUDGET = 200_000
 """Steps of gradient descent simulated to check the recommended lr (a 10x6 fit takes well under a second)."""
 ADAM_TARGET_STEPS = 300
 """The Adam remedy aims at covering the distance to the minimum in about this many steps."""
+LARGE_CURVATURE = 1e3
+"""λmax above which CD150 warns that scale, not conditioning, sets the lr (2/λ below 2e-3)."""
 
 
 def _simulated_steps(problem: TwoLayerProblem, solver: str, lr: float, tol: float, budget: int) -> int | None:
@@ -194,9 +197,9 @@ def two_layer_findings(**a) -> list[Finding]:
     scale_words = "the number of samples, " if p.samples else ""
     findings.append(Finding(
         "CD150",
-        "warning" if cond < 1e3 and top > 1e3 else "info",
+        "warning" if cond < ILL_CONDITIONED and top > LARGE_CURVATURE else "info",
         f"Scale, not conditioning: cond(A) = {sig(cond, 3)} but the curvature reaches {sig(top, 3)}",
-        f"A is {'well' if cond < 1e3 else 'poorly'} conditioned (cond(A) = {sig(cond, 3)}), yet its scale (σ₁ = {sig(s1, 3)}), "
+        f"A is {'well' if cond < ILL_CONDITIONED else 'poorly'} conditioned (cond(A) = {sig(cond, 3)}), yet its scale (σ₁ = {sig(s1, 3)}), "
         f"{scale_words}and the loss convention make the Hessian's top eigenvalue {sig(a['lambda_init'], 3)} at the start "
         f"(measured {sig(a['lambda_init_measured'], 3)} by Hessian-vector power iteration; formula 2c[σ₁(R₀) + σ₁(W1)²λmax(C) + σ₁(W2L)²]) "
         f"and {sig(a['lambda_minimum'], 3)} at the balanced minimum (measured {sig(a['lambda_minimum_measured'], 3)}; formula "
