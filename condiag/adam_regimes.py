@@ -62,6 +62,6 @@ def adam_regime(lr: float, beta1: float, beta2: float, eps: float, eigenvalues: 
     late_lr = lr * (1 - beta1) / eps
     rate = spectral_radius(LinearMethod("heavy-ball", late_lr, beta1), lam) if lam.size else None
     stable = rate is not None and rate < 1
-    per_decade = math.log(10) / -math.log(rate) if stable and rate > 0 else None
+    per_decade = math.log(10) / -math.log(rate) if rate is not None and 0 < rate < 1 else None
     return AdamRegime(lr, beta1, beta2, eps, step_bound, distance, distance / step_bound if step_bound > 0 else math.inf,
                       eps_critical, eps < eps_critical, late_lr, rate if stable else None, per_decade)

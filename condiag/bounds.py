@@ -285,6 +285,8 @@ def check_learning_rate(
     log_T = log_gap(model, method, steps)
     floor = model.floor
     start_loss = floor + math.exp(log_start) if log_start > -np.inf else floor
+    predicted_gap: float | None
+    predicted_loss: float | None
     if log_T == -np.inf:
         predicted_gap, predicted_loss, loss_log10 = 0.0, floor, (math.log10(floor) if floor > 0 else None)
     elif log_T < 700:

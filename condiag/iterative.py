@@ -314,7 +314,8 @@ def spectrum_from_pair(problem: Problem, pair: ExtremePair):
     rank = (min(problem.n_rows, d) - (1 if singular else 0))
 
     steepest = direction(pair.v_max, lam_max, names)
-    flattest = direction(pair.v_min, lam_min if not wide else lam_nonzero, names) if pair.v_min is not None else steepest
+    flattest_value = lam_nonzero if wide and lam_nonzero is not None else lam_min  # wide A: the smallest non-zero one
+    flattest = direction(pair.v_min, flattest_value, names) if pair.v_min is not None else steepest
     return Spectrum(
         singular_values=np.array([pair.sigma_max, pair.sigma_min]),
         sigma_max=pair.sigma_max,

@@ -267,7 +267,8 @@ def analyze_logistic(problem, lrs=(), x0=None, tol: float = 1e-6) -> LogisticAna
             verdict = "diverges near x*" if local_lr is not None else "above the global bound"
         checks.append((float(lr), verdict))
     local_steps = math.ceil(math.log(tol) / math.log(local_rate)) if local_rate is not None and 0 < local_rate < 1 else None
-    causes = weighted_causes(model, reference.x, at_optimum.condition_number) if at_optimum is not None else None
+    causes = (weighted_causes(model, reference.x, at_optimum.condition_number)
+              if at_optimum is not None and reference.x is not None else None)
     analysis = LogisticAnalysis(model, L, 2.0 / L, curvature(model.hessian(x0)), at_optimum, local_lr, local_rate, separable,
                                 margin, reference, tuple(checks), x0, tol, local_steps, causes)
     from dataclasses import replace

@@ -320,7 +320,7 @@ class MinibatchAnalysis:
     alpha: float
     threshold: float
     """η_ms, the mean-square stability threshold."""
-    full_batch_threshold: float
+    full_batch_threshold: float | None
     """2/L, gradient descent's."""
     exact: bool
     """Whether T was formed (everything available); else matrix-free: the threshold and each lr's noise floor."""
@@ -345,7 +345,7 @@ class MinibatchAnalysis:
 
 
 def analyse_minibatch(problem, decomposition, x_star, x0, floor, batch_size: int, replacement: bool, lrs, steps: int,
-                      tol: float, full_batch_threshold: float) -> MinibatchAnalysis:
+                      tol: float, full_batch_threshold: float | None) -> MinibatchAnalysis:
     """The minibatch view: η_ms always; with at most :data:`EXACT_DIRECTIONS` learned directions also, for each lr,
     the noise floor, the expected loss after ``steps``, the steps to the floor and to tol, and the lr the floor
     needs to be below tol."""
@@ -367,12 +367,12 @@ def analyse_minibatch(problem, decomposition, x_star, x0, floor, batch_size: int
         return MinibatchAnalysis(batch_size, replacement, model.alpha, threshold, full_batch_threshold, True, predictions,
                                  advised, checked, target, k)
     threshold = mean_square_threshold_matrix_free(model)
-    predictions = []
+    estimated: list[SGDPrediction] = []
     for lr in lrs:
         stable = lr < threshold
         floor_gap = noise_floor_matrix_free(model, float(lr)) if stable else None
-        predictions.append(SGDPrediction(float(lr), stable, math.nan, floor_gap, {}, None, None))
-    return MinibatchAnalysis(batch_size, replacement, model.alpha, threshold, full_batch_threshold, False, tuple(predictions),
+        estimated.append(SGDPrediction(float(lr), stable, math.nan, floor_gap, {}, None, None))
+    return MinibatchAnalysis(batch_size, replacement, model.alpha, threshold, full_batch_threshold, False, tuple(estimated),
                              None, None, target, k)
 
 

@@ -265,6 +265,7 @@ def _refined_lstsq_unit(A: np.ndarray, b: np.ndarray, max_steps: int, kernels, s
         solution = _finish(A, As, D, b, x, r, rank, 0, "SVD minimum-norm (rank-deficient after equilibration)", scaled_cond, precision,
                            float(s[0]))
         return replace(solution, rank_unscaled=kept)
+    assert factors is not None  # full column rank: the QR factorisation was computed above
     Q, R, P = factors
 
     def correction(f, g_scaled):

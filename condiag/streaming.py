@@ -184,7 +184,7 @@ def tsqr(source: RowSource, rhs: RowSource | None, memory_limit: int, intercept:
             bad = np.argwhere(~np.isfinite(rows))[0]
             raise InputError(source.label, f"has NaN/Inf values, the first at A[{start + bad[0]}, {bad[1]}]", "remove or impute them")
         b_rows = rhs.read(start, stop).reshape(-1) if rhs is not None else np.zeros(stop - start)
-        if not np.all(np.isfinite(b_rows)):
+        if rhs is not None and not np.all(np.isfinite(b_rows)):  # (zeros when there is no b)
             raise InputError(rhs.label, "has NaN/Inf values", "remove or impute them")
         qr.add(rows, b_rows, intercept)
         del rows, b_rows

@@ -79,7 +79,8 @@ class LinearMethod:
         (1 + β)(1 - lr λ) - β for Nesterov's look-ahead point (see the module docstring)."""
         if self.kind == "nesterov":
             return (1.0 + self.beta) * (1.0 - self.lr * lam) - self.beta
-        return sum(self.coefficients(lam))
+        a, c = self.coefficients(lam)
+        return a + c
 
     def discriminant(self, lam: np.ndarray) -> np.ndarray:
         """D = a² + 4c of the characteristic polynomial z² - a z - c, written without the cancellation

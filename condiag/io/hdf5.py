@@ -188,5 +188,7 @@ def read_vector(source, label: str, fmt: str, key: str | None, options):
             key = next(iter(external))
             datasets[key] = ("external",)
         name, note = pick_vector(datasets, key or options.b_key, label)
+        if name is None:
+            raise InputError(label, "holds no vector b", "name it: --rhs FILE.h5:KEY")
         vector = read_dataset(f, name, label, "vector b", options.allow_external, external)
     return vector, f"{label}:{name}", note

@@ -40,7 +40,7 @@ def _read_header(fp, label: str):
         elif version == (2, 0):
             shape, fortran, dtype = npformat.read_array_header_2_0(fp, max_header_size=MAX_HEADER)
         else:
-            shape, fortran, dtype = npformat._read_array_header(fp, version, max_header_size=MAX_HEADER)
+            shape, fortran, dtype = npformat._read_array_header(fp, version, max_header_size=MAX_HEADER)  # type: ignore[attr-defined]  # 3.0
     except (ValueError, EOFError, SyntaxError, TypeError, KeyError, UnicodeDecodeError) as exc:
         raise InputError(label, f"is not a valid .npy array ({str(exc).splitlines()[0][:120]})") from exc
     return shape, fortran, np.dtype(dtype)
@@ -120,7 +120,7 @@ def _read_payload(fp, shape, fortran: bool, dtype: np.dtype, label: str) -> np.n
     for s in shape:
         count *= s
     array = np.empty(count, dtype=dtype)
-    view = memoryview(array.view(np.uint8).reshape(-1)) if count else memoryview(b"")
+    view = memoryview(array.view(np.uint8).reshape(-1)) if count else memoryview(b"")  # type: ignore[arg-type]
     filled = 0
     while filled < len(view):
         got = fp.readinto(view[filled : filled + READ_CHUNK])
@@ -169,12 +169,12 @@ class _Archive:
             self.members[name] = info
         total = sum(info.file_size for info in self.members.values())
         require_memory(total, label, f"the archive's {len(self.members)} members, uncompressed,")
-        self._shapes = None
+        self._shapes: dict[str, tuple] | None = None
 
     def shapes(self) -> dict[str, tuple]:
         """Declared shape of every member, from its header only (non-arrays are reported)."""
         if self._shapes is None:
-            shapes = {}
+            shapes: dict[str, tuple] = {}
             for name, info in self.members.items():
                 try:
                     with self.zip.open(info) as fp:
@@ -286,6 +286,8 @@ def read_vector(source, label: str, fmt: str, key: str | None, options):
     try:
         shapes = archive.shapes()
         name, note = pick_vector(shapes, key or options.b_key, label)
+        if name is None:
+            raise InputError(label, "holds no vector b", "name it: --rhs FILE.npz:KEY")
         return archive.load(name, "vector b"), f"{label}:{name}", note
     finally:
         archive.close()

@@ -52,7 +52,8 @@ class HessianOperator:
 
     def blocks(self) -> list[Block]:
         """The parameters grouped by their module (the name up to the last dot), in order."""
-        out, start = [], 0
+        out: list[Block] = []
+        start = 0
         for name, p in zip(self.names, self.params):
             module = name.rsplit(".", 1)[0] if "." in name else name
             size = int(p.numel())

@@ -88,8 +88,9 @@ def load_weights(model, path: str) -> str:
         state = _torch_load(path)
         if isinstance(state, dict) and not any(isinstance(v, torch.Tensor) for v in state.values()):
             for key in ("state_dict", "model_state_dict", "model"):
-                if isinstance(state.get(key), dict):
-                    state = state[key]
+                nested = state.get(key)
+                if isinstance(nested, dict):
+                    state = nested
                     break
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise InputError(path, "does not hold a state dict (names to tensors)")
@@ -179,7 +180,7 @@ def loss_function(name: str, reduction: str):
     return torch.nn.BCEWithLogitsLoss(reduction=reduction)
 
 
-def load_adam_state(path: str, model, betas=(0.9, 0.999)) -> list:
+def load_adam_state(path: str, model, betas=(0.9, 0.999)) -> tuple[list, float, tuple]:
     """Adam's bias-corrected second moments v̂ per parameter (in ``model.parameters()`` order) from a saved
     ``optimizer.state_dict()``: v̂ = exp_avg_sq / (1 − β2^step)."""
     import torch

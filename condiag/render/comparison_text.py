@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rich.console import Console, Group
+from rich.console import Console, Group, RenderableType
 from rich.padding import Padding
 from rich.text import Text
 
@@ -31,7 +31,7 @@ def render_comparison(comparison, console: Console) -> None:
     problem = comparison.problem
     reference = comparison.reference
     settings = comparison.settings
-    parts = [Text(f"condiag compare — {problem.source}", style="bold")]
+    parts: list[RenderableType] = [Text(f"condiag compare — {problem.source}", style="bold")]
     parts += problem_section(problem)
     parts += [
         heading("Reference (exact)"),
@@ -120,6 +120,6 @@ def libraries_section(estimates, width: int) -> list:
     """What each library computes on this data, and how far that is from x*."""
     rows = [[e.name, "-" if e.rank is None else count(e.rank), sig(e.train_loss, 4), sig(e.x_rel_error, 2)] for e in estimates]
     columns = (("estimator", "left"), ("kept σ", "right"), ("train loss", "right"), ("‖x - x*‖/‖x*‖", "right"))
-    parts = [heading("What the libraries compute on this data"), fitted_table(columns, rows, width, optional=["kept σ"])]
+    parts: list[RenderableType] = [heading("What the libraries compute on this data"), fitted_table(columns, rows, width, optional=["kept σ"])]
     parts += [Text(f"{e.name}: {e.convention}.", style="dim") for e in estimates]
     return parts

@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 from rich import box
-from rich.console import Console, Group
+from rich.console import Console, Group, RenderableType
 from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
@@ -174,7 +174,7 @@ def bounds_section(bounds, problem, advice=None, verbose: bool = True) -> list:
         how = "from x0" if item.closed_form else "worst case"
         rows.append((f"advised: {ADVICE_LABELS[name]}", f"lr = {item.lr!r}{beta}: {count(item.steps_to_tol)} steps ({how}; "
                                                           f"{count(item.steps_at_optimum)} at the edge-hugging optimum)"))
-    parts = [heading("Learning-rate bounds"), key_values(rows)]
+    parts: list[RenderableType] = [heading("Learning-rate bounds"), key_values(rows)]
     if advice:
         parts.append(Text(f"Steps: first T with f(x_T) - f* ≤ {sig(bounds.tol, 2)}·(f(x0) - f*). Advised: 10% from the edge, "
                           "rounded down, checked in float64 and float32.", style="dim"))
@@ -193,7 +193,13 @@ def bounds_section(bounds, problem, advice=None, verbose: bool = True) -> list:
     return parts
 
 
-def fitted_table(columns, rows, width: int, optional) -> Table:
+class FittedTable(Table):
+    """A rich Table that knows which of its candidate columns it kept (:func:`fitted_table`)."""
+
+    kept: set[str]
+
+
+def fitted_table(columns, rows, width: int, optional) -> FittedTable:
     """A table of whole cells (numbers are never cut or folded) that fits ``width``: while it is wider,
     the next column named in ``optional`` is dropped. ``columns``: (name, justify); ``rows``: cell lists.
     The names of the columns kept are in ``table.kept`` (so a caption explains only what is shown)."""
@@ -202,7 +208,7 @@ def fitted_table(columns, rows, width: int, optional) -> Table:
     dropped: list[str] = []
     while True:
         keep = [i for i, (name, _j) in enumerate(columns) if name not in dropped]
-        table = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1), show_edge=False)
+        table = FittedTable(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1), show_edge=False)
         for i in keep:
             table.add_column(columns[i][0], justify=columns[i][1], no_wrap=True, overflow="ignore")
         for row in rows:
@@ -273,7 +279,7 @@ def checks_section(checks, tol: float, width: int = MIN_WIDTH, floor_is_zero: bo
                     "evaluated exactly)")
     if any(c.float32_reaches_tol is False for c in checks):
         caption += "; never in f32: float32 stalls above that gap (measured)"
-    parts = [heading("Your learning rates (exact, closed form)"), table, Text(caption, style="dim")]
+    parts: list[RenderableType] = [heading("Your learning rates (exact, closed form)"), table, Text(caption, style="dim")]
     reasons = {c.reason for c in checks if c.reason}
     parts += [Text(f"Loss not predicted: {r}", style="dim") for r in reasons]
     return parts
@@ -312,7 +318,7 @@ findings show their title only."""
 def findings_section(findings, verbose: bool = False) -> list:
     """Findings, most severe first. Each remedy is printed once: a later finding that offers it again
     refers to it by its label. Snippets are printed whole, one line each, never wrapped (so they paste)."""
-    parts = [heading("Findings")]
+    parts: list[RenderableType] = [heading("Findings")]
     if not findings:
         parts.append(Text("Nothing to report."))
     labels: dict[tuple, str] = {}
@@ -372,7 +378,7 @@ def reference_section(reference, problem, floor_is_zero: bool = False) -> list:
 def minibatch_section(m, steps: int, width: int = MIN_WIDTH) -> list:
     """``analyze --batch-size``: the mean-square threshold, and per lr the noise floor and the expected gap."""
     sampling = "with replacement" if m.replacement else "distinct rows each step"
-    parts = [heading(f"Minibatch SGD: batch {count(m.batch_size)}, {sampling}")]
+    parts: list[RenderableType] = [heading(f"Minibatch SGD: batch {count(m.batch_size)}, {sampling}")]
     rows = [("mean-square threshold", f"lr < {sig_below(m.threshold, 5)} keeps E||x - x*||² bounded "
                                       f"(GD: 2/L = {sig_below(m.full_batch_threshold, 5)})")]
     if m.lr_for_tol is not None and m.lr_for_tol_prediction is not None:
@@ -405,7 +411,7 @@ def render_analysis(analysis, console: Console, verbose: bool = False) -> None:
     """``condiag analyze``. The default report is short (the loss-convention table, remedies past the
     first three per finding and info-level details need ``verbose``); the JSON always has everything."""
     problem = analysis.problem
-    parts = [Text(f"condiag analyze — {problem.source}", style="bold")]
+    parts: list[RenderableType] = [Text(f"condiag analyze — {problem.source}", style="bold")]
     parts += problem_section(problem)
     parts += spectrum_section(analysis.spectrum, problem)
     if analysis.convex:
@@ -473,7 +479,7 @@ def render_two_layer(analysis, console: Console) -> None:
     """``condiag analyze`` of W1·W2 ≈ A (:class:`condiag.two_layer_analysis.TwoLayerAnalysis`)."""
     p = analysis.problem
     best = analysis.optimum
-    parts = [Text(f"condiag analyze --model {p.objective} — {p.source}", style="bold")]
+    parts: list[RenderableType] = [Text(f"condiag analyze --model {p.objective} — {p.source}", style="bold")]
     parts += problem_section(p)
     chart = sparkline(analysis.singular_values)
     parts += [
@@ -513,7 +519,7 @@ def render_two_layer(analysis, console: Console) -> None:
 def render_logistic(a, console: Console, verbose: bool = False) -> None:
     """``condiag analyze --objective logistic``: curvature at the start and at x*, the lr bounds, x*, findings."""
     m, r = a.model, a.reference
-    parts = [Text(f"condiag analyze — {m.source} (logistic regression)", style="bold")]
+    parts: list[RenderableType] = [Text(f"condiag analyze — {m.source} (logistic regression)", style="bold")]
     parts.append(heading("Problem"))
     parts.append(key_values([
         ("data", f"{count(m.A.shape[0])} rows × {count(m.A.shape[1])} columns, labels ±1"),

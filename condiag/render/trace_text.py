@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
-from rich.console import Console
+from rich.console import Console, RenderableType
 from rich.table import Table
 from rich.text import Text
 
@@ -17,7 +19,7 @@ def _steps(value) -> str:
 
 
 def _run_rows(run) -> list:
-    rows = [("records", f"{count(run.log.n_records)}, steps {count(run.log.steps[0])}–{count(run.log.steps[-1])}"
+    rows: list[tuple[str, str | Text]] = [("records", f"{count(run.log.n_records)}, steps {count(run.log.steps[0])}–{count(run.log.steps[-1])}"
              if run.log.n_records else "none")]
     if run.analysed_from is not None:
         rows.append(("analysed", f"steps {count(run.analysed_from)}–{count(run.analysed_to)}, loss {sig(run.first_loss, 4)} → "
@@ -78,11 +80,13 @@ def _factors_table(run) -> Table | None:
 
 def render_trace(report, console: Console, verbose: bool = False) -> None:
     """``condiag trace``: per run, what the log does and its evidence; then the findings."""
-    parts = [Text("condiag trace", style="bold")]
+    parts: list[RenderableType] = [Text("condiag trace", style="bold")]
     if len(report.runs) > 1:
         parts.append(heading("Runs"))
         table = Table(box=None, pad_edge=False, padding=(0, 2, 0, 0), header_style="bold")
-        for name, justify in (("run", "left"), ("verdict", "left"), ("lr", "right"), ("last loss", "right"), ("factor/step", "right")):
+        columns: tuple[tuple[str, Literal["left", "right"]], ...] = (("run", "left"), ("verdict", "left"), ("lr", "right"),
+                                                                     ("last loss", "right"), ("factor/step", "right"))
+        for name, justify in columns:
             table.add_column(name, justify=justify, overflow="fold" if name == "run" else "ellipsis", no_wrap=name != "run")
         for run in report.runs:
             table.add_row(run.log.label, run.verdict.value, sig(run.lr, 4) if run.lr is not None else "—",
@@ -100,10 +104,10 @@ def render_trace(report, console: Console, verbose: bool = False) -> None:
         finite = run.log.loss[np.isfinite(run.log.loss)]
         if finite.size > 1:
             parts.append(Text(f"log10 loss  {sparkline(finite, 60)}", style="dim"))
-        table = _factors_table(run)
-        if table is not None:
+        factors = _factors_table(run)
+        if factors is not None:
             parts.append(Text(f"Fitted curve: floor {sig(run.fit.floor, 4)} + Σ c·r^t (misfit {sig(100 * run.fit.residual, 2)}%)", style="bold"))
-            parts.append(table)
+            parts.append(factors)
         if comparison is not None:
             floor = "0 (to rounding)" if comparison.floor_is_zero else sig(comparison.floor, 5)
             parts.append(Text(f"Against {comparison.problem_source}", style="bold"))

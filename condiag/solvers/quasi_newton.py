@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from .base import Context, Monitor, Solver, SolverInterrupted, SolverResult
@@ -26,7 +28,7 @@ class LBFGS(Solver):
         problem = context.problem
         params = self.parameters(context)
         monitor = Monitor(context, self.name)
-        counter = {"evals": 0, "k": 0, "stop": None}
+        counter: dict[str, Any] = {"evals": 0, "k": 0, "stop": None}
 
         def fun(x):
             counter["evals"] += 1
