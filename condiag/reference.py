@@ -81,8 +81,8 @@ def accuracy_estimate(problem: Problem, x: np.ndarray, norm: float, condition_nu
         factor = condition_number + condition_number**2 * rn / max(norm * xn, 1e-300)
     backward = float(np.linalg.norm(optimality)) / denominator if denominator > 0 else 0.0
     backward = max(backward, EPS64 / 2)
-    forward = backward * factor
-    forward = float(forward) if np.isfinite(forward) and forward < 1e300 else None
+    bound = backward * factor
+    forward = float(bound) if np.isfinite(bound) and bound < 1e300 else None
     digits = None if forward is None else float(max(0.0, -np.log10(max(forward, 1e-17))))
     return {
         "backward_error": backward,
@@ -167,11 +167,11 @@ def refined_reference(problem: Problem, decomposition: Decomposition | None = No
         A = np.vstack([A, np.sqrt(problem.ridge / problem.data_scale) * np.eye(d)])
         b = np.concatenate([b, np.zeros(d)])
     # the decomposition's equilibrated singular values are A's (not those of the ridge-augmented matrix)
-    shared = decomposition is not None and problem.ridge == 0
+    shared = decomposition if decomposition is not None and problem.ridge == 0 else None
     solution = refined_lstsq(
         A, b,
-        scaled_singular_values=decomposition.equilibrated_singular_values if shared else None,
-        minimum_norm=(decomposition.V @ minimiser_coefficients(problem, decomposition), decomposition.rank) if shared else None,
+        scaled_singular_values=shared.equilibrated_singular_values if shared is not None else None,
+        minimum_norm=(shared.V @ minimiser_coefficients(problem, shared), shared.rank) if shared is not None else None,
     )
     x = solution.x
     bound = solution.forward_error_bound

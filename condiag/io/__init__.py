@@ -152,7 +152,7 @@ def _open_source(path: str, fmt: str, stdin=None):
         reasons = {errno.ENOENT: "no such file", errno.ELOOP: "is a loop of symbolic links",
                    errno.EACCES: "is not readable (permission denied)", errno.ENAMETOOLONG: "has a name that is too long",
                    errno.ENOTDIR: "no such file (a part of the path is not a folder)"}
-        raise InputError(path, reasons.get(exc.errno, f"cannot be opened: {exc.strerror}")) from None
+        raise InputError(path, reasons.get(exc.errno or 0, f"cannot be opened: {exc.strerror}")) from None
     if stat.S_ISDIR(info.st_mode):
         raise InputError(path, "is a directory, not a file")
     if not os.access(path, os.R_OK):
@@ -166,18 +166,15 @@ def _open_source(path: str, fmt: str, stdin=None):
     return path, path
 
 
+READERS = {"npy": "numpy_files", "npz": "numpy_files", "csv": "delimited", "tsv": "delimited", "h5": "hdf5",
+           "mtx": "matrix_market", "mat": "matlab"}
+"""Format → the module that reads it (imported on first use: h5py and scipy.io load only when needed)."""
+
+
 def _reader(fmt: str):
-    if fmt in ("npy", "npz"):
-        from . import numpy_files as module
-    elif fmt in ("csv", "tsv"):
-        from . import delimited as module
-    elif fmt == "h5":
-        from . import hdf5 as module
-    elif fmt == "mtx":
-        from . import matrix_market as module
-    else:
-        from . import matlab as module
-    return module
+    import importlib
+
+    return importlib.import_module(f".{READERS[fmt]}", __name__)
 
 
 def read_matrix(spec: str, options: ReadOptions, fmt: str | None = None, stdin=None) -> RawData:
@@ -214,8 +211,8 @@ def _guarded(label: str, fmt: str, reader, *args):
 
 
 def _short(exc: Exception) -> str:
-    text = str(exc).strip().splitlines()
-    text = text[0] if text else type(exc).__name__
+    lines = str(exc).strip().splitlines()
+    text = lines[0] if lines else type(exc).__name__
     return f"{type(exc).__name__}: {text[:200]}"
 
 

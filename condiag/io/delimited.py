@@ -70,7 +70,7 @@ def sniff_delimiter(sample: str, fmt: str) -> str:
     if fmt == "tsv":
         return "\t"
     counts = {d: sample.count(d) for d in (",", ";", "\t", "|")}
-    best = max(counts, key=counts.get)
+    best = max(counts, key=lambda d: counts[d])
     if counts[best] == 0:
         return " "
     return best
@@ -200,8 +200,9 @@ def read_table(source, label: str, fmt: str, header: bool | None):
     table = np.frombuffer(values, dtype=np.float64).reshape(n_rows, n_cols)  # shares the array's memory: no copy
     finite = np.isfinite(table)
     if not finite.all():
-        row, col = (int(i) for i in np.argwhere(~finite)[0])
-        raise InputError(label, f"{table[row, col]} at line {row_lines[row]}, column {col + 1}", "remove or impute NaN/Inf values")
+        bad_row, bad_col = (int(i) for i in np.argwhere(~finite)[0])
+        raise InputError(label, f"{table[bad_row, bad_col]} at line {row_lines[bad_row]}, column {bad_col + 1}",
+                         "remove or impute NaN/Inf values")
     return table, names
 
 

@@ -171,8 +171,8 @@ def _contours(axis, comparison, colours) -> None:
             finite = path[np.all(np.isfinite(path), axis=1)]
             finite = finite[np.all(np.abs(finite - x_star) < 1e3 * (np.abs(comparison.x0 - x_star).max() + 1), axis=1)]
             points.extend(finite)
-    points = np.array(points)
-    lo, hi = points.min(axis=0), points.max(axis=0)
+    cloud = np.array(points)
+    lo, hi = cloud.min(axis=0), cloud.max(axis=0)
     span = max(float((hi - lo).max()), 1e-12)
     centre = (lo + hi) / 2
     half = 0.6 * span

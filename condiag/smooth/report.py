@@ -10,6 +10,7 @@ x0 ends (:func:`condiag.smooth.descent.gradient_flow`); a run that ends elsewher
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 
@@ -115,6 +116,7 @@ def _gd_finding(path: Path, basin: Basin | None, tol: float, advise=None) -> Fin
     """The finding of one gradient-descent run; ``advise(curvature)`` gives a checked lower lr (:func:`checked_lr`)."""
     e, lr = path.ending, path.step_size
     limit = local_limit(e.eigenvalues)
+    top = float(e.eigenvalues[-1]) if e.eigenvalues is not None and e.eigenvalues.size else None  # λmax at the end
     data = {"lr": lr, "ending": e.kind, "step": e.step}
     advise = advise or (lambda _curvature: None)
     if e.kind == OUTSIDE:
@@ -136,12 +138,12 @@ def _gd_finding(path: Path, basin: Basin | None, tol: float, advise=None) -> Fin
                        (_lower_lr(advise(peak), "A smaller lr keeps each step inside the region where f curves as its "
                                   "Hessian says."),), data)
     if e.kind == "cycle":
-        near = (f"; the curvature there reaches λmax = {sig(e.eigenvalues[-1], 4)}, which needs lr < {sig(limit, 4)} to settle"
+        near = (f"; the curvature there reaches λmax = {sig(top, 4)}, which needs lr < {sig(limit, 4)} to settle"
                 if limit else "")
         return Finding("CD192", "warning", f"Gradient descent at lr = {sig(lr, 4)} hops in a cycle of period {e.period}",
                        f"From step {count(e.step)} the iterates repeat every {e.period} steps "
                        f"({'; '.join(_point(p) for p in e.cycle[:4])}){near}: the lr is too large for the run to settle.",
-                       (_lower_lr(advise(float(e.eigenvalues[-1]) if limit else None), "A smaller lr."),),
+                       (_lower_lr(advise(top if limit else None), "A smaller lr."),),
                        data | {"period": e.period})
     if e.kind == "not converged":
         return Finding("CD195", "warning", f"Gradient descent at lr = {sig(lr, 4)} has not converged after {count(e.step)} steps",
@@ -152,7 +154,7 @@ def _gd_finding(path: Path, basin: Basin | None, tol: float, advise=None) -> Fin
     if e.kind == "local minimum":
         detail = (f"It reaches a local minimum at {where} (gradient within {tol:g} of its start at step "
                   f"{count(path.converged_step)}). It is local: condiag knows no other minima than those its runs find.")
-        if jumped:
+        if jumped and basin is not None:
             detail += (f" The gradient flow from x0 ends at another minimum, {_point(basin.ending.x)} with f = "
                        f"{sig(basin.ending.value, 8)}: at this lr the run jumped out of x0's basin.")
         if limit is not None and lr >= limit:
@@ -173,7 +175,8 @@ def _newton_finding(path: Path, n: int) -> Finding | None:
                        f"At {_point(e.x)} an eigenvalue of the Hessian is zero: H⁻¹g does not exist.",
                        (Remedy("Damp the step", "Levenberg–Marquardt: solve (H + μI) d = g with μ > 0.", None),), data)
     if e.kind in ("local maximum", "saddle") or path.uphill_steps:
-        k, x, lam = path.first_uphill if path.first_uphill else (e.step, e.x, float(e.eigenvalues[0]))
+        lowest = float(e.eigenvalues[0]) if e.eigenvalues is not None and e.eigenvalues.size else math.nan
+        k, x, lam = path.first_uphill if path.first_uphill else (e.step, e.x, lowest)
         towards = "a maximum" if e.kind == "local maximum" or n == 1 else "a saddle or maximum"
         return Finding("CD193", "error" if e.kind in ("local maximum", "saddle") else "warning",
                        f"Newton (step {sig(eta, 3)}) heads towards {towards}: it ends at a {e.kind}" if e.kind != "not converged"

@@ -3,10 +3,15 @@ alternating least squares."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, cast
+
 import numpy as np
 
 from ..models import Capability
 from .base import Context, Monitor, Solver, SolverResult, drive
+
+if TYPE_CHECKING:
+    from ..two_layer import TwoLayerProblem
 
 
 class LevenbergMarquardt(Solver):
@@ -23,9 +28,8 @@ class LevenbergMarquardt(Solver):
     summary = "Levenberg–Marquardt with adaptive damping (factored models: W1·W2)"
     defaults = {"mu0": 1e-3}
 
-
     def run(self, context: Context) -> SolverResult:
-        problem = context.problem
+        problem = cast("TwoLayerProblem", context.problem)  # requires FACTORED
         params = self.parameters(context)
         monitor = Monitor(context, self.name, record_path=False)
         theta = context.x0.astype(float).copy()
@@ -69,9 +73,8 @@ class AlternatingLeastSquares(Solver):
     summary = "alternating least squares (factored models: W1·W2)"
     defaults = {}
 
-
     def run(self, context: Context) -> SolverResult:
-        problem = context.problem
+        problem = cast("TwoLayerProblem", context.problem)  # requires FACTORED
         monitor = Monitor(context, self.name, record_path=False)
         W1, W2 = problem.split(context.x0.astype(float))
         A, C = problem.A, problem.C

@@ -136,8 +136,8 @@ def _runs_from_records(label: str, steps, losses, lrs, runs, notes, sharpness=No
             name = label
             if len(bounds) > 2:
                 run_lr = None if lr is None else lr[index]
-                constant = run_lr is not None and np.all(np.isfinite(run_lr)) and np.ptp(run_lr) == 0
-                name = f"{label} [run {k + 1}" + (f", lr {run_lr[0]:g}]" if constant else "]")
+                constant = run_lr is not None and bool(np.all(np.isfinite(run_lr))) and np.ptp(run_lr) == 0
+                name = f"{label} [run {k + 1}" + (f", lr {run_lr[0]:g}]" if run_lr is not None and constant else "]")
             groups.append((name, index))
     logs = []
     for name, index in groups:
@@ -185,8 +185,9 @@ def _read_table(text: str, label: str, fmt: str, column, step_column, lr_column,
                                                                     for i, r in enumerate(rows)], None, None, ())
         if len(header) == 2 and column is None:  # step, loss without a header
             values = [(_number(r[0], label, f"line {i + 1}"), _number(r[1], label, f"line {i + 1}")) for i, r in enumerate(_check_width(rows, 2, label))]
-            steps, losses = zip(*values)
-            return _runs_from_records(label, steps, losses, None, None, ("no header: column 1 is the step, column 2 the loss",))
+            pair_steps, pair_losses = zip(*values)
+            return _runs_from_records(label, pair_steps, pair_losses, None, None,
+                                      ("no header: column 1 is the step, column 2 the loss",))
         raise InputError(label, f"has {len(header)} unnamed columns", "add a header naming the loss column, or use --column")
     names = [c.strip() for c in header]
     body = _check_width(rows[1:], len(names), label) if table is None else table
@@ -266,7 +267,11 @@ def _records_from_objects(objects, label: str, column, step_column, lr_column, r
     lr_key = _pick(names, lr_column, LR_NAMES, label, "learning-rate", required=False)
     run_key = _pick(names, run_column, RUN_NAMES, label, "run", required=False)
     sharp_key = _pick(names, None, SHARPNESS_NAMES, label, "sharpness", required=False)
-    steps, losses, lrs, runs, sharp = [], [], [], [], []
+    steps: list[float] = []
+    losses: list[float] = []
+    lrs: list[float] = []
+    runs: list[str] = []
+    sharp: list[float] = []
     skipped = 0
     for k, obj in enumerate(objects):
         if loss_key not in obj:
