@@ -19,15 +19,16 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
-from ..models import Capability, Model, missing
+from ..models import Capability, Model, has, missing
 from ..spectrum import EPS64
 from ..trajectories import checkpoints
 
 if TYPE_CHECKING:
+    from ..problem import Problem
     from ..reference import Reference
     from ..spectrum import Decomposition, Spectrum
 
@@ -117,6 +118,28 @@ class Context:
     @property
     def floor(self) -> float:
         return float(self.reference.loss)
+
+    @property
+    def linear(self) -> Problem:
+        """The model as a :class:`~condiag.problem.Problem`, for the solvers and closed forms that require
+        :data:`~condiag.models.Capability.LINEAR` (the registry checks it before they run)."""
+        if not has(self.problem, Capability.LINEAR):
+            raise TypeError(f"a linear model is needed here, not {self.problem.objective}")
+        return cast("Problem", self.problem)
+
+    @property
+    def known_spectrum(self) -> Spectrum:
+        """The spectrum, which every linear model's context has."""
+        if self.spectrum is None:
+            raise TypeError(f"{self.problem.objective} has no spectrum here")
+        return self.spectrum
+
+    @property
+    def exact_decomposition(self) -> Decomposition:
+        """The dense decomposition, for the closed forms (absent on the iterative path: callers check first)."""
+        if self.decomposition is None:
+            raise TypeError("no dense decomposition (the iterative path)")
+        return self.decomposition
 
     def target_gap(self, start_loss: float) -> float:
         """The converged threshold, the one meaning of "steps" everywhere: tol · (f(x0) - f*).

@@ -156,8 +156,8 @@ class IterativeSolver(Solver):
 
 def exact_run(name: str, context: Context, params: dict, method: LinearMethod) -> SolverResult:
     """A linear method's run computed in closed form at the logged iterations."""
-    problem = context.problem
-    model = quadratic_model(problem, context.decomposition, context.reference.x, context.x0, context.floor)
+    problem = context.linear
+    model = quadratic_model(problem, context.exact_decomposition, context.reference.x, context.x0, context.floor)
     monitor = Monitor(context, name)
     monitor.growth_rule = not convergent(method, context)
     max_iter = monitor.max_iter
@@ -179,7 +179,7 @@ def exact_run(name: str, context: Context, params: dict, method: LinearMethod) -
             value = log_gap(model, method, k)
             loss = context.floor + math.exp(value) if value < 709 else math.inf
             e = error_at(model, method, k) if (monitor.record_path or k == end) else None
-            x = context.reference.x + context.decomposition.V @ e if e is not None else None
+            x = context.reference.x + context.exact_decomposition.V @ e if e is not None else None
             if x is not None:
                 x_last = x
             if k == end and reason is None:
@@ -203,7 +203,7 @@ def exact_run(name: str, context: Context, params: dict, method: LinearMethod) -
 
 def convergent(method: LinearMethod, context: Context) -> bool:
     """Whether the linear method's spectral radius on the directions the loss sees is below 1."""
-    lam = learned_eigenvalues(context.problem, context.decomposition)
+    lam = learned_eigenvalues(context.linear, context.exact_decomposition)
     lam = lam[lam > 0]
     return lam.size == 0 or spectral_radius(method, lam) < 1.0
 
@@ -439,7 +439,7 @@ def best_expected_lr(context: Context, batch: int) -> float | None:
     data, or more than 20 learned directions)."""
     from ..minibatch import best_lr, minibatch_model
 
-    problem = context.problem
+    problem = context.linear
     if context.decomposition is None or problem.is_reduced or problem.sparse:
         return None
     model = minibatch_model(problem, context.decomposition, context.reference.x, context.x0, context.floor, batch, False)
@@ -471,7 +471,7 @@ class MinibatchSGD(IterativeSolver):
         return True, ""
 
     def prepare(self, context, params):
-        problem = context.problem
+        problem = context.linear
         batch = int(params["batch_size"])
         if batch < 1:
             from ..errors import UsageError
@@ -484,7 +484,7 @@ class MinibatchSGD(IterativeSolver):
         return {"lr": lr, "batch_size": batch, "seed": int(params["seed"]), "_lr_limit": auto}
 
     def init_state(self, x, params, context):
-        problem = context.problem
+        problem = context.linear
         dtype = x.dtype
         A = problem.A.astype(dtype) if not problem.sparse else problem.A.astype(dtype).tocsr()
         return {
@@ -533,7 +533,7 @@ class PreconditionedGD(IterativeSolver):
         from ..problem import Problem
         from .base import History
 
-        problem = context.problem
+        problem = context.linear
         A = problem.A
         if problem.is_quadratic:
             diag = A.diagonal() if problem.sparse else np.diag(A)
@@ -561,11 +561,10 @@ class PreconditionedGD(IterativeSolver):
 
         settings = replace_settings(context.settings, lr=None, params={"gd": context.settings.params.get(self.name, {})})
         inner = linear_context(scaled, settings, context.x0 * d, "exact" if context.decomposition is not None else "iterative")
-        spectrum = inner.spectrum
         inner_result = GradientDescent().run(inner)
         x = inner_result.x / d if inner_result.x is not None else None
         path = inner_result.history.path / d if inner_result.history.path is not None else None
-        params = {**inner_result.params, "scaling": "jacobi" if problem.is_quadratic else "column norms", "cond_scaled": spectrum.condition_number}
+        params = {**inner_result.params, "scaling": "jacobi" if problem.is_quadratic else "column norms", "cond_scaled": inner.known_spectrum.condition_number}
         from dataclasses import replace
 
         return replace(

@@ -27,7 +27,7 @@ class CGLS(Solver):
 
 
     def run(self, context: Context) -> SolverResult:
-        problem = context.problem
+        problem = context.linear
         monitor = Monitor(context, self.name, max_iter=context.settings.max_iter)
         x = context.x0.astype(float).copy()
         quadratic = problem.is_quadratic
@@ -92,7 +92,7 @@ class LSQR(Solver):
     def run(self, context: Context) -> SolverResult:
         from ..lsqr import lsqr_iterations
 
-        problem = context.problem
+        problem = context.linear
         params = self.parameters(context)
         damp = float(np.sqrt(problem.ridge / problem.data_scale))
         monitor = Monitor(context, self.name)

@@ -19,17 +19,16 @@ class Newton(Solver):
 
     name = "newton"
     summary = "one Newton step with the exact Hessian (least-squares solve if singular)"
-    defaults = {}
-
+    defaults: dict = {}
 
     def run(self, context: Context) -> SolverResult:
-        problem = context.problem
+        problem = context.linear
         monitor = Monitor(context, self.name)
         x0 = context.x0.astype(float)
         f0, g0 = problem.value_and_gradient(x0)
         monitor.observe(0, f0, x0)
         d = problem.n_cols
-        singular = context.spectrum.rank < d and problem.ridge == 0
+        singular = context.known_spectrum.rank < d and problem.ridge == 0
         if problem.sparse:
             import scipy.sparse as sp
             import scipy.sparse.linalg as spla
@@ -53,13 +52,14 @@ class Newton(Solver):
         f1 = problem.value(x1)
         status = monitor.observe(1, f1, x1, force_record=True)
         if status is None and context.no_minimum:
-            lowest = float(np.min(context.decomposition.hessian_eigenvalues)) if context.decomposition is not None else None
-            kind = "a saddle point" if lowest is not None and float(np.max(context.decomposition.hessian_eigenvalues)) > 0 else "a maximum"
+            curvatures = context.decomposition.hessian_eigenvalues if context.decomposition is not None else None
+            lowest = float(np.min(curvatures)) if curvatures is not None else None
+            kind = "a saddle point" if curvatures is not None and float(np.max(curvatures)) > 0 else "a maximum"
             monitor.status = "stalled"
             monitor.message = (f"the Newton step lands on the stationary point, which is {kind} (smallest curvature "
                                f"{lowest:.3g}), not a minimum: {context.no_minimum}")
         elif status is None:
             monitor.status = "stalled"
-            monitor.message = f"one Newton step reached a gap of {f1 - context.floor:.3g}: rounding limits it (cond(H) = {context.spectrum.hessian_condition_number:.3g})"
+            monitor.message = f"one Newton step reached a gap of {f1 - context.floor:.3g}: rounding limits it (cond(H) = {context.known_spectrum.hessian_condition_number:.3g})"
         monitor.f_evals = 2
         return monitor.result({"solve": method}, x=x1, iterations=1)

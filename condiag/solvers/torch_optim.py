@@ -135,7 +135,10 @@ def strong_wolfe(evaluate, t: float, d, f: float, g, gtd: float, max_evals: int,
     t_prev, f_prev, g_prev, gtd_prev = 0.0, f, g, gtd
     done = False
     ls_iter = 0
-    bracket = bracket_f = bracket_g = bracket_gtd = None
+    bracket: list[float] = []  # set by the bracketing phase before the zoom reads them
+    bracket_f: list[float] = []
+    bracket_g: list = []
+    bracket_gtd: list[float] = []
     while ls_iter < max_evals:
         if f_new > f + c1 * t * gtd or (ls_iter > 1 and f_new >= f_prev):
             bracket, bracket_f, bracket_g, bracket_gtd = [t_prev, t], [f_prev, f_new], [g_prev, g_new], [gtd_prev, gtd_new]
