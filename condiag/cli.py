@@ -11,6 +11,7 @@ import functools
 import math
 import os
 import sys
+from typing import Any
 
 import click
 
@@ -843,9 +844,9 @@ class LazyProgress:
 
     def __init__(self, enabled: bool):
         self.enabled = enabled
-        self.progress = None
-        self.tasks = {}
-        self.started = {}
+        self.progress: Any = None  # a rich Progress once shown (rich is imported only then)
+        self.tasks: dict[str, Any] = {}
+        self.started: dict[str, float] = {}
 
     def __call__(self, solver: str, iteration: int, total: int) -> None:
         import time
@@ -1174,7 +1175,7 @@ def check_file(ctx, config, entry, path: str):
         with command.make_context(entry.command, [path], parent=ctx, default_map=defaults) as sub:
             params = {k: v for k, v in sub.params.items() if k != "traceback"}
             with sub.scope():
-                code = int(command.callback.__wrapped__(**params) or 0)
+                code = int(command.callback.__wrapped__(**params) or 0)  # type: ignore[union-attr]  # our own commands
     except ConfigError:
         raise
     except click.UsageError as exc:
@@ -1262,7 +1263,7 @@ def _reconfigure_streams() -> None:
     become backslash escapes, which are also valid inside JSON strings."""
     for stream in (sys.stdout, sys.stderr):
         try:
-            stream.reconfigure(errors="backslashreplace")
+            stream.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]  # AttributeError handled
         except (AttributeError, ValueError, OSError):
             pass
 

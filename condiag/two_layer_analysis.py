@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -159,11 +160,13 @@ def analyze_two_layer(problem: TwoLayerProblem, lrs=(), *, tol: float = 1e-6) ->
         candidate = floor_sig(distance / ADAM_TARGET_STEPS, 2)
         adam_steps = _simulated_steps(problem, "adam", candidate, tol, 10 * ADAM_TARGET_STEPS)
         adam_lr = candidate if adam_steps is not None else None
-    partial = dict(problem=problem, optimum=best, singular_values=s, condition_number=cond, start_loss=problem.value(theta0),
-                   lambda_init=lam_init, lambda_init_measured=measured_init, lambda_minimum=lam_min,
-                   lambda_minimum_measured=measured_min, recommended_lr=recommended, component_rates=rates,
-                   steps_at_recommended=steps, steps_simulated=steps_simulated, adam_lr=adam_lr, adam_steps=adam_steps,
-                   slowdown=slowdown, distance=distance, checks=checks, tol=tol)
+    partial: dict[str, Any] = {
+        "problem": problem, "optimum": best, "singular_values": s, "condition_number": cond, "start_loss": problem.value(theta0),
+        "lambda_init": lam_init, "lambda_init_measured": measured_init, "lambda_minimum": lam_min,
+        "lambda_minimum_measured": measured_min, "recommended_lr": recommended, "component_rates": rates,
+        "steps_at_recommended": steps, "steps_simulated": steps_simulated, "adam_lr": adam_lr, "adam_steps": adam_steps,
+        "slowdown": slowdown, "distance": distance, "checks": checks, "tol": tol,
+    }
     findings = two_layer_findings(**partial)
     return TwoLayerAnalysis(**partial, findings=tuple(findings), seconds=time.perf_counter() - started)
 

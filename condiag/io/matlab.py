@@ -156,7 +156,7 @@ def _validate_v5(source, label: str) -> None:
     _check_elements(data, 128, len(data), "<" if indicator == b"IM" else ">", label)
 
 
-def _v5_variables(source, label: str) -> dict[str, tuple]:
+def _v5_variables(source, label: str) -> tuple[dict[str, tuple], dict[str, str]]:
     import scipy.io
 
     _validate_v5(source, label)
@@ -165,8 +165,8 @@ def _v5_variables(source, label: str) -> dict[str, tuple]:
         found = scipy.io.whosmat(source)
     except Exception as exc:  # noqa: BLE001 - scipy raises MatReadError and others
         raise InputError(label, f"is not a readable MATLAB file ({str(exc)[:100]})") from exc
-    variables = {}
-    classes = {}
+    variables: dict[str, tuple] = {}
+    classes: dict[str, str] = {}  # MATLAB class names ('double', 'sparse', ...)
     for name, shape, cls in found:
         variables[name] = tuple(int(s) for s in shape)
         classes[name] = cls
@@ -202,7 +202,10 @@ def _v73_read(source, label: str, name: str | None, role: str, options, vector_k
         if role == "matrix":
             key = pick_matrix(listing, name, label)
         else:
-            key, _note = pick_vector(listing, name, label)
+            vector_key, _note = pick_vector(listing, name, label)
+            if vector_key is None:
+                raise InputError(label, "holds no vector b", "name it: --rhs FILE.mat:KEY")
+            key = vector_key
         if key in groups:
             import scipy.sparse as sp
 
@@ -250,4 +253,6 @@ def read_vector(source, label: str, fmt: str, key: str | None, options):
         return vector, f"{label}:{name}", None
     variables, classes = _v5_variables(source, label)
     name, note = pick_vector(variables, key or options.b_key, label)
+    if name is None:
+        raise InputError(label, "holds no vector b", "name it: --rhs FILE.mat:KEY")
     return _v5_load(source, label, name, classes[name], variables[name], "vector b"), f"{label}:{name}", note

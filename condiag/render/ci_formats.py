@@ -14,6 +14,7 @@ nothing) and the threshold checks of its exit-code policy (:class:`condiag.polic
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from ..numbers import count, sig
 
@@ -91,7 +92,7 @@ def markdown(report: dict, checks=(), level: int = 2) -> str:
         return _check_markdown(report)
     lines = [f"{'#' * level} condiag {command} — `{report_source(report)}`", ""]
     if command == "analyze":
-        rows = [(k, format_number(v)) for k, v in analyze_key_numbers(report)]
+        rows: list[tuple[str, ...]] = [(k, format_number(v)) for k, v in analyze_key_numbers(report)]
         if rows:
             lines += _table(("quantity", "value"), rows) + [""]
         checks_rows = [(format_number(c.get("lr")), "yes" if c.get("stable") else "no", format_number(c.get("steps_to_tol")))
@@ -192,9 +193,8 @@ def junit(report: dict, checks=()) -> str:
                 ET.SubElement(case, "error", message=error[:300], type="input").text = error
     else:
         _junit_suite(suites, report, checks)
-    suites.set("tests", str(sum(int(s.get("tests")) for s in suites)))
-    suites.set("failures", str(sum(int(s.get("failures")) for s in suites)))
-    suites.set("errors", str(sum(int(s.get("errors")) for s in suites)))
+    for total in ("tests", "failures", "errors"):
+        suites.set(total, str(sum(int(s.get(total, "0")) for s in suites)))
     return ET.tostring(suites, encoding="unicode", xml_declaration=True) + "\n"
 
 
@@ -225,4 +225,4 @@ def _junit_suite(suites, report: dict, checks=(), suite_name: str | None = None)
             ET.SubElement(case, "system-out").text = message
 
 
-RENDERERS = {"markdown": markdown, "github": github, "junit": junit}
+RENDERERS: dict[str, Callable[..., str]] = {"markdown": markdown, "github": github, "junit": junit}

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -167,7 +168,7 @@ def first_order_step(method: str, lr: float, params: dict):
         return lambda g, _k: lr * g
     if method in ("momentum", "nesterov"):
         mu = float(params.get("momentum", 0.9))
-        state = {}
+        state: dict[str, np.ndarray] = {}
 
         def heavy_ball(g, _k):
             state["buf"] = g.copy() if "buf" not in state else mu * state["buf"] + g
@@ -175,13 +176,13 @@ def first_order_step(method: str, lr: float, params: dict):
         return heavy_ball
     if method == "adam":
         beta1, beta2, eps = float(params.get("beta1", 0.9)), float(params.get("beta2", 0.999)), float(params.get("eps", 1e-8))
-        state = {"m": 0.0, "v": 0.0}
+        moments: dict[str, Any] = {"m": 0.0, "v": 0.0}
 
         def adam(g, k):
             t = k + 1
-            state["m"] = beta1 * state["m"] + (1 - beta1) * g
-            state["v"] = beta2 * state["v"] + (1 - beta2) * g * g
-            return lr * (state["m"] / (1 - beta1**t)) / (np.sqrt(state["v"] / (1 - beta2**t)) + eps)
+            moments["m"] = beta1 * moments["m"] + (1 - beta1) * g
+            moments["v"] = beta2 * moments["v"] + (1 - beta2) * g * g
+            return lr * (moments["m"] / (1 - beta1**t)) / (np.sqrt(moments["v"] / (1 - beta2**t)) + eps)
         return adam
     raise ValueError(f"unknown method {method!r}")
 
@@ -225,6 +226,7 @@ def run(function, x0: np.ndarray, method: str, step_size: float, steps: int, tol
                 curv_steps.append(k)
                 curv_max.append(float(lam[-1]))
                 curv_min.append(float(lam[0]))
+            assert stepper is not None  # every method but Newton has one
             move = stepper(g, k)
         x_next = x - move
         k += 1
@@ -285,7 +287,7 @@ def run(function, x0: np.ndarray, method: str, step_size: float, steps: int, tol
         rec_points.append(x.copy())
         rec_values.append(f)
     x_final, f_final = x, f
-    if ending.kind == "cycle" and k < steps:  # the cycle's point at step `steps` (cycle[i] is step k - period + 1 + i)
+    if ending.kind == "cycle" and ending.period and k < steps:  # the point at step `steps` (cycle[i]: step k - period + 1 + i)
         x_final = np.array(ending.cycle[(steps - (k - ending.period + 1)) % ending.period])
         f_final = function.value(x_final)
     return Path(method, step_size, np.array(rec_steps, dtype=np.int64), np.array(rec_points), np.array(rec_values), ending,
@@ -334,12 +336,12 @@ def gradient_flow(function, x0: np.ndarray, tol: float, max_time: float = 1e8) -
     def arrived(_t, x):
         return float(np.linalg.norm(function.gradient(x))) - tol * g0
 
-    arrived.terminal = True
+    arrived.terminal = True  # type: ignore[attr-defined]  # solve_ivp reads event attributes
 
     def escaped(_t, x):
         return DIVERGED_NORM ** 0.5 - float(np.linalg.norm(x))
 
-    escaped.terminal = True
+    escaped.terminal = True  # type: ignore[attr-defined]
     try:
         with np.errstate(all="ignore"):
             solution = solve_ivp(velocity, (0.0, max_time), x0, method="LSODA", events=(arrived, escaped), rtol=1e-10,
