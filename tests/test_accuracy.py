@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import nist_strd
 import numpy as np
 import pytest
 
-import nist_strd
 from condiag.problem import Problem
 from condiag.reference import solve
 from condiag.refined_lstsq import matvec_extended, refined_lstsq

@@ -12,15 +12,20 @@ from decimal import Decimal
 
 import numpy as np
 import pytest
+from test_analyze import SAMPLE_RUNS
 
-from condiag.advice import SAFETY_MARGIN, advise, beta_towards_less_momentum, contraction_gap
+from condiag.advice import (
+    SAFETY_MARGIN,
+    advise,
+    beta_towards_less_momentum,
+    contraction_gap,
+)
 from condiag.analysis import analyze
 from condiag.comparison import compare
 from condiag.io import load_problem
 from condiag.numbers import floor_sig
 from condiag.solvers import Settings
 from condiag.trajectories import LinearMethod, spectral_radius
-from test_analyze import SAMPLE_RUNS
 
 SOLVER_OF = {"gd": "gd", "heavy_ball": "momentum", "nesterov": "nesterov"}
 SIMULATE_UP_TO = 200_000

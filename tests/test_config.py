@@ -13,11 +13,11 @@ import xml.etree.ElementTree as ET
 
 import numpy as np
 import pytest
-
-from condiag.errors import ExitCode
 from conftest import ROOT
 from test_ci_formats import ANNOTATION
 from test_hostile import one_line
+
+from condiag.errors import ExitCode
 
 VALLEY_COND_A = 1803.0  # cond(A) of valley_2x2.npz (the README's example)
 

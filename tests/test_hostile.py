@@ -634,7 +634,8 @@ def test_symlink_loop_is_named(tmp_path):
 def test_interrupted_compare_leaves_output_untouched(tmp_path):
     import signal
 
-    from test_robustness import condiag as popen, wait_until_busy
+    from test_robustness import condiag as popen
+    from test_robustness import wait_until_busy
 
     target = tmp_path / "report.json"
     target.write_text("old")

@@ -7,8 +7,13 @@ import numpy as np
 import pytest
 
 import condiag
-from condiag.minibatch import (ExpectedLoss, mean_square_threshold, mean_square_threshold_matrix_free, minibatch_model,
-                               predict)
+from condiag.minibatch import (
+    ExpectedLoss,
+    mean_square_threshold,
+    mean_square_threshold_matrix_free,
+    minibatch_model,
+    predict,
+)
 from condiag.reference import reference_from
 from condiag.spectrum import decompose
 

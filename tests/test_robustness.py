@@ -11,12 +11,12 @@ import sys
 import time
 from pathlib import Path
 
+import fuzz_inputs
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import fuzz_inputs
 from condiag.errors import ExitCode, InputError
 from condiag.io import load_problem
 

@@ -13,7 +13,14 @@ import mpmath
 import numpy as np
 import pytest
 
-from condiag.trajectories import LinearMethod, QuadraticModel, _method_factors, log_gap, log_gaps, peak_gap
+from condiag.trajectories import (
+    LinearMethod,
+    QuadraticModel,
+    _method_factors,
+    log_gap,
+    log_gaps,
+    peak_gap,
+)
 
 
 def _recurrence_log(method: LinearMethod, lam: float, k: int) -> float | None:

@@ -7,7 +7,13 @@ import pytest
 
 from condiag.comparison import compare
 from condiag.solvers import Settings
-from condiag.two_layer import TwoLayerProblem, component_rates, curvature_at_init, optimum, power_iteration_top
+from condiag.two_layer import (
+    TwoLayerProblem,
+    component_rates,
+    curvature_at_init,
+    optimum,
+    power_iteration_top,
+)
 from condiag.two_layer_analysis import analyze_two_layer
 
 

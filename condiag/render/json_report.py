@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import fields, is_dataclass
+from typing import Any
 
 import numpy as np
 
@@ -66,12 +67,12 @@ def json_schema(command: str) -> str:
     every report they produce against it)."""
     from importlib.resources import files
 
-    return files("condiag").joinpath("schemas", f"{command}.schema.json").read_text(encoding="utf-8")
+    return (files("condiag") / "schemas" / f"{command}.schema.json").read_text(encoding="utf-8")
 
 
 def envelope(command: str, body: dict, seconds: float | None = None) -> dict:
     """The common top of every report: schema_version, condiag_version, command; timing last."""
-    out = {"schema_version": SCHEMA_VERSION, "condiag_version": __version__, "command": command}
+    out: dict[str, Any] = {"schema_version": SCHEMA_VERSION, "condiag_version": __version__, "command": command}
     out.update(body)
     out["timing"] = {"seconds": seconds}
     return strict(out)
@@ -157,7 +158,7 @@ def findings_json(findings) -> list:
 
 
 def advice_json(advised) -> dict:
-    body = {"lr": advised.lr, "momentum": advised.beta, "rate": advised.rate, "rate_gap": advised.rate_gap,
+    body: dict[str, Any] = {"lr": advised.lr, "momentum": advised.beta, "rate": advised.rate, "rate_gap": advised.rate_gap,
             "rate_float32": advised.rate_float32,
             "steps_to_tol": advised.steps_to_tol, "steps_at_optimum": advised.steps_at_optimum, "from_x0": advised.closed_form,
             "peak_ratio": advised.peak_ratio, "peak_step": advised.peak_step}
@@ -173,7 +174,7 @@ def advice_json(advised) -> dict:
 # ---------------------------------------------------------------------------- analyze
 def analysis_json(analysis) -> dict:
     bounds = analysis.bounds
-    body = {
+    body: dict[str, Any] = {
         "problem": problem_json(analysis.problem),
         "spectrum": spectrum_json(analysis.spectrum),
         "learning_rate": {
@@ -252,7 +253,7 @@ def analysis_json(analysis) -> dict:
 
 def _sgd_prediction_json(p, floor: float, steps: int, exact: bool = True, limit: int = 0) -> dict:
     gap = p.gap_at.get(steps)
-    body = {"lr": p.lr, "stable": p.stable, "spectral_radius": p.spectral_radius, "floor_gap": p.floor_gap,
+    body: dict[str, Any] = {"lr": p.lr, "stable": p.stable, "spectral_radius": p.spectral_radius, "floor_gap": p.floor_gap,
             "floor_loss": None if p.floor_gap is None else floor + p.floor_gap, "steps": steps, "expected_gap": gap,
             "expected_loss": None if gap is None else floor + gap, "steps_to_floor": p.steps_to_floor,
             "steps_to_tol": p.steps_to_target}
@@ -277,7 +278,7 @@ def minibatch_json(m, floor: float, steps: int) -> dict | None:
     if m is None:
         return None
     checked = m.lr_for_tol_prediction
-    body = {"batch_size": m.batch_size, "sampling": "with-replacement" if m.replacement else "without-replacement",
+    body: dict[str, Any] = {"batch_size": m.batch_size, "sampling": "with-replacement" if m.replacement else "without-replacement",
             "alpha": m.alpha, "mean_square_threshold": m.threshold, "full_batch_threshold": m.full_batch_threshold,
             "exact": m.exact, "directions": m.directions, "target_gap": m.target_gap,
             "lrs": [_sgd_prediction_json(p, floor, steps, m.exact, m.exact_limit) for p in m.predictions],
@@ -343,7 +344,7 @@ def comparison_json(comparison) -> dict:
                 "history": {"iterations": result.history.iterations, "loss": result.history.loss},
             }
         )
-    body = {
+    body: dict[str, Any] = {
         "problem": problem_json(comparison.problem),
         "spectrum": spectrum_json(comparison.spectrum, max_values=1000) if comparison.spectrum is not None else None,
         "reference": reference_json(comparison.reference),
@@ -392,7 +393,7 @@ def held_out_json(h) -> dict | None:
 
 
 def solution_json(problem, reference, seconds: float | None = None) -> dict:
-    body = {
+    body: dict[str, Any] = {
         "problem": problem_json(problem),
         "x": reference.x,
         "columns": list(problem.column_names),
@@ -407,7 +408,7 @@ def solution_json(problem, reference, seconds: float | None = None) -> dict:
 
 def two_layer_json(analysis) -> dict:
     best = analysis.optimum
-    body = {
+    body: dict[str, Any] = {
         "problem": problem_json(analysis.problem),
         "spectrum": {
             "singular_values": analysis.singular_values,
@@ -529,7 +530,7 @@ def trace_run_json(run, comparison) -> dict:
 
 def trace_json(report) -> dict:
     s = report.scaling
-    body = {
+    body: dict[str, Any] = {
         "settings": {"tol": report.tol},
         "runs": [trace_run_json(run, c) for run, c in zip(report.runs, report.comparisons)],
         "plateau_scaling": None if s is None else {"lrs": list(s.lrs), "levels": list(s.levels), "exponent": s.exponent,
@@ -548,7 +549,7 @@ def _curvature_json(c) -> dict | None:
 def logistic_json(a) -> dict:
     """``analyze --objective logistic``: the model-specific block ``logistic``, the reference, checks and findings."""
     m, r = a.model, a.reference
-    body = {
+    body: dict[str, Any] = {
         "problem": {"source": m.source, "n_rows": int(m.A.shape[0]), "n_cols": int(m.A.shape[1]), "objective": "logistic",
                     "loss": "sum" if m.scale == 1.0 else "mean", "ridge": m.ridge, "column_names": list(m.column_names)},
         "learning_rate": {"max_stable": a.safe_lr, "max_stable_note": "2/L with L = c·λmax(AᵀA)/4 + 2λ: safe from any start",
@@ -572,7 +573,7 @@ def logistic_json(a) -> dict:
 
 def logistic_solution_json(problem, reference) -> dict:
     """``solve --objective logistic``: the fields of ``solve --json``, the accuracy from damped Newton."""
-    body = {
+    body: dict[str, Any] = {
         "problem": {**problem_json(problem), "objective": "logistic"},
         "x": reference.x, "columns": list(problem.column_names), "loss": reference.loss, "residual_norm": None,
         "residual_norm_note": "logistic regression has no residual", "method": "damped Newton (" + reference.message + ")",
@@ -593,7 +594,7 @@ def check_json(outcomes, config_path: str | None, seconds: float | None = None) 
     """``condiag check``: one entry per file (its command's own report inside), and the tally."""
     from ..check import tally
 
-    body = {
+    body: dict[str, Any] = {
         "config": config_path,
         "files": [{"path": o.path, "command": o.command, "entry": o.entry, "status": o.status, "exit_code": int(o.exit_code),
                    "reasons": list(o.reasons), "checks": check_checks_json(o.checks), "error": o.error, "report": o.report}
@@ -621,7 +622,7 @@ def function_json(a) -> dict:
     from ..smooth.report import local_limit
 
     basin = a.basin.ending if a.basin is not None else None
-    body = {
+    body: dict[str, Any] = {
         "problem": _function_problem_json(a.function, a.source),
         "function": {"x0": a.x0, "x0_source": a.x0_source, "start_value": a.start_value, "steps": a.steps, "tol": a.tol,
                      "start_lambda_min": float(a.start_curvature[0]), "start_lambda_max": float(a.start_curvature[-1]),
@@ -658,7 +659,7 @@ def function_comparison_json(c) -> dict:
     from ..smooth.report import local_limit
 
     best = c.best
-    body = {
+    body: dict[str, Any] = {
         "problem": _function_problem_json(c.function, c.source),
         "settings": {"x0": c.x0, "x0_source": c.x0_source, "tol": c.tol, "max_iter": c.max_iter, "start_value": c.start_value},
         "best": None if best is None else {"x": best.x, "value": best.value, "found_by": c.best_by,
@@ -691,7 +692,7 @@ def _ritz_json(ritz, top: int | None = None) -> dict | None:
 
 def model_json(a) -> dict:
     """``condiag model``: the loss's curvature (Lanczos with residual bounds), trace, blocks, each lr against the edge."""
-    body = {
+    body: dict[str, Any] = {
         "model": {"source": a.source, "weights": a.weights, "data": a.data, "n_samples": a.n_samples, "batch_size": a.batch_size,
                   "n_parameters": a.n_parameters, "dtype": a.dtype, "loss": a.loss_name, "reduction": a.reduction,
                   "optimizer": a.optimizer, "seed": a.seed},
@@ -701,7 +702,7 @@ def model_json(a) -> dict:
                                                "probes": a.trace.probes},
         "blocks": [{"name": b.name, "parameters": b.stop - b.start, "lambda_max": b.ritz.largest,
                     "lambda_max_residual": float(b.ritz.residuals[-1])} for b in a.blocks],
-        "preconditioned": None if a.preconditioned is None else {**_ritz_json(a.preconditioned, 1), "beta1": a.betas[0]},
+        "preconditioned": None if a.preconditioned is None else {**(_ritz_json(a.preconditioned, 1) or {}), "beta1": a.betas[0]},
         "lr_checks": [{"lr": c.lr, "sharpness_ratio": c.ratio, "sharpness_ratio_high": c.ratio_high,
                        "preconditioned_ratio": c.preconditioned_ratio} for c in a.checks],
         "advised_lr": a.advised_lr, "hessian_vector_products": a.products,

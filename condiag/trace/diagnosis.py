@@ -26,6 +26,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import Any
 
 import numpy as np
 
@@ -221,7 +222,7 @@ def phases_of(steps: np.ndarray, loss: np.ndarray, lr: np.ndarray | None) -> lis
             kinds[start] = {0: "constant lr", 1: "warm-up", -1: "decay"}[int(course[start])]
     finite = np.isfinite(loss) & (loss > 0)
     with np.errstate(invalid="ignore"):
-        rises = np.flatnonzero(finite[1:-1] & finite[:-2] & (loss[1:-1] >= JUMP_RATIO * loss[:-2])) + 1 if n > 2 else []
+        rises = np.flatnonzero(finite[1:-1] & finite[:-2] & (loss[1:-1] >= JUMP_RATIO * loss[:-2])) + 1 if n > 2 else np.array([], int)
     for k in rises:  # a one-step rise by JUMP_RATIO that does not come back within a spike's width
         after = loss[k:k + SPIKE_MAX_WIDTH + 1]
         if np.all(np.isfinite(after)) and np.min(after) >= 0.5 * JUMP_RATIO * loss[k - 1]:
@@ -229,7 +230,7 @@ def phases_of(steps: np.ndarray, loss: np.ndarray, lr: np.ndarray | None) -> lis
             kinds[int(k)] = "after a jump"
             break
     ordered = sorted(cuts)
-    out = []
+    out: list[tuple[int, int, str]] = []
     for a, b in zip(ordered[:-1], ordered[1:]):
         if b - a < 2 and out:  # a lone record joins the phase before it
             first, _, kind = out[-1]
@@ -315,9 +316,11 @@ def diagnose_run(log: LossLog, *, lr: float | None = None, tol: float = 1e-6) ->
         s_fit, f_fit = s[keep], f[keep]
     else:
         s_fit, f_fit = s, f
-    common = dict(log=log, lr=lr, lr_source=lr_source, nonfinite_step=nonfinite_step, nonfinite_value=nonfinite_value,
-                  spikes=spikes, phases=tuple(phases), tol=tol, notes=tuple(notes), sharpness=sharpness_track(log, lr),
-                  nonfinite_count=int(bad.size), nonfinite_persistent=persistent)
+    common: dict[str, Any] = {
+        "log": log, "lr": lr, "lr_source": lr_source, "nonfinite_step": nonfinite_step, "nonfinite_value": nonfinite_value,
+        "spikes": spikes, "phases": tuple(phases), "tol": tol, "notes": tuple(notes), "sharpness": sharpness_track(log, lr),
+        "nonfinite_count": int(bad.size), "nonfinite_persistent": persistent,
+    }
     if s_fit.size < MIN_RECORDS:
         verdict = Verdict.NOT_FINITE if nonfinite_step is not None else Verdict.TOO_SHORT
         return _finish(RunDiagnosis(verdict=verdict, summary="", analysed_from=None, analysed_to=None,
@@ -363,7 +366,7 @@ def diagnose_run(log: LossLog, *, lr: float | None = None, tol: float = 1e-6) ->
             verdict = Verdict.CONVERGED
             reached = float(s_fit[hits[0]])
             steps_to_tol = 0.0
-        elif decaying and _decisive_power_law(fit, power := power_fit(s_fit, f_fit)):
+        elif decaying and (power := power_fit(s_fit, f_fit)) is not None and _decisive_power_law(fit, power):
             verdict = Verdict.SUBLINEAR
             arrival = power.first_step_below(tol * first_loss)
             steps_to_tol = None if arrival is None else max(arrival - float(s_fit[-1]), 0.0)
@@ -446,7 +449,7 @@ def run_findings(d: RunDiagnosis) -> list[Finding]:
                   f"fitted over steps {count(g.first_step)}–{count(g.last_step)}), after its minimum at step "
                   f"{count(d.divergence.start_step)}.")
         remedies = []
-        if d.divergence.curvature is not None:
+        if d.divergence.curvature is not None and d.divergence.max_stable_lr is not None:
             limit = d.divergence.max_stable_lr
             detail += (f" Under gradient descent at lr = {sig(lr, 4)} the growing direction has |1 - lr·λ| = √g, so its "
                        f"curvature is λ = (1 + √g)/lr = {sig(d.divergence.curvature, 4)}, and no lr above 2/λ = {sig_below(limit, 4)} "
@@ -485,9 +488,9 @@ def run_findings(d: RunDiagnosis) -> list[Finding]:
                            {"share": o.share}))
     if d.verdict in (Verdict.CONVERGING, Verdict.CRAWLING, Verdict.CONVERGED):
         out.append(_convergence_finding(d))
-    if d.verdict is Verdict.SUBLINEAR:
+    if d.verdict is Verdict.SUBLINEAR and d.power is not None:
         p = d.power
-        logged = (d.analysed_to - d.analysed_from) or 1.0
+        logged = ((d.analysed_to or 0.0) - (d.analysed_from or 0.0)) or 1.0
         slow = d.steps_to_tol is None or d.steps_to_tol > CRAWL_FACTOR * logged
         more = "more than 10^18" if d.steps_to_tol is None else count(d.steps_to_tol)
         out.append(Finding("CD178", "warning" if slow else "info", f"Sublinear: the loss falls like t^-{sig(p.exponent, 3)}; "
@@ -531,7 +534,7 @@ def run_findings(d: RunDiagnosis) -> list[Finding]:
         detail = (f"The logged sharpness λmax is {sig(t.last, 4)} at step {count(t.last_step)} (largest {sig(t.max, 4)} at step "
                   f"{count(t.max_step)}).")
         beyond = t.edge_ratio_max is not None and t.edge_ratio_max >= 1
-        if t.edge_ratio_last is not None:
+        if t.edge_ratio_last is not None and lr is not None:
             detail += (f" Against the edge of stability 2/lr = {sig(2 / lr, 4)}: λmax·lr/2 = {sig(t.edge_ratio_last, 3)} now, "
                        f"{sig(t.edge_ratio_max, 3)} at most" + (f"; it first reached 2/lr at step {count(t.first_step_beyond_edge)}: "
                        "gradient descent is not stable there, and the loss oscillates or spikes while the curvature "
@@ -560,7 +563,7 @@ def _convergence_finding(d: RunDiagnosis) -> Finding:
     fit = d.fit
     slow = fit.components[0] if fit and fit.components else None
     parts = []
-    if slow is not None:
+    if fit is not None and slow is not None:
         parts.append(f"The slowest factor of the fitted curve is {sig(slow.factor, 7)} per step (± {sig(1.96 * slow.factor_se, 2)}, 95%): "
                      f"the gap to the floor halves every {count(math.log(2) / -math.log(slow.factor))} steps." if slow.factor < 1 else "")
         if len(fit.components) > 1:
@@ -570,17 +573,18 @@ def _convergence_finding(d: RunDiagnosis) -> Finding:
         floor = f" to {sig(fit.floor, 4)}" if fit is not None and fit.floor > 0 else ""
         title = f"Converged{floor}: the gap fell by {sig(d.tol, 2)} of its start at step {count(d.reached_tol_step)}"
         severity = "info"
-        if floor:
+        if floor and fit is not None:
             parts.append(f"The curve tends to {sig(fit.floor, 5)} (± {sig(1.96 * fit.floor_se, 2)}): the minimum of this loss, "
                          "or a level the run cannot go below (float32, a too-small lr); give --problem to know f*.")
     else:
         more = "more than 10^18" if d.steps_to_tol is None else count(d.steps_to_tol)
         title = f"{'Crawling' if d.verdict is Verdict.CRAWLING else 'Converging'}: {more} more steps to reach tol {sig(d.tol, 2)}"
         severity = "warning" if d.verdict is Verdict.CRAWLING else "info"
-        if d.steps_to_tol_range is not None and None not in d.steps_to_tol_range:
-            low, high = sorted(d.steps_to_tol_range)
+        bounds = d.steps_to_tol_range
+        if bounds is not None and bounds[0] is not None and bounds[1] is not None:
+            low, high = sorted((bounds[0], bounds[1]))
             parts.append(f"Steps still needed: {count(d.steps_to_tol)} (95%: {count(low)}–{count(high)}).")
-    remedies = ()
+    remedies: tuple[Remedy, ...] = ()
     if d.lr is not None and d.visited:
         v = d.visited[0]
         parts.append(f"At lr = {sig(d.lr, 4)} gradient descent's slowest visited direction has lr·λ = 1 - √r = {sig(v.lr_lambda_flat, 4)} "
