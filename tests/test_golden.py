@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "golden"))
-from cases import CASES, HERE, report  # noqa: E402
+from cases import CASES, HERE, report
 
 STABLE_STRINGS = {"command", "schema_version", "code", "severity", "status", "solver", "name", "objective", "loss",
                   "verdict", "kind", "ending", "sampling", "method_kind", "dtype", "input_dtype"}
