@@ -73,7 +73,7 @@ def handle_errors(command):
         except CondiagError as exc:
             if traceback:
                 raise
-            _stderr(f"condiag: error: {exc}")
+            _stderr(f"condiag: error: {exc.command_line()}")
             code = exc.exit_code
         except KeyboardInterrupt:
             if traceback:
@@ -1181,7 +1181,7 @@ def check_file(ctx, config, entry, path: str):
     except click.UsageError as exc:
         return FileOutcome(path, entry.command, ExitCode.USAGE, error=exc.format_message(), entry=entry.where), (None, None)
     except CondiagError as exc:
-        return FileOutcome(path, entry.command, exc.exit_code, error=str(exc), entry=entry.where), (None, None)
+        return FileOutcome(path, entry.command, exc.exit_code, error=exc.command_line(), entry=entry.where), (None, None)
     finally:
         _COLLECTED.reset(token)
     report, checks, summary, render_text, figures = sink[-1] if sink else (None, (), "", None, None)

@@ -30,10 +30,27 @@ class ExitCode(IntEnum):
     """Interrupted by the user (Ctrl-C)."""
 
 
+def flag(option: str) -> str:
+    """The command-line flag of a Python parameter: ``x0`` → ``--x0``, ``init_scale`` → ``--init-scale``."""
+    return "--" + option.replace("_", "-")
+
+
 class CondiagError(Exception):
-    """Base class of every error condiag reports to the user as one line."""
+    """Base class of every error condiag reports to the user as one line.
+
+    An error about one argument names it neutrally, as the Python API spells it (``option``, e.g. ``x0``, at the
+    start of the message); :meth:`command_line` gives the message as the command line prints it, with the flag.
+    """
 
     exit_code: ExitCode = ExitCode.INTERNAL
+    option: str | None = None
+
+    def command_line(self) -> str:
+        """The message with its leading ``option`` spelled as the flag (``x0: ...`` → ``--x0: ...``)."""
+        text = str(self)
+        if self.option and text.startswith(self.option):
+            return flag(self.option) + text[len(self.option):]
+        return text
 
 
 class InputError(CondiagError):
@@ -41,7 +58,8 @@ class InputError(CondiagError):
 
     exit_code = ExitCode.BAD_INPUT
 
-    def __init__(self, source: str, what: str, hint: str | None = None):
+    def __init__(self, source: str, what: str, hint: str | None = None, option: str | None = None):
+        self.option = option
         self.source = source
         self.what = what
         self.hint = hint
@@ -58,6 +76,10 @@ class OutputError(CondiagError):
 
 
 class UsageError(CondiagError):
-    """A command-line option value that cannot be used."""
+    """An option or argument value that cannot be used (``option``: which one, when the message starts with it)."""
 
     exit_code = ExitCode.USAGE
+
+    def __init__(self, message: str, option: str | None = None):
+        self.option = option
+        super().__init__(message)

@@ -67,9 +67,9 @@ def starting_point(x0, n_unknowns: int, default=None) -> np.ndarray:
         return np.zeros(n_unknowns) if default is None else np.asarray(default, dtype=float).reshape(-1)
     x0 = np.asarray(x0, dtype=float).reshape(-1)
     if x0.shape[0] != n_unknowns:
-        raise InputError("--x0", f"has {x0.shape[0]} entries but the problem has {n_unknowns} unknowns")
+        raise InputError("x0", f"has {x0.shape[0]} entries but the problem has {n_unknowns} unknowns", option="x0")
     if not np.all(np.isfinite(x0)):
-        raise InputError("--x0", "has NaN or Inf entries")
+        raise InputError("x0", "has NaN or Inf entries", option="x0")
     return x0
 
 

@@ -75,9 +75,9 @@ class TwoLayerProblem:
             raise InputError(source, "A is all zeros: W1·W2 = 0 fits it exactly, and the curvature scale (σ₁ of A) is 0",
                              "the two-layer analysis needs a non-zero target matrix")
         if K < 1:
-            raise UsageError("--hidden must be at least 1")
+            raise UsageError("hidden must be at least 1", option="hidden")
         if samples < 0:
-            raise UsageError("--samples must be >= 0")
+            raise UsageError("samples must be >= 0", option="samples")
         if loss not in LOSS_CONVENTIONS:
             raise UsageError(f"unknown loss {loss!r}")
         m, d = A.shape

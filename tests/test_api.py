@@ -161,3 +161,18 @@ def test_readme_model_protocol_example_runs():
     assert statuses["gd"][0] == statuses["lbfgs"][0] == "converged"
     assert statuses["cg"][0] == "skipped" and statuses["cg"][1].startswith("needs the matrix of a linear")
     assert namespace["net"].to_dict()["problem"]["objective"] == "two-layer"
+
+
+def test_core_errors_name_the_argument_and_the_command_line_its_flag(run, samples):
+    """The core names an argument as Python spells it; the command line prints the flag."""
+    from condiag.errors import InputError, UsageError
+    from condiag.two_layer import TwoLayerProblem
+
+    A, b = np.array([[2.0, 0.0], [0.0, 1.0]]), np.ones(2)
+    with pytest.raises(InputError) as caught:
+        condiag.compare(A, b, x0=[1.0, 2.0, 3.0], solvers=["gd"])
+    assert str(caught.value).startswith("x0: has 3 entries") and caught.value.command_line().startswith("--x0: has 3 entries")
+    with pytest.raises(UsageError, match="^hidden must be at least 1$"):
+        TwoLayerProblem.create(A, 0)
+    cli = run("compare", samples / "valley_2x2.npz", "--solvers", "gd", "--x0", "1,2,3")
+    assert cli.code == 3 and "--x0: has 3 entries but the problem has 2 unknowns" in cli.err
