@@ -3,7 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
 from pathlib import Path
+
+if os.environ.get("PYTEST_XDIST_WORKER") and "numpy" not in sys.modules:
+    # One BLAS/OpenMP thread per test worker: the pytest-xdist workers are the parallelism. Two workers each
+    # running busy-waiting thread pools (OpenBLAS, torch's OpenMP) on a 2-core machine slowed the torch and LAPACK
+    # tests 2-5-fold. Child processes the tests start inherit it; an explicit setting is kept.
+    for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(variable, "1")
 
 import numpy as np
 import pytest
@@ -72,3 +81,14 @@ def valley():
     A = np.array([[-249.69, -4.1511], [-4.1511, -0.20755]])
     b = np.array([0.0, 10.0])
     return A, b
+
+
+def pytest_collection_modifyitems(items):
+    """Longest first: the tests marked ``long(seconds)`` run before the rest, the longest first (the order is kept
+    otherwise), so pytest-xdist hands them out while every worker is busy and no worker ends on one alone."""
+
+    def expected_seconds(item) -> float:
+        marker = item.get_closest_marker("long")
+        return 0.0 if marker is None else float(marker.args[0]) if marker.args else 5.0
+
+    items.sort(key=lambda item: -expected_seconds(item))

@@ -291,6 +291,7 @@ def test_report_at_80_columns_keeps_snippets_numbers_and_prints_each_remedy_once
     assert "who uses it" in verbose and len(verbose.splitlines()) > len(lines) - 5
 
 
+@pytest.mark.long(7)
 def test_compare_table_fits_80_columns_without_cutting(run, samples):
     text = run("compare", samples / "valley_2x2.npz", "--solvers", "all", "--lr", "1e-5", "--max-iter", "20000",
                env={"NO_COLOR": "1", "COLUMNS": "80"}).out
@@ -512,6 +513,7 @@ TORCH_STEP_CAP = 4_000
 TORCH_RUNS = [a for a in SAMPLE_RUNS if a[0] != "valley_2x2.csv"]  # the .npz holds the same numbers
 
 
+@pytest.mark.long
 @pytest.mark.parametrize("args", TORCH_RUNS, ids=[a[0] for a in TORCH_RUNS])
 def test_every_advised_parameter_converges_in_pytorch(samples, args):
     """Every advised (lr, momentum) pasted into torch.optim.SGD, in float64 and float32, on every sample

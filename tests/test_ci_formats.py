@@ -24,6 +24,7 @@ def args_for(samples, command):
     return args
 
 
+@pytest.mark.long
 @pytest.mark.parametrize("command", COMMANDS)
 def test_every_format_carries_the_findings_and_thresholds(run, samples, command):
     every_format(run, args_for(samples, command), command)

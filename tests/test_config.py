@@ -135,6 +135,7 @@ max-steps-to-tol = {steps}
 """
 
 
+@pytest.mark.long
 def test_check_passes_fails_and_errors_as_a_linter(project, run):
     project(CHECK_CONFIG.format(limit=10 * VALLEY_COND_A, steps="1e12"))
     result = run("check")
@@ -190,6 +191,7 @@ def test_check_without_configuration_or_entries(project, run):
     assert result.code == ExitCode.USAGE and "no [[files]] entries" in result.err
 
 
+@pytest.mark.long
 def test_check_in_every_format(project, run, tmp_path):
     project(CHECK_CONFIG.format(limit=VALLEY_COND_A / 10, steps="10"))
     report = run("check", "--json").json()

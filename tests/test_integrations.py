@@ -82,6 +82,7 @@ def test_the_pre_commit_hooks_are_well_formed():
     assert not pattern.search("x.py") and hooks["condiag-check-all"]["pass_filenames"] is False
 
 
+@pytest.mark.long(60)
 @pytest.mark.skipif(shutil.which("pre-commit") is None or shutil.which("git") is None, reason="pre-commit is not installed")
 def test_the_hook_run_by_pre_commit_itself(repo):
     """pre-commit installs this checkout into its own environment and runs the hook on the staged files."""

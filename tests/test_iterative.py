@@ -31,6 +31,7 @@ MATRICES = ["illc1033.mtx", "well1033.mtx", "illc1850.mtx", "well1850.mtx", "wes
 PRINTED = 1e-6  # PROPERTIES.md gives 7 significant digits: 5e-7 relative rounding, and a little room
 
 
+@pytest.mark.long
 @pytest.mark.parametrize("name", MATRICES)
 def test_iterative_extremes_within_stated_accuracy(data_dir, name):
     """sigma_max to 1e-6 (Lanczos), sigma_min and cond within the accuracy the report states (README)."""

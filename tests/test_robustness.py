@@ -59,6 +59,7 @@ CRASH_PRONE = ("sparse-indices", "mat-sparse")
 """Generators whose regressions are segmentation faults: run in a child process, not in the test runner."""
 
 
+@pytest.mark.long
 @pytest.mark.parametrize("generator", sorted(set(fuzz_inputs.GENERATORS) - set(CRASH_PRONE)))
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(seed=st.integers(0, 2**32 - 1))
