@@ -14,7 +14,7 @@ Every pair runs on the same machine in the same process tree, best of ``--repeat
   7. `compare --solvers lsqr` vs `compare --solvers cg` on a 2000x300 problem (same tolerance), and vs one
      call of scipy's lsqr with its own stopping rule;
   8. CSV 300,000 x 10: condiag's reader vs `numpy.loadtxt`;
-  9. `solve` 2000x500 vs `numpy.linalg.lstsq` (in-process);
+  9. `solve` (what the command runs) 2000x500 and 20000x200 vs `numpy.linalg.lstsq` (in-process);
  10. tall 2e6 x 50 in memory: `analyze` vs `numpy.linalg.svd(A, compute_uv=False)`, with the peak resident
      memory of each in its own process (as the operating system counts it);
  11. trace: `condiag.trace.diagnose` on a 1e6-record CSV loss log vs numpy.loadtxt + one scipy curve_fit of
@@ -192,15 +192,15 @@ def main() -> None:
         t_loadtxt = best_of(args.repeat, lambda: np.loadtxt(path, delimiter=","))
         rows.append(("CSV 300,000x10: read", t_read, t_loadtxt, "numpy.loadtxt", 1.2))
 
-    # 9. solve
-    from condiag.reference import reference_from
-    from condiag.spectrum import decompose
+    # 9. solve: what `condiag solve` runs (condiag.reference.solve), on a wide-ish and on a tall problem
+    from condiag.reference import solve
 
-    A9, b9 = rng.standard_normal((2_000, 500)), rng.standard_normal(2_000)
-    p9 = Problem.create(A9, b9)
-    t_solve = best_of(args.repeat, lambda: reference_from(p9, decompose(p9)))
-    t_lstsq = best_of(args.repeat, lambda: np.linalg.lstsq(A9, b9, rcond=None))
-    rows.append(("solve 2000x500 (in-process)", t_solve, t_lstsq, "numpy.linalg.lstsq", 2.0))
+    for n9, d9 in ((2_000, 500), (20_000, 200)):
+        A9, b9 = rng.standard_normal((n9, d9)), rng.standard_normal(n9)
+        p9 = Problem.create(A9, b9)
+        t_solve = best_of(args.repeat, lambda: solve(p9))
+        t_lstsq = best_of(args.repeat, lambda: np.linalg.lstsq(A9, b9, rcond=None))
+        rows.append((f"solve {n9}x{d9} (in-process)", t_solve, t_lstsq, "numpy.linalg.lstsq", 2.0))
 
     # 10. tall, with peak memory in a child process each
     tall_ours = ("import numpy as np, resource, time; from condiag.analysis import analyze; from condiag.problem import Problem; "

@@ -240,6 +240,10 @@ def solve(problem: Problem) -> Reference:
             raise InputError(problem.source, f"has no minimiser x*: {reason} (smallest eigenvalue {lowest:.4g})",
                              "condiag analyze explains the direction along which f decreases without bound")
         return reference_from(problem, decomposition)
+    if not problem.sparse and problem.n_rows * problem.n_cols > FAST_PATH_SIZE:
+        # the blocked QR of [A b] and one SVD of its R factor, as analyze computes them: x* from the SVD when its
+        # stated accuracy reaches FAST_PATH_DIGITS, else the refined solver (reference_from decides)
+        return reference_from(problem, decompose(problem))
     return refined_reference(problem)
 
 

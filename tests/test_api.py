@@ -176,3 +176,20 @@ def test_core_errors_name_the_argument_and_the_command_line_its_flag(run, sample
         TwoLayerProblem.create(A, 0)
     cli = run("compare", samples / "valley_2x2.npz", "--solvers", "gd", "--x0", "1,2,3")
     assert cli.code == 3 and "--x0: has 3 entries but the problem has 2 unknowns" in cli.err
+
+
+def test_solve_of_a_large_problem_uses_the_svd_only_when_it_is_accurate():
+    """Above 500,000 entries condiag.solve takes x* from the QR + SVD when that states 10 or more correct digits, and
+    from the refined solver otherwise; either way x* is numpy's least-squares answer to the stated accuracy."""
+    rng = np.random.default_rng(11)
+    A, b = rng.standard_normal((2_000, 300)), rng.standard_normal(2_000)
+    well = condiag.solve(A, b)
+    expected = np.linalg.lstsq(A, b, rcond=None)[0]
+    assert "SVD" in well.reference.method and well.accuracy["correct_digits"] >= 10
+    assert np.linalg.norm(well.x - expected) / np.linalg.norm(expected) <= 10 ** -well.accuracy["correct_digits"] * 10
+    U, _, Vt = np.linalg.svd(A, full_matrices=False)
+    ill = U @ np.diag(np.logspace(0, -12, 300)) @ Vt  # cond 1e12: the SVD alone states about 4 digits
+    x_true = rng.standard_normal(300)
+    refined = condiag.solve(ill, ill @ x_true)
+    assert "SVD" not in refined.reference.method, refined.reference.method
+    assert np.linalg.norm(refined.x - x_true) / np.linalg.norm(x_true) <= max(10 ** -refined.accuracy["correct_digits"], 1e-15) * 10
