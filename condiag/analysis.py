@@ -100,11 +100,6 @@ class Analysis(NotebookView):
 
         return analysis_json(self)
 
-    def to_json(self) -> str:
-        from .render.json_report import dumps
-
-        return dumps(self.to_dict())
-
 
 RIDGE_TARGET = 1e3
 

@@ -86,11 +86,6 @@ class Comparison(NotebookView):
 
         return comparison_json(self)
 
-    def to_json(self) -> str:
-        from .render.json_report import dumps
-
-        return dumps(self.to_dict())
-
 
 def parse_solvers(text: str | None, option: str = "--solvers") -> tuple[str, ...]:
     """'gd,lbfgs' -> ('gd', 'lbfgs'); 'all' (alone or in the list) -> every solver, each once;

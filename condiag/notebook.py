@@ -8,7 +8,7 @@ from __future__ import annotations
 
 
 class NotebookView:
-    """Mixin: ``_repr_html_`` from ``to_dict()``, ``_render_text(console)`` and ``_figure``."""
+    """Mixin: ``to_json()`` and ``_repr_html_`` from ``to_dict()``, ``_render_text(console)`` and ``_figure``."""
 
     _figure: str | None = None
 
@@ -17,6 +17,12 @@ class NotebookView:
 
     def to_dict(self) -> dict:  # pragma: no cover - every report class defines it
         raise NotImplementedError
+
+    def to_json(self) -> str:
+        """:meth:`to_dict` as the command's ``--json`` text (strict JSON, no NaN)."""
+        from .render.json_report import dumps
+
+        return dumps(self.to_dict())
 
     def _repr_html_(self) -> str:
         """The report in a notebook: key numbers, findings, plots (inline SVG), the full text report folded."""

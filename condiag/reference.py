@@ -278,11 +278,6 @@ class Solution(NotebookView):
 
         return solution_json(self.problem, self.reference, self.seconds)
 
-    def to_json(self) -> str:
-        from .render.json_report import dumps
-
-        return dumps(self.to_dict())
-
 
 def solve_report(problem: Problem) -> Solution:
     """:func:`solve`, timed, as a report object."""

@@ -99,11 +99,6 @@ class TwoLayerAnalysis(NotebookView):
 
         return two_layer_json(self)
 
-    def to_json(self) -> str:
-        from .render.json_report import dumps
-
-        return dumps(self.to_dict())
-
     def verdict(self, fail_on: str = "never", max_condition: float | None = None):
         """The exit-code checks: --fail-on on the findings, --max-condition on cond(A)."""
         from .policy import model_verdict

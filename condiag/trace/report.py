@@ -43,11 +43,6 @@ class TraceReport(NotebookView):
 
         return trace_json(self)
 
-    def to_json(self) -> str:
-        from ..render.json_report import dumps
-
-        return dumps(self.to_dict())
-
 
 def _as_logs(source, column, step_column, lr_column, run_column) -> list[LossLog]:
     if isinstance(source, LossLog):
