@@ -26,6 +26,10 @@ CASES = {
                           "--max-iter", "300"],
     "solve-longley": ["solve", "sample_problems/longley.csv", "--target", "Employed", "--intercept"],
     "solve-rank-deficient": ["solve", "sample_problems/rank_deficient.npz"],
+    "analyze-function": ["analyze", "--function", "sample_problems/textbook.py:x_cos", "--x0", "10", "--lr", "2", "--newton", "1",
+                         "--newton", "0.5", "--steps", "10"],
+    "compare-function": ["compare", "--function", "sample_problems/textbook.py:bowl", "--x0", "-5,-2", "--solvers", "gd,newton,lbfgs"],
+    "model-mlp": ["model", "sample_problems/mlp.py:mlp", "--data", "sample_problems/regression.npz", "--lr", "0.1", "--lr", "1"],
     "trace-valley": ["trace", "sample_problems/valley_gd_log.csv", "--problem", "sample_problems/valley_2x2.npz", "--loss", "mean",
                      "--x0", "0,0"],
 }
