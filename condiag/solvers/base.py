@@ -16,6 +16,7 @@ Statuses (non-convergence is data, never an exception):
 
 from __future__ import annotations
 
+import enum
 import math
 import time
 from dataclasses import dataclass, field
@@ -32,7 +33,27 @@ if TYPE_CHECKING:
     from ..reference import Reference
     from ..spectrum import Decomposition, Spectrum
 
-STATUSES = ("converged", "max_iter", "stalled", "diverged", "unbounded", "skipped", "failed")
+class Status(str, enum.Enum):
+    """How a solver's run ended (docs/glossary.md gives each one's rule); compares equal to its value, and prints
+    and serialises as it."""
+
+    CONVERGED = "converged"
+    MAX_ITER = "max_iter"
+    STALLED = "stalled"
+    DIVERGED = "diverged"
+    UNBOUNDED = "unbounded"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+
+    def __str__(self) -> str:
+        return self.value
+
+    def __format__(self, spec: str) -> str:
+        return format(self.value, spec)
+
+
+STATUSES = tuple(status.value for status in Status)
+"""The statuses as strings, in the JSON schema's order."""
 DIVERGENCE_GROWTH = 1e5
 STALL_IMPROVEMENT = 1e-3
 
@@ -56,7 +77,7 @@ class SolverResult:
     """What one solver did; field names follow scipy.optimize.OptimizeResult where they can."""
 
     solver: str
-    status: str
+    status: Status
     message: str
     params: dict
     x: np.ndarray | None
@@ -169,7 +190,7 @@ class Monitor:
         """f(x0), set by the first :meth:`observe`."""
         self.best_gap = math.inf
         self.f_evals = 0
-        self.status: str | None = None
+        self.status: Status | None = None
         self.message = ""
         self.diverged_at: int | None = None
         self.x: np.ndarray | None = None
@@ -195,24 +216,24 @@ class Monitor:
         no_minimum = self.context.no_minimum
         if not finite:
             if no_minimum and loss == -math.inf:
-                return self._finish("unbounded", f"the loss reached -inf at iteration {k:,}: {no_minimum}", k)
-            return self._finish("diverged", f"the loss became {'NaN' if math.isnan(loss) else 'infinite'} at iteration {k:,}", k)
+                return self._finish(Status.UNBOUNDED, f"the loss reached -inf at iteration {k:,}: {no_minimum}", k)
+            return self._finish(Status.DIVERGED, f"the loss became {'NaN' if math.isnan(loss) else 'infinite'} at iteration {k:,}", k)
         gap = loss - self.context.floor
         self.best_gap = min(self.best_gap, gap)
         start_gap = self.start_loss - self.context.floor
         if no_minimum:
             # below both the start and the stationary point's value: nothing bounds the loss any more
             if loss < min(self.start_loss, self.context.floor) - self.context.target_gap(self.start_loss):
-                return self._finish("unbounded", f"the loss fell below its start and below its value at the stationary point "
+                return self._finish(Status.UNBOUNDED, f"the loss fell below its start and below its value at the stationary point "
                                                  f"by iteration {k:,}: {no_minimum}", k)
         elif gap <= self.context.target_gap(self.start_loss):
-            return self._finish("converged", f"loss gap {gap:.3g} <= tol {self.context.target_gap(self.start_loss):.3g}", k)
+            return self._finish(Status.CONVERGED, f"loss gap {gap:.3g} <= tol {self.context.target_gap(self.start_loss):.3g}", k)
         if self.growth_rule and gap > DIVERGENCE_GROWTH * max(start_gap, 1e-300) and k > 0:
-            return self._finish("diverged", f"the loss gap grew {DIVERGENCE_GROWTH:g}-fold by iteration {k:,}", k)
+            return self._finish(Status.DIVERGED, f"the loss gap grew {DIVERGENCE_GROWTH:g}-fold by iteration {k:,}", k)
         now = time.perf_counter()
         limit = self.context.settings.time_limit
         if limit is not None and now - self.start > limit:
-            return self._finish("max_iter", f"time limit of {limit:g} s reached at iteration {k:,}", k)
+            return self._finish(Status.MAX_ITER, f"time limit of {limit:g} s reached at iteration {k:,}", k)
         if now - self.last_progress > 0.1 and self.context.settings.progress is not None:
             self.last_progress = now
             self.context.settings.progress(self.name, k, self.max_iter)
@@ -226,7 +247,7 @@ class Monitor:
         if self.record_path:
             self.path.append(np.array(x, dtype=float) if x is not None else np.full(self.context.problem.n_cols, np.nan))
 
-    def _finish(self, status: str, message: str, k: int) -> str:
+    def _finish(self, status: Status, message: str, k: int) -> Status:
         self.status = status
         self.message = message
         if status == "diverged":
@@ -240,20 +261,20 @@ class Monitor:
         half = [gap - self.context.floor for it, gap in zip(self.iterations, self.losses) if it <= k // 2]
         best_first_half = min(half) if half else math.inf
         if self.best_gap > (1.0 - STALL_IMPROVEMENT) * best_first_half and k >= 20:
-            self._finish("stalled", f"no progress over the last half of {k:,} iterations (best gap {self.best_gap:.3g})", k)
+            self._finish(Status.STALLED, f"no progress over the last half of {k:,} iterations (best gap {self.best_gap:.3g})", k)
         else:
-            self._finish("max_iter", f"iteration budget of {k:,} reached while the loss was still falling", k)
+            self._finish(Status.MAX_ITER, f"iteration budget of {k:,} reached while the loss was still falling", k)
 
     # ------------------------------------------------------------------ result
     def result(self, params: dict, *, x=None, iterations=None, f_evals=None, exact=False, dtype="float64", extra=None,
-               status=None, message=None) -> SolverResult:
+               status: Status | None = None, message=None) -> SolverResult:
         x = self.x if x is None else x
         k = self.k if iterations is None else iterations
         if self.context.no_minimum and status is None and self.status in (None, "max_iter") and x is not None and np.all(np.isfinite(x)):
             gradient = self.context.problem.gradient(np.asarray(x, dtype=float))
             scale = max(float(np.linalg.norm(getattr(self.context.problem, "b", 0.0))), 1e-300)
             if float(np.linalg.norm(gradient)) <= 1e-8 * scale:
-                self.status = "stalled"
+                self.status = Status.STALLED
                 self.message = f"stopped at a stationary point of f, which is a saddle or a maximum: {self.context.no_minimum}"
         final_loss = None
         if x is not None and np.all(np.isfinite(x)):
@@ -263,7 +284,7 @@ class Monitor:
         path = np.array(self.path) if self.record_path and self.path else None
         return SolverResult(
             solver=self.name,
-            status=status or self.status or "max_iter",
+            status=Status(status or self.status or Status.MAX_ITER),
             message=message or self.message,
             params=params,
             x=None if x is None else np.asarray(x, dtype=float),
@@ -294,16 +315,16 @@ def drive(monitor: Monitor, params: dict, x, f: float, step) -> None:
                     return
             monitor.budget_exhausted(monitor.max_iter, f, x)
     except KeyboardInterrupt:
-        raise SolverInterrupted(monitor.result(params, status="max_iter", message=f"interrupted at iteration {k:,}")) from None
+        raise SolverInterrupted(monitor.result(params, status=Status.MAX_ITER, message=f"interrupted at iteration {k:,}")) from None
 
 
 def skipped(name: str, reason: str, params: dict | None = None) -> SolverResult:
-    return SolverResult(name, "skipped", reason, params or {}, None, 0, 0, 0.0, History(np.array([], dtype=np.int64), np.array([])))
+    return SolverResult(name, Status.SKIPPED, reason, params or {}, None, 0, 0, 0.0, History(np.array([], dtype=np.int64), np.array([])))
 
 
 def failed(name: str, error: BaseException, params: dict | None = None, seconds: float = 0.0) -> SolverResult:
     message = f"{type(error).__name__}: {error}"
-    return SolverResult(name, "failed", message[:300], params or {}, None, 0, 0, seconds, History(np.array([], dtype=np.int64), np.array([])))
+    return SolverResult(name, Status.FAILED, message[:300], params or {}, None, 0, 0, seconds, History(np.array([], dtype=np.int64), np.array([])))
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Context, Monitor, Solver, SolverResult, drive
+from .base import Context, Monitor, Solver, SolverResult, Status, drive
 
 
 class CGLS(Solver):
@@ -49,7 +49,7 @@ class CGLS(Solver):
                 q = problem.hessian_vector(p)
                 curvature = float(p @ q)
                 if curvature <= 0.0:  # Steihaug's test: f decreases without bound along p (Nocedal & Wright, Alg. 7.2)
-                    monitor._finish("unbounded", f"CG met a direction of {'negative' if curvature < 0 else 'zero'} curvature "
+                    monitor._finish(Status.UNBOUNDED, f"CG met a direction of {'negative' if curvature < 0 else 'zero'} curvature "
                                                  f"(pᵀQp = {curvature:.3g}) at iteration {k:,}: f has no minimum along it", k)
                     return x, problem.value(x)
                 alpha = gamma / curvature
@@ -109,7 +109,7 @@ class LSQR(Solver):
             if rule is not None and monitor.status is None:
                 state["stop"] = rule
                 if monitor.observe(k, f, it.x, force_record=True) is None:
-                    monitor._finish("stalled", f"LSQR's own test {rule} stopped it at iteration {k:,}, "
+                    monitor._finish(Status.STALLED, f"LSQR's own test {rule} stopped it at iteration {k:,}, "
                                                "before condiag's tolerance", k)
             return it.x, f
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..memory import require_memory
-from .base import Context, Monitor, Solver, SolverResult
+from .base import Context, Monitor, Solver, SolverResult, Status
 
 
 class Newton(Solver):
@@ -55,11 +55,11 @@ class Newton(Solver):
             curvatures = context.decomposition.hessian_eigenvalues if context.decomposition is not None else None
             lowest = float(np.min(curvatures)) if curvatures is not None else None
             kind = "a saddle point" if curvatures is not None and float(np.max(curvatures)) > 0 else "a maximum"
-            monitor.status = "stalled"
+            monitor.status = Status.STALLED
             monitor.message = (f"the Newton step lands on the stationary point, which is {kind} (smallest curvature "
                                f"{lowest:.3g}), not a minimum: {context.no_minimum}")
         elif status is None:
-            monitor.status = "stalled"
+            monitor.status = Status.STALLED
             monitor.message = f"one Newton step reached a gap of {f1 - context.floor:.3g}: rounding limits it (cond(H) = {context.known_spectrum.hessian_condition_number:.3g})"
         monitor.f_evals = 2
         return monitor.result({"solve": method}, x=x1, iterations=1)

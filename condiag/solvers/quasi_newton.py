@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from .base import Context, Monitor, Solver, SolverInterrupted, SolverResult
+from .base import Context, Monitor, Solver, SolverInterrupted, SolverResult, Status
 
 
 class LBFGS(Solver):
@@ -51,7 +51,7 @@ class LBFGS(Solver):
                              "maxiter": monitor.max_iter, "maxfun": max(15000, 2 * monitor.max_iter)},
                 )
         except KeyboardInterrupt:
-            raise SolverInterrupted(monitor.result(params, status="max_iter", message=f"interrupted at iteration {counter['k']:,}")) from None
+            raise SolverInterrupted(monitor.result(params, status=Status.MAX_ITER, message=f"interrupted at iteration {counter['k']:,}")) from None
         monitor.f_evals = counter["evals"]
         if counter["stop"] is None:
             k = int(result.nit)
@@ -60,7 +60,7 @@ class LBFGS(Solver):
                 if k >= monitor.max_iter:
                     monitor.budget_exhausted(k, float(result.fun), np.asarray(result.x))
                 else:
-                    monitor.status = "stalled"
+                    monitor.status = Status.STALLED
                     monitor.message = f"scipy stopped before condiag's tolerance: {result.message}"
             return monitor.result(params, x=np.asarray(result.x), iterations=k)
         return monitor.result(params)
