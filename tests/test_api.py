@@ -29,9 +29,18 @@ def _without_timing(report: dict) -> dict:
     (("longley.csv", "--target", "Employed", "--intercept"), {"target": "Employed", "intercept": True}),
     (("quadratic_2d.npz", "--objective", "quadratic"), {"objective": "quadratic"}),
     (("rank_deficient.npz", "--loss", "mean", "--ridge", "0.1"), {"loss": "mean", "ridge": 0.1}),
+    (("well_conditioned.npz",), {}),
+    (("badly_scaled.npz", "--lr", "1e-3"), {"lrs": [1e-3]}),
+    (("quadratic_1d.npz", "--objective", "quadratic"), {"objective": "quadratic"}),
+    (("valley_2x2.csv",), {}),
+    (("two_layer_story3.npz",), {}),
+    (("kernel_600.h5:kernels/train_kernel", "--rhs", "{s}/kernel_600.h5:vectors/train_vector", "--loss", "mean"),
+     {"b": "{s}/kernel_600.h5:vectors/train_vector", "loss": "mean"}),
 ])
 def test_analyze_to_dict_is_the_cli_json(run, samples, args, api):
     first, *rest = args
+    rest = [r.format(s=samples) for r in rest]
+    api = {k: v.format(s=samples) if isinstance(v, str) else v for k, v in api.items()}
     cli = run("analyze", samples / first, *rest, "--json").json()
     report = condiag.analyze(str(samples / first), **api)
     assert _without_timing(report.to_dict()) == _without_timing(cli)
@@ -121,6 +130,15 @@ def test_schema_command_prints_a_valid_schema_that_can_fail(run, samples, comman
     mistyped["problem"]["n_cols"] = "2"
     assert not validator.is_valid(mistyped)
     assert run("schema", "nonsense").code == 2
+
+
+@pytest.mark.parametrize("name", ["valley_2x2.npz", "well_conditioned.npz", "badly_scaled.npz", "rank_deficient.npz",
+                                  "two_layer_story3.npz"])
+def test_compare_and_solve_to_dict_are_the_cli_json_on_every_sample(run, samples, name):
+    cli = run("compare", samples / name, "--solvers", "gd,momentum,cg,newton", "--max-iter", "2000", "--json").json()
+    report = condiag.compare(samples / name, solvers=["gd", "momentum", "cg", "newton"], max_iter=2000)
+    assert _without_timing(report.to_dict()) == _without_timing(cli)
+    assert _without_timing(condiag.solve(samples / name).to_dict()) == _without_timing(run("solve", samples / name, "--json").json())
 
 
 def test_solve_to_dict_is_the_cli_json(run, samples):
