@@ -18,6 +18,7 @@ Heavy modules load on first use, so ``import condiag`` stays cheap.
 from ._version import __version__
 
 _LAZY = {
+    "load": (".api", "load"),
     "load_problem": (".io", "load_problem"),
     "Problem": (".problem", "Problem"),
     "TwoLayerProblem": (".two_layer", "TwoLayerProblem"),

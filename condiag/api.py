@@ -24,6 +24,39 @@ def as_model(data, b=None, **options):
     return as_problem(data, b, **options)
 
 
+def load(spec, rhs=None, *, loss: str = "sum", objective: str = "least-squares", intercept: bool = False, ridge: float = 0.0,
+         a_key: str | None = None, b_key: str | None = None, target: str | None = None, header: bool | None = None,
+         fmt: str | None = None, allow_external: bool = False, memory_limit: str | None = None, engine: str = "local",
+         scheduler: str | None = None) -> Problem:
+    """A validated :class:`Problem` from a file spec (``PATH[:KEY]``, ``-`` for standard input), routed as the command
+    line routes it: ``engine="dask"`` reads it with Dask (one pass, TSQR); a least-squares matrix larger than
+    ``memory_limit`` (default: a quarter of the available memory) is streamed by row blocks and reduced exactly to
+    its R factor (:mod:`condiag.streaming`); anything else is read whole (:func:`condiag.io.load_problem`)."""
+    from .errors import UsageError
+    from .io import load_problem
+
+    spec = os.fspath(spec)
+    rhs = None if rhs is None else os.fspath(rhs)
+    if engine not in ("local", "dask"):
+        raise UsageError(f"engine {engine!r}: expected 'local' or 'dask'", option="engine")
+    if engine == "dask":
+        if objective != "least-squares":
+            raise UsageError("engine dask supports the least-squares objective", option="engine")
+        from .dask_engine import load_with_dask
+
+        return load_with_dask(spec, rhs, scheduler=scheduler, loss=loss, ridge=ridge, intercept=intercept,
+                              allow_external=allow_external)
+    if objective == "least-squares" and fmt is None and a_key is None and b_key is None and target is None:
+        from .streaming import maybe_streamed, parse_memory
+
+        streamed = maybe_streamed(spec, rhs, parse_memory(memory_limit), loss=loss, ridge=ridge, intercept=intercept,
+                                  allow_external=allow_external)
+        if streamed is not None:
+            return streamed
+    return load_problem(spec, rhs, loss=loss, objective=objective, intercept=intercept, ridge=ridge, a_key=a_key, b_key=b_key,
+                        target=target, header=header, fmt=fmt, allow_external=allow_external)
+
+
 def as_problem(data, b=None, *, loss: str = "sum", objective: str = "least-squares", ridge: float = 0.0,
                intercept: bool = False, target=None) -> Problem:
     """A :class:`Problem` from whatever the caller holds (see the module docstring); always validated."""
@@ -32,10 +65,7 @@ def as_problem(data, b=None, *, loss: str = "sum", objective: str = "least-squar
             raise ValueError("pass b or target with data, not with a Problem (it has its own)")
         return data
     if isinstance(data, (str, os.PathLike)):
-        from .io import load_problem
-
-        return load_problem(os.fspath(data), None if b is None else os.fspath(b), loss=loss, objective=objective,
-                            intercept=intercept, ridge=ridge, target=target)
+        return load(data, b, loss=loss, objective=objective, intercept=intercept, ridge=ridge, target=target)
     columns = getattr(data, "columns", None)
     if columns is not None and hasattr(data, "to_numpy"):  # a DataFrame (pandas, or polars with to_numpy)
         names = [str(c) for c in columns]

@@ -213,40 +213,12 @@ def output_options(command):
 
 def load(problem, rhs, loss, objective, intercept, ridge, a_key, b_key, target, no_header, fmt, allow_external, memory_limit=None,
          engine="local", scheduler=None):
-    from .io import load_problem
+    """The command line's options to :func:`condiag.api.load`."""
+    from .api import load as load_spec
 
-    if engine == "dask":
-        if objective != "least-squares":
-            from .errors import UsageError
-
-            raise UsageError("--engine dask supports the least-squares objective")
-        from .dask_engine import load_with_dask
-
-        return load_with_dask(problem, rhs, scheduler=scheduler, loss=loss, ridge=ridge, intercept=intercept,
-                              allow_external=allow_external)
-
-    if objective == "least-squares" and fmt is None and a_key is None and b_key is None:
-        from .streaming import maybe_streamed, parse_memory
-
-        streamed = maybe_streamed(problem, rhs, parse_memory(memory_limit), loss=loss, ridge=ridge, intercept=intercept,
-                                  allow_external=allow_external)
-        if streamed is not None:
-            return streamed
-
-    return load_problem(
-        problem,
-        rhs,
-        loss=loss,
-        objective=objective,
-        intercept=intercept,
-        ridge=ridge,
-        a_key=a_key,
-        b_key=b_key,
-        target=target,
-        header=False if no_header else None,
-        fmt=fmt,
-        allow_external=allow_external,
-    )
+    return load_spec(problem, rhs, loss=loss, objective=objective, intercept=intercept, ridge=ridge, a_key=a_key, b_key=b_key,
+                     target=target, header=False if no_header else None, fmt=fmt, allow_external=allow_external,
+                     memory_limit=memory_limit, engine=engine, scheduler=scheduler)
 
 
 _COLLECTED: contextvars.ContextVar = contextvars.ContextVar("condiag_collected_reports", default=None)

@@ -211,3 +211,21 @@ def test_solve_of_a_large_problem_uses_the_svd_only_when_it_is_accurate():
     refined = condiag.solve(ill, ill @ x_true)
     assert "SVD" not in refined.reference.method, refined.reference.method
     assert np.linalg.norm(refined.x - x_true) / np.linalg.norm(x_true) <= max(10 ** -refined.accuracy["correct_digits"], 1e-15) * 10
+
+
+def test_load_routes_like_the_command_line(tmp_path):
+    """condiag.load streams a matrix above the memory limit (exactly reduced to R), reads a small one whole, and
+    refuses Dask for a quadratic objective naming the argument."""
+    from condiag.errors import UsageError
+
+    rng = np.random.default_rng(5)
+    A, b = rng.standard_normal((40_000, 6)), rng.standard_normal(40_000)
+    np.save(tmp_path / "A.npy", A)
+    np.save(tmp_path / "b.npy", b)
+    streamed = condiag.load(tmp_path / "A.npy", tmp_path / "b.npy", memory_limit="1M")
+    whole = condiag.load(tmp_path / "A.npy", tmp_path / "b.npy")
+    assert streamed.is_reduced and streamed.n_samples == 40_000 and not whole.is_reduced
+    np.testing.assert_allclose(condiag.solve(streamed).x, np.linalg.lstsq(A, b, rcond=None)[0], rtol=1e-10)
+    with pytest.raises(UsageError) as caught:
+        condiag.load(tmp_path / "A.npy", objective="quadratic", engine="dask")
+    assert str(caught.value).startswith("engine dask") and caught.value.command_line().startswith("--engine dask")
