@@ -11,12 +11,40 @@ decomposition of :mod:`condiag.spectrum` (Golub & Van Loan, §5.5):
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypedDict
 
 import numpy as np
 
 from .notebook import NotebookView
 from .problem import Problem
 from .spectrum import Decomposition
+
+
+class Accuracy(TypedDict, total=False):
+    """How trustworthy x* is (the JSON's ``reference.accuracy``; which keys are present depends on how x* was found).
+
+    ``forward_error_bound`` bounds ‖x − x*‖/‖x*‖ in the norm ``norm`` names, to first order (Higham 2002, §20.1):
+    backward error × (κ + κ² ‖r‖ / (‖A‖ ‖x‖)) for least squares; ``correct_digits`` = −log10 of it.
+    """
+
+    backward_error: float
+    """Normwise backward error of x (at least eps/2)."""
+    forward_error_bound: float | None
+    """None when it exceeds 1e300."""
+    correct_digits: float | None
+    norm: str
+    """The norm of the error the bound is about."""
+    refinement_steps: int
+    """Steps of iterative refinement in extended precision (0: none was needed or done)."""
+    residual_precision: str
+    """The precision the residuals were accumulated in (longdouble, double-double or float64)."""
+    scaled_condition_number: float
+    """cond(A D⁻¹) with D the column norms (the refined solver's bound uses it)."""
+    rank: int
+    rank_unscaled: int | None
+    """The rank before column scaling (when it differs, the scaling revealed it)."""
+    gradient_bound: float | None
+    """An iterative answer's a-posteriori bound ‖∇f(x)‖ / λmin, which holds for any x."""
 
 
 @dataclass(frozen=True)
@@ -31,7 +59,7 @@ class Reference:
     method: str
     minimum_norm: bool
     """True when the minimiser is not unique and x* is the minimum-norm one."""
-    accuracy: dict
+    accuracy: Accuracy
     """Accuracy estimate: backward error and forward-error bound (see :func:`accuracy_estimate`)."""
 
 
@@ -54,7 +82,7 @@ def minimiser_coefficients(problem: Problem, decomposition: Decomposition) -> np
     return out
 
 
-def accuracy_estimate(problem: Problem, x: np.ndarray, norm: float, condition_number: float) -> dict:
+def accuracy_estimate(problem: Problem, x: np.ndarray, norm: float, condition_number: float) -> Accuracy:
     """Backward error of x and a first-order forward-error bound.
 
     ``norm`` is ||A||_2 (or ||Q||_2) and ``condition_number`` the condition number of the
@@ -264,7 +292,7 @@ class Solution(NotebookView):
         return self.reference.loss
 
     @property
-    def accuracy(self) -> dict:
+    def accuracy(self) -> Accuracy:
         return self.reference.accuracy
 
     def _render_text(self, console) -> None:
