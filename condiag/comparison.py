@@ -112,15 +112,15 @@ def parse_params(items) -> dict:
         key, sep, value = item.partition("=")
         solver, dot, name = key.partition(".")
         if not sep or not dot or not name:
-            raise UsageError(f"--param {item!r}: expected SOLVER.NAME=VALUE, e.g. adam.lr=0.1")
+            raise UsageError(f"param {item!r}: expected SOLVER.NAME=VALUE, e.g. adam.lr=0.1", option="param")
         if solver not in REGISTRY:
-            raise UsageError(f"--param {item!r}: unknown solver {solver!r}")
+            raise UsageError(f"param {item!r}: unknown solver {solver!r}", option="param")
         value = value.strip()
         if value != "auto":
             try:
                 value = float(value)
             except ValueError:
-                raise UsageError(f"--param {item!r}: {value!r} is not a number (or auto)") from None
+                raise UsageError(f"param {item!r}: {value!r} is not a number (or auto)", option="param") from None
         check_parameter(REGISTRY[solver], name, value)
         params.setdefault(solver, {})[name] = value
     return params

@@ -61,7 +61,7 @@ def client_for(scheduler: str | None):
     try:
         from distributed import Client, LocalCluster
     except ImportError:
-        raise UsageError("--engine dask needs Dask: pip install 'condiag[dask]'") from None
+        raise UsageError("engine dask needs Dask: pip install 'condiag[dask]'", option="engine") from None
     if scheduler:
         try:
             return Client(scheduler, timeout="30s"), None
@@ -78,7 +78,7 @@ def load_with_dask(spec: str, rhs: str | None, *, scheduler: str | None = None, 
     try:
         import dask.array as da
     except ImportError:
-        raise UsageError("--engine dask needs Dask: pip install 'condiag[dask]'") from None
+        raise UsageError("engine dask needs Dask: pip install 'condiag[dask]'", option="engine") from None
     from .streaming import reduced_problem
 
     path, key, shape = _describe(spec, allow_external)

@@ -78,7 +78,7 @@ class LogisticModel:
         if problem.loss not in ("sum", "mean"):
             from .errors import UsageError
 
-            raise UsageError(f"--loss {problem.loss}: logistic regression takes sum or mean (BCEWithLogitsLoss)")
+            raise UsageError(f"loss {problem.loss}: logistic regression takes sum or mean (BCEWithLogitsLoss)", option="loss")
         if not problem.has_rhs:
             raise InputError(problem.source, "logistic regression needs labels", "give b: --rhs, --target, or a b/y key")
         A = problem.dense_matrix()

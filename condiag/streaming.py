@@ -62,9 +62,9 @@ def parse_memory(text: str | None) -> int | None:
     try:
         size = float(value) * factor
     except ValueError:
-        raise UsageError(f"--memory-limit {text!r}: expected a size such as 512M or 2G") from None
+        raise UsageError(f"memory_limit {text!r}: expected a size such as 512M or 2G", option="memory_limit") from None
     if not math.isfinite(size) or size < 1:
-        raise UsageError(f"--memory-limit {text!r}: expected a positive, finite size such as 512M or 2G")
+        raise UsageError(f"memory_limit {text!r}: expected a positive, finite size such as 512M or 2G", option="memory_limit")
     return int(size)
 
 

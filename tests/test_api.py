@@ -194,6 +194,13 @@ def test_core_errors_name_the_argument_and_the_command_line_its_flag(run, sample
         TwoLayerProblem.create(A, 0)
     cli = run("compare", samples / "valley_2x2.npz", "--solvers", "gd", "--x0", "1,2,3")
     assert cli.code == 3 and "--x0: has 3 entries but the problem has 2 unknowns" in cli.err
+    with pytest.raises(UsageError) as caught:
+        condiag.compare(A, b, solvers=["gd"], params={"gd": {"nope": 1.0}})
+    assert str(caught.value).startswith("param: gd has no parameter nope") and caught.value.option == "param"
+    cli = run("compare", samples / "valley_2x2.npz", "--solvers", "gd", "--param", "gd.nope=1")
+    assert cli.code == 2 and "--param: gd has no parameter nope" in cli.err
+    cli = run("analyze", samples / "valley_2x2.npz", "--memory-limit", "5Q")
+    assert cli.code == 2 and "--memory-limit '5Q': expected a size" in cli.err
 
 
 def test_solve_of_a_large_problem_uses_the_svd_only_when_it_is_accurate():

@@ -78,7 +78,7 @@ def load_weights(model, path: str) -> str:
         try:
             from safetensors.torch import load_file
         except ImportError:
-            raise UsageError("--weights .safetensors needs the safetensors package (pip install 'condiag[torch]')") from None
+            raise UsageError("weights .safetensors needs the safetensors package (pip install 'condiag[torch]')", option="weights") from None
         _check_size(path)
         try:
             state = load_file(path, device="cpu")

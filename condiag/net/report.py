@@ -176,7 +176,7 @@ def analyze_model(spec: str, data: str, *, weights: str | None = None, loss: str
         if batch_size > inputs.shape[0]:
             from ..errors import UsageError
 
-            raise UsageError(f"--batch-size {batch_size}: the data has {inputs.shape[0]} samples")
+            raise UsageError(f"batch_size {batch_size}: the data has {inputs.shape[0]} samples", option="batch_size")
         rows = np.sort(np.random.default_rng(seed).choice(inputs.shape[0], size=batch_size, replace=False))
         inputs, targets = inputs[rows], targets[rows]
     X = torch.as_tensor(inputs, dtype=torch_dtype)

@@ -17,7 +17,7 @@ def _extension(path: str) -> str:
     """The plot file's extension; a usage error for one matplotlib is not asked to write."""
     ext = os.path.splitext(path)[1].lower()
     if ext not in FORMATS:
-        raise UsageError(f"--plot {path}: use a .png, .svg or .pdf file name")
+        raise UsageError(f"plot {path}: use a .png, .svg or .pdf file name", option="plot")
     return ext
 
 
@@ -358,5 +358,5 @@ def write_plot(builder: str, result, path: str) -> None:
     _extension(path)
     fig = globals()[builder](result)
     if fig is None:
-        raise UsageError(f"--plot {path}: nothing to draw (the iterative spectrum has only its extremes, and there is no b)")
+        raise UsageError(f"plot {path}: nothing to draw (the iterative spectrum has only its extremes, and there is no b)", option="plot")
     _save(fig, path)

@@ -92,7 +92,7 @@ def parse_function_solvers(text: str | None) -> tuple[str, ...]:
         return SOLVERS
     unknown = [n for n in names if n not in SOLVERS]
     if unknown or not names:
-        raise UsageError(f"--solvers: with --function, choose from {', '.join(SOLVERS)} (got {', '.join(unknown) or 'none'})")
+        raise UsageError(f"solvers: with --function, choose from {', '.join(SOLVERS)} (got {', '.join(unknown) or 'none'})", option="solvers")
     return names
 
 
@@ -152,7 +152,7 @@ def compare_objective(function, source: str, x0, solvers=DEFAULT_SOLVERS, lrs=()
             elif lam_max > 0:
                 chosen = [(1.0 / lam_max, "1/λmax at x0")]
             else:
-                raise UsageError(f"--solvers {name}: f has no positive curvature at x0 to set a learning rate from; give --lr")
+                raise UsageError(f"solvers {name}: f has no positive curvature at x0 to set a learning rate from; give --lr", option="solvers")
             for lr, origin in chosen:
                 runs.append(run(function, x0, name, lr, max_iter, tol, progress))
                 sources.append(origin)

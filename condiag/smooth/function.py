@@ -60,7 +60,7 @@ class SmoothFunction:
         x0 = np.asarray(x0, dtype=float).reshape(-1)
         self.n = x0.size
         if self.n == 0 or self.n > MAX_VARIABLES:
-            raise UsageError(f"--function: {self.n} variables; --x0 must give between 1 and {MAX_VARIABLES}")
+            raise UsageError(f"function: {self.n} variables; --x0 must give between 1 and {MAX_VARIABLES}", option="function")
         self.evaluations = 0
         self.backend = self._backend(x0)
         note = ""

@@ -393,14 +393,14 @@ def check_parameter(solver: Solver | type[Solver], name: str, value) -> None:
     from ..errors import UsageError
 
     if name not in solver.defaults:
-        raise UsageError(f"--param: {solver.name} has no parameter {name} (it has {', '.join(sorted(solver.defaults)) or 'none'})")
+        raise UsageError(f"param: {solver.name} has no parameter {name} (it has {', '.join(sorted(solver.defaults)) or 'none'})", option="param")
     if value == "auto":
         if solver.defaults[name] != "auto":
-            raise UsageError(f"--param {solver.name}.{name}=auto: only parameters that default to auto accept it")
+            raise UsageError(f"param {solver.name}.{name}=auto: only parameters that default to auto accept it", option="param")
         return
     rule = PARAMETER_RANGES.get(name, ParameterRange(-math.inf))
     if not rule.admits(float(value)):
-        raise UsageError(f"--param {solver.name}.{name}={value:g}: expected {rule.describe()}")
+        raise UsageError(f"param {solver.name}.{name}={value:g}: expected {rule.describe()}", option="param")
 
 
 class Solver:

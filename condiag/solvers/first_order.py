@@ -476,7 +476,7 @@ class MinibatchSGD(IterativeSolver):
         if batch < 1:
             from ..errors import UsageError
 
-            raise UsageError("--param sgd.batch_size must be >= 1")
+            raise UsageError("param sgd.batch_size must be >= 1", option="param")
         batch = min(batch, problem.n_rows)
         auto = sgd_auto_lr(problem, batch, context.bounds.L)
         best = best_expected_lr(context, batch) if params["lr"] == "auto" and batch < problem.n_rows else None

@@ -42,7 +42,7 @@ class TorchSGD(IterativeSolver):
 
         params = {k: float(v) for k, v in params.items()}
         if params["nesterov"] and (params["momentum"] <= 0 or params["dampening"] != 0):
-            raise UsageError("--param torch-sgd.nesterov=1 requires momentum > 0 and dampening 0 (as torch.optim.SGD)")
+            raise UsageError("param torch-sgd.nesterov=1 requires momentum > 0 and dampening 0 (as torch.optim.SGD)", option="param")
         return params
 
     def init_state(self, x, params, context):
