@@ -179,5 +179,11 @@ def test_max_stable_means_the_same_for_the_two_layer_model(samples):
     assert bound == pytest.approx(2 / np.linalg.eigvalsh((H + H.T) / 2)[-1], rel=1e-8)
     above = condiag.compare(model, solvers=["gd"], lr=1.1 * bound, max_iter=20_000, tol=1e-8).results[0]
     assert above.status != "converged"
+    # the lr check and CD151 agree with the run: the lr that cannot settle is never called stable (the formula's
+    # estimate at the minimum alone would call it stable when the inputs are not white)
+    checked = condiag.analyze(model, lrs=[1.1 * bound])
+    assert not checked.checks[0].stable_at_minimum
+    assert "CD151" in [f.code for f in checked.findings]
+    assert checked.threshold_minimum == pytest.approx(bound, rel=1e-12) or checked.threshold_minimum < bound
     below = condiag.compare(model, solvers=["gd"], lr=report.recommended_lr, max_iter=200_000, tol=1e-8).results[0]
     assert below.status == "converged"

@@ -431,8 +431,8 @@ def two_layer_json(analysis) -> dict:
             "max_stable_note": ("2/λmax of the Hessian at the balanced minimum (measured): above it gradient descent cannot "
                                 "settle at any minimum (the balanced one is the flattest); below it a run may still fail from "
                                 "its start (max_stable_init)"),
-            "max_stable_init": 2.0 / analysis.lambda_init if analysis.lambda_init > 0 else None,
-            "max_stable_minimum": 2.0 / analysis.lambda_minimum if analysis.lambda_minimum > 0 else None,
+            "max_stable_init": analysis.threshold_init if math.isfinite(analysis.threshold_init) else None,
+            "max_stable_minimum": analysis.threshold_minimum if math.isfinite(analysis.threshold_minimum) else None,
             "recommended": analysis.recommended_lr,
             "steps_at_recommended": analysis.steps_at_recommended,
             "steps_simulated": analysis.steps_simulated,
