@@ -9,6 +9,7 @@ objects the command line renders, whose ``to_dict()`` is the command's ``--json`
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from .models import Capability, Model, has
 from .problem import Problem
@@ -85,11 +86,14 @@ def as_problem(data, b=None, *, loss: str = "sum", objective: str = "least-squar
     return Problem.create(data, b, loss=loss, objective=objective, ridge=ridge, intercept=intercept, source="<array>")
 
 
-def analyze(data, b=None, *, lrs=(), steps: int = 1000, tol: float = 1e-6, x0=None, method: str = "auto",
-            dtype: str = "float64", loss: str = "sum", objective: str = "least-squares", ridge: float = 0.0,
+def analyze(data, b=None, *, lrs=(), steps: int | None = None, tol: float = 1e-6, x0=None, method: str | None = None,
+            dtype: str | None = None, loss: str = "sum", objective: str = "least-squares", ridge: float = 0.0,
             intercept: bool = False, target=None, batch_size: int | None = None, replacement: bool = False):
     """``condiag analyze`` from Python: spectrum, learning-rate bounds, exact predictions at each lr in ``lrs``,
-    causes, findings and remedies (:class:`condiag.analysis.Analysis`). See :func:`as_problem` for ``data``."""
+    causes, findings and remedies (:class:`condiag.analysis.Analysis`). See :func:`as_problem` for ``data``.
+
+    ``steps``, ``method`` and ``dtype`` left as None take :func:`condiag.analysis.analyze`'s defaults (1000 steps,
+    ``auto``, ``float64``); a model with its own analysis refuses them when given."""
     from .analysis import analyze as run
 
     if objective == "logistic":  # b holds the labels (condiag.logistic.LogisticAnalysis)
@@ -98,11 +102,12 @@ def analyze(data, b=None, *, lrs=(), steps: int = 1000, tol: float = 1e-6, x0=No
         problem = as_problem(data, b, loss=loss, ridge=ridge, intercept=intercept, target=target)
         return analyze_logistic(problem, list(lrs), x0=x0, tol=tol)
     problem = as_model(data, b, loss=loss, objective=objective, ridge=ridge, intercept=intercept, target=target)
+    linear_only: dict[str, Any] = {"steps": steps, "method": method, "dtype": dtype}
     if not has(problem, Capability.LINEAR):
-        return own_analysis(problem, lrs, tol, steps=steps != 1000, x0=x0 is not None, method=method != "auto",
-                            dtype=dtype != "float64", batch_size=batch_size is not None, replacement=replacement)
-    return run(problem, list(lrs), steps=steps, tol=tol, x0=x0, x0_source="zeros" if x0 is None else "given",
-               method=method, dtype=dtype, batch_size=batch_size, replacement=replacement)
+        return own_analysis(problem, lrs, tol, **{k: v is not None for k, v in linear_only.items()}, x0=x0 is not None,
+                            batch_size=batch_size is not None, replacement=replacement)
+    return run(problem, list(lrs), tol=tol, x0=x0, x0_source="zeros" if x0 is None else "given", batch_size=batch_size,
+               replacement=replacement, **{k: v for k, v in linear_only.items() if v is not None})
 
 
 def own_analysis(model, lrs, tol: float, **given: bool):
