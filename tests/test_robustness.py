@@ -23,10 +23,17 @@ from condiag.io import load_problem
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+def _default_sigint() -> None:
+    """In the child before exec: SIGINT back to its default. A test runner started in the background (``pytest &``,
+    nohup) ignores SIGINT, its children inherit that, and Python then installs no KeyboardInterrupt handler:
+    the interrupt tests would wait for a child that cannot be interrupted."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def condiag(*args, **kwargs):
     env = {**os.environ, "NO_COLOR": "1", "PYTHONPATH": ROOT}
     return subprocess.Popen([sys.executable, "-m", "condiag", *map(str, args)], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kwargs)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=_default_sigint, **kwargs)
 
 
 def cpu_seconds(pid: int) -> float:
