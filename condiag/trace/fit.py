@@ -227,15 +227,29 @@ def _refine(s: np.ndarray, logy: np.ndarray, start: np.ndarray, order: int, with
     """Least squares on log f - log(floor + Σ exp(a_i + b_i s)); returns (params, residuals, jacobian) or None."""
     from scipy.optimize import least_squares
 
+    last: dict[bytes, tuple[np.ndarray, np.ndarray]] = {}
+
+    def model(p):
+        # MINPACK's LM asks for the Jacobian at the point whose residual it has just accepted: one evaluation
+        # serves both (the values are the same bits either way)
+        key = p.tobytes()
+        if key not in last:
+            last.clear()
+            last[key] = _model_logs(p, s, order, with_floor)
+        return last[key]
+
     def residual(p):
-        return _model_logs(p, s, order, with_floor)[0] - logy
+        return model(p)[0] - logy
 
     def jacobian(p):
-        w = _model_logs(p, s, order, with_floor)[1]
-        columns = [w[i] for i in range(order)] + [w[i] * s for i in range(order)]
+        # d log f / d a_i = w_i, d log f / d b_i = w_i s, d log f / d log(floor) = w_floor
+        w = model(p)[1]
+        jac = np.empty((s.size, w.shape[0] + order))
+        jac[:, :order] = w[:order].T
+        jac[:, order:2 * order] = (w[:order] * s).T
         if with_floor:
-            columns.append(w[order])
-        return np.column_stack(columns)
+            jac[:, 2 * order] = w[order]
+        return jac
 
     def solve(p0, budget):
         return least_squares(residual, p0, jac=jacobian, method="lm", x_scale="jac", max_nfev=budget * start.size,
