@@ -333,11 +333,20 @@ def _first_step(model: QuadraticModel, method: LinearMethod, holds, limit: int) 
             lo, hi = hi, min(2 * hi, limit)
         return _bisect(at, lo, hi)
     grid = checkpoints(limit)
-    values = log_gaps(model, method, grid)
-    hit = next((int(k) for k, value in zip(grid, values) if k > 0 and holds(value)), None)
+    hit = None
+    start, block = 0, SCAN_BLOCK
+    while hit is None and start < grid.size:  # in doubling blocks: a run that converges early is not scanned to the limit
+        chunk = grid[start:start + block]
+        hit = next((int(k) for k, value in zip(chunk, log_gaps(model, method, chunk)) if k > 0 and holds(value)), None)
+        start, block = start + block, 2 * block
     if hit is None:
         return None
     return _bisect(at, int(grid[np.searchsorted(grid, hit) - 1]), hit)
+
+
+SCAN_BLOCK = 32
+"""The first block of checkpoints :func:`_first_step` evaluates at once; each next block is twice as long, so the
+scan costs at most twice the checkpoints up to the first that holds, in a logarithmic number of calls."""
 
 
 def first_step_below(model: QuadraticModel, method: LinearMethod, log_target: float, limit: int) -> int | None:
