@@ -74,12 +74,13 @@ def matvec_extended(A: np.ndarray, x_hi: np.ndarray, x_lo: np.ndarray | None = N
     """A @ (x_hi + x_lo) with about 30 significant digits, as a (hi, lo) pair of float64 arrays.
 
     Uses numpy.longdouble when it is wider than float64 and the double-double algorithms of
-    Dekker (1971) / Ogita, Rump & Oishi (2005) otherwise.
+    Dekker (1971) / Ogita, Rump & Oishi (2005) otherwise. ``A`` may already be held in longdouble
+    (:func:`extended_copy`), which saves the conversion on every product.
     """
     if x_lo is None:
         x_lo = np.zeros_like(x_hi)
     if EXTENDED is not None:
-        total = A.astype(EXTENDED) @ (x_hi.astype(EXTENDED) + x_lo.astype(EXTENDED))
+        total = np.asarray(A, dtype=EXTENDED) @ (x_hi.astype(EXTENDED) + x_lo.astype(EXTENDED))
         hi = total.astype(np.float64)
         return hi, (total - hi.astype(EXTENDED)).astype(np.float64)
     s = np.zeros(A.shape[0])
@@ -90,6 +91,12 @@ def matvec_extended(A: np.ndarray, x_hi: np.ndarray, x_lo: np.ndarray | None = N
         c = c + t + e + A[:, j] * x_lo[j]
     hi = s + c
     return hi, c - (hi - s)
+
+
+def extended_copy(A: np.ndarray) -> np.ndarray:
+    """A in longdouble, converted once for many :func:`matvec_extended` products (A itself when there is no
+    wider type and the double-double products read the float64 entries)."""
+    return A.astype(EXTENDED) if EXTENDED is not None else A
 
 
 def _residual_f(A, b, r, x_hi, x_lo):
@@ -283,10 +290,11 @@ def _refined_lstsq_unit(A: np.ndarray, b: np.ndarray, max_steps: int, kernels, s
     z_lo = np.zeros(d)
     steps = 0
     last = math.inf
+    A_extended = extended_copy(A)
     for steps in range(1, max_steps + 1):
         x_hi, x_lo = z / D, z_lo / D
-        f = _residual_f(A, b, r, x_hi, x_lo)
-        g = _gradient_g(A, r) / D  # Asᵀ r = D⁻¹ Aᵀ r
+        f = _residual_f(A_extended, b, r, x_hi, x_lo)
+        g = _gradient_g(A_extended, r) / D  # Asᵀ r = D⁻¹ Aᵀ r
         dr, dz = correction(f, g)
         r = r + dr
         z, z_lo = _two_sum(z, dz + z_lo)
@@ -295,7 +303,7 @@ def _refined_lstsq_unit(A: np.ndarray, b: np.ndarray, max_steps: int, kernels, s
             break
         last = size
     x = z / D + z_lo / D
-    r_hi, r_lo = matvec_extended(A, z / D, z_lo / D)
+    r_hi, r_lo = matvec_extended(A_extended, z / D, z_lo / D)
     r = (b - r_hi) - r_lo
     return _finish(A, As, D, b, x, r, d, steps, "equilibrated Householder QR (pivoted) + iterative refinement", scaled_cond, precision,
                    float(s[0]))
