@@ -145,7 +145,7 @@ class RowBlockQR:
         self.width = width
         self.block_rows = max(int(block_rows), 1)
         self.buffer = np.zeros((width + self.block_rows, width), order="F")
-        self.R = np.zeros((width, width))
+        self.R: np.ndarray = np.zeros((width, width))
 
     def add(self, rows: np.ndarray, b_rows: np.ndarray, intercept: bool = False) -> None:
         """Append up to ``block_rows`` rows: the columns of A, then a column of ones if ``intercept``, then b."""
@@ -157,7 +157,7 @@ class RowBlockQR:
         if intercept:
             data[:, d] = 1.0
         data[:, -1] = b_rows
-        self.R = np.linalg.qr(self.buffer[: top + m], mode="r")
+        self.R = np.asarray(np.linalg.qr(self.buffer[: top + m], mode="r"))
 
 
 def _reduced_tall(A: np.ndarray, b: np.ndarray):
