@@ -4,7 +4,7 @@
 
 Every pair runs on the same machine in the same process tree, best of ``--repeat``:
   1. start-up: `condiag analyze valley_2x2.npz` vs a bare numpy script printing cond(A) (both as commands);
-  2. dense: `analyze` vs one `numpy.linalg.svd(A, full_matrices=False)`, 10000x500 and 2000x2000
+  2. dense: `analyze` vs one `numpy.linalg.svd(A, full_matrices=False)`, 1000x300, 10000x500 and 2000x2000
      (in-process, and as commands that load the same .npy);
   3. Longley: `condiag analyze longley.csv` vs a statsmodels OLS summary (if statsmodels is installed);
   4. sparse: `analyze --method iterative` vs `scipy.sparse.linalg.svds` for the largest and smallest
@@ -41,6 +41,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 SAMPLES = ROOT / "sample_problems"
 MATRICES = ROOT / "tests" / "data" / "matrices"
+
+
+TARGETS = {  # issue #13's targets, condiag / baseline (the LSQR row's is condiag's own: LSQR runs once)
+    "start-up": 1.3, "dense": 1.1, "lsqr": 1.5, "csv": 1.2, "solve": 2.0, "tall": 1.2, "tall memory": 2.0,
+}
 
 
 def best_of(repeat: int, function) -> float:
@@ -81,7 +86,7 @@ def main() -> None:
     bare = [sys.executable, "-c", f"import numpy as np; d=np.load({str(SAMPLES / 'valley_2x2.npz')!r}); print(np.linalg.cond(d['A']))"]
     t_base = best_of(args.repeat, lambda: command(bare))
     t_cd = best_of(args.repeat, lambda: command(condiag + ["analyze", str(SAMPLES / "valley_2x2.npz")]))
-    rows.append(("start-up: analyze valley_2x2.npz (command)", t_cd, t_base, "python -c 'np.load; np.linalg.cond'", 1.6))
+    rows.append(("start-up: analyze valley_2x2.npz (command)", t_cd, t_base, "python -c 'np.load; np.linalg.cond'", TARGETS["start-up"]))
     t_import = best_of(args.repeat, lambda: command([sys.executable, "-c", "import numpy"]))
     rows.append(("start-up vs bare `import numpy` (command)", t_cd, t_import, "python -c 'import numpy'", None))
 
@@ -91,20 +96,20 @@ def main() -> None:
 
     rng = np.random.default_rng(0)
     with tempfile.TemporaryDirectory() as folder:
-        for n, d in ((10_000, 500), (2_000, 2_000)):
+        for n, d in ((1_000, 300), (10_000, 500), (2_000, 2_000)):
             A = rng.standard_normal((n, d))
             b = rng.standard_normal(n)
             problem = Problem.create(A, b)
             repeat = max(1, args.repeat // 2)
             t_svd = best_of(repeat, lambda: np.linalg.svd(A, full_matrices=False))
             t_an = best_of(repeat, lambda: analyze(problem))
-            rows.append((f"dense {n}x{d}: analyze (in-process)", t_an, t_svd, "numpy.linalg.svd(A, full_matrices=False)", 1.3))
+            rows.append((f"dense {n}x{d}: analyze (in-process)", t_an, t_svd, "numpy.linalg.svd(A, full_matrices=False)", TARGETS["dense"]))
             path = Path(folder) / f"A{n}x{d}.npz"
             np.savez(path, A=A, b=b)
             svd_script = [sys.executable, "-c", f"import numpy as np; d=np.load({str(path)!r}); np.linalg.svd(d['A'], full_matrices=False)"]
             t_svd_cmd = best_of(repeat, lambda: command(svd_script))
             t_cd_cmd = best_of(repeat, lambda: command(condiag + ["analyze", str(path)]))
-            rows.append((f"dense {n}x{d}: analyze (command, with loading)", t_cd_cmd, t_svd_cmd, "python -c 'np.load; svd'", 1.3))
+            rows.append((f"dense {n}x{d}: analyze (command, with loading)", t_cd_cmd, t_svd_cmd, "python -c 'np.load; svd'", TARGETS["dense"]))
 
     # 3. Longley with statsmodels
     try:
@@ -164,7 +169,7 @@ def main() -> None:
                           rhs=str(SAMPLES / "kernel_600.h5") + ":vectors/train_vector", loss="mean")
     t_svd = best_of(args.repeat, lambda: np.linalg.svd(kernel.A, full_matrices=False))
     t_an = best_of(args.repeat, lambda: analyze(kernel))
-    rows.append(("kernel 600x600 (story 2): analyze (in-process)", t_an, t_svd, "numpy.linalg.svd(A, full_matrices=False)", 1.3))
+    rows.append(("kernel 600x600 (story 2): analyze (in-process)", t_an, t_svd, "numpy.linalg.svd(A, full_matrices=False)", TARGETS["dense"]))
 
     # 7. LSQR
     from scipy.sparse.linalg import lsqr
@@ -179,7 +184,7 @@ def main() -> None:
     t_lsqr = best_of(args.repeat, lambda: compare(p7, ["lsqr"], settings))
     t_cg = best_of(args.repeat, lambda: compare(p7, ["cg"], settings))
     t_scipy = best_of(args.repeat, lambda: lsqr(A7, b7, atol=1e-10, btol=1e-10, iter_lim=100_000))
-    rows.append(("compare lsqr vs compare cg, 2000x300 (in-process)", t_lsqr, t_cg, "condiag's cg, same tolerance", 1.5))
+    rows.append(("compare lsqr vs compare cg, 2000x300 (in-process)", t_lsqr, t_cg, "condiag's cg, same tolerance", TARGETS["lsqr"]))
     rows.append(("compare lsqr vs one scipy lsqr call (in-process)", t_lsqr, t_scipy, "scipy.sparse.linalg.lsqr(atol=btol=1e-10), no reference", None))
 
     # 8. CSV
@@ -190,7 +195,7 @@ def main() -> None:
         np.savetxt(path, rng.standard_normal((300_000, 10)), delimiter=",")
         t_read = best_of(args.repeat, lambda: read_table(str(path), "table", "csv", None))
         t_loadtxt = best_of(args.repeat, lambda: np.loadtxt(path, delimiter=","))
-        rows.append(("CSV 300,000x10: read", t_read, t_loadtxt, "numpy.loadtxt", 1.2))
+        rows.append(("CSV 300,000x10: read", t_read, t_loadtxt, "numpy.loadtxt", TARGETS["csv"]))
 
     # 9. solve: what `condiag solve` runs (condiag.reference.solve), on a wide-ish and on a tall problem
     from condiag.reference import solve
@@ -200,7 +205,7 @@ def main() -> None:
         p9 = Problem.create(A9, b9)
         t_solve = best_of(args.repeat, lambda: solve(p9))
         t_lstsq = best_of(args.repeat, lambda: np.linalg.lstsq(A9, b9, rcond=None))
-        rows.append((f"solve {n9}x{d9} (in-process)", t_solve, t_lstsq, "numpy.linalg.lstsq", 2.0))
+        rows.append((f"solve {n9}x{d9} (in-process)", t_solve, t_lstsq, "numpy.linalg.lstsq", TARGETS["solve"]))
 
     # 10. tall, with peak memory in a child process each
     tall_ours = ("import numpy as np, resource, time; from condiag.analysis import analyze; from condiag.problem import Problem; "
@@ -218,8 +223,8 @@ def main() -> None:
 
     ours = min((child(tall_ours) for _ in range(max(1, args.repeat // 2))), key=lambda pair: pair[0])
     base = min((child(tall_base) for _ in range(max(1, args.repeat // 2))), key=lambda pair: pair[0])
-    rows.append(("tall 2e6x50 in memory: analyze (in-process)", ours[0], base[0], "numpy.linalg.svd(A, compute_uv=False)", 1.2))
-    rows.append(("tall 2e6x50: peak memory beyond A", ours[1], 763.0, "the matrix itself", 2.0, "MiB"))
+    rows.append(("tall 2e6x50 in memory: analyze (in-process)", ours[0], base[0], "numpy.linalg.svd(A, compute_uv=False)", TARGETS["tall"]))
+    rows.append(("tall 2e6x50: peak memory beyond A", ours[1], 763.0, "the matrix itself", TARGETS["tall memory"], "MiB"))
 
     # 11. trace: a 1e6-record loss log (noisy exponential decay to a floor)
     from scipy.optimize import curve_fit

@@ -63,3 +63,41 @@ def test_dense_and_sparse_agree():
     assert dense.value(x) == pytest.approx(sparse.value(x), rel=1e-13)
     np.testing.assert_allclose(dense.gradient(x), sparse.gradient(x), rtol=1e-12)
     np.testing.assert_allclose(dense.hessian_vector(x), sparse.hessian_vector(x), rtol=1e-12)
+
+
+@pytest.mark.parametrize("kind", ["indefinite", "singular", "kernel"])
+def test_a_symmetric_matrix_is_decomposed_by_its_eigendecomposition_as_exactly_as_by_the_svd(kind):
+    """Square, exactly symmetric A takes the symmetric eigensolver: the same singular values as numpy's SVD (to
+    eps·σmax), a factorisation U S Vᵀ that reproduces A, and the same x* coefficients and residual outside range(A)."""
+    from condiag.spectrum import decompose
+
+    rng = np.random.default_rng(7)
+    d = 60
+    if kind == "kernel":
+        points = rng.standard_normal((d, 3))
+        A = np.exp(-0.5 * np.sum((points[:, None] - points[None]) ** 2, axis=-1))
+    else:
+        W = np.linalg.qr(rng.standard_normal((d, d)))[0]
+        spectrum = rng.uniform(-3, 3, d)
+        if kind == "singular":
+            spectrum[:10] = 0.0
+        A = W @ np.diag(spectrum) @ W.T
+        A = (A + A.T) / 2  # exactly symmetric
+    assert np.array_equal(A, A.T)
+    b = rng.standard_normal(d)
+    dec = decompose(Problem.create(A, b))
+    s = np.linalg.svd(A, compute_uv=False)
+    eps = np.finfo(float).eps
+    assert np.max(np.abs(dec.singular_values - s)) <= 50 * d * eps * s[0]
+    # A V = U S with V orthogonal: the columns of A V have the singular values as norms
+    assert np.linalg.norm(dec.V.T @ dec.V - np.eye(d)) <= 1e-12
+    assert np.max(np.abs(np.linalg.norm(A @ dec.V, axis=0) - dec.singular_values)) <= 1e-12 * s[0]
+    # x*'s coefficients: U.T b, checked through the least-squares solution they give
+    kept = dec.singular_values > dec.rank_tol
+    x = dec.V[:, kept] @ (dec.b_coefficients[kept] / dec.singular_values[kept])
+    x_ref = np.linalg.lstsq(A, b, rcond=dec.rank_tol / s[0])[0]
+    assert np.linalg.norm(x - x_ref) <= 1e-9 * np.linalg.norm(x_ref)
+    assert dec.rank == int(np.count_nonzero(s > dec.rank_tol))
+    # U is square and orthogonal: b lies wholly in its span, as with the SVD's full U
+    assert dec.b_outside_norm <= 1e-12 * np.linalg.norm(b)
+    assert np.linalg.norm(dec.b_coefficients) == pytest.approx(np.linalg.norm(b), rel=1e-13)
