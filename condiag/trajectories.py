@@ -167,19 +167,23 @@ def _lucas(a: np.ndarray, c: np.ndarray, disc: np.ndarray, n) -> tuple[np.ndarra
     sign_u = np.ones(shape)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         zero = c == 0  # U_n = a^(n-1)
-        log_u = np.where(zero, np.where(n > 1, (n - 1) * np.log(np.abs(a)), 0.0), log_u)
-        sign_u = np.where(zero, np.where(a < 0, _parity_sign(n - 1), 1.0) * ((a != 0) | (n == 1)), sign_u)
+        if np.any(zero):
+            log_u = np.where(zero, np.where(n > 1, (n - 1) * np.log(np.abs(a)), 0.0), log_u)
+            sign_u = np.where(zero, np.where(a < 0, _parity_sign(n - 1), 1.0) * ((a != 0) | (n == 1)), sign_u)
         negative = c < 0
         if np.any(negative):
             rho = np.sqrt(np.where(negative, -c, 1.0))
             flip = np.where(a < 0, _parity_sign(n - 1), 1.0)
-            complex_roots = disc < 0
-            sine = np.arctan2(np.sqrt(np.abs(disc)), np.abs(a))  # θ
-            hyper = np.arcsinh(np.sqrt(np.abs(disc)) / (2.0 * rho))  # ψ
-            log_s, sign_s = _log_sinh_ratio(n, np.where(complex_roots, sine, 0.0), True)
-            log_h, sign_h = _log_sinh_ratio(n, np.where(complex_roots, 0.0, hyper), False)
-            log_ratio = np.where(complex_roots, log_s, log_h)
-            sign_ratio = np.where(complex_roots, sign_s, sign_h)
+            log_ratio, sign_ratio = np.zeros(shape), np.ones(shape)
+            # each coefficient takes one of the two forms: evaluate each only on its own coefficients (the last
+            # axis), which halves the transcendental work of computing both everywhere and choosing
+            a_, disc_, rho_ = np.broadcast_to(a, shape[-1:]), np.broadcast_to(disc, shape[-1:]), np.broadcast_to(rho, shape[-1:])
+            for trigonometric, columns in ((True, np.flatnonzero(disc_ < 0)), (False, np.flatnonzero(disc_ >= 0))):
+                if columns.size:
+                    root = np.sqrt(np.abs(disc_[columns]))
+                    angle = np.arctan2(root, np.abs(a_[columns])) if trigonometric else np.arcsinh(root / (2.0 * rho_[columns]))  # θ, ψ
+                    steps = n[..., columns] if n.ndim and n.shape[-1] == shape[-1] > 1 else n  # n along the coefficients too
+                    log_ratio[..., columns], sign_ratio[..., columns] = _log_sinh_ratio(steps, angle, trigonometric)
             log_u = np.where(negative, (n - 1) * np.log(rho) + log_ratio, log_u)
             sign_u = np.where(negative, flip * sign_ratio, sign_u)
         positive = c > 0
@@ -192,6 +196,8 @@ def _lucas(a: np.ndarray, c: np.ndarray, disc: np.ndarray, n) -> tuple[np.ndarra
             log_u = np.where(positive, log_d - np.log(root), log_u)
             sign_u = np.where(positive, sign_d, sign_u)
         empty = n == 0  # U_0 = 0
+        if not np.any(empty):
+            return log_u, sign_u
         return np.where(empty, -np.inf, log_u), np.where(empty, 0.0, sign_u)
 
 
