@@ -101,3 +101,22 @@ def test_a_symmetric_matrix_is_decomposed_by_its_eigendecomposition_as_exactly_a
     # U is square and orthogonal: b lies wholly in its span, as with the SVD's full U
     assert dec.b_outside_norm <= 1e-12 * np.linalg.norm(b)
     assert np.linalg.norm(dec.b_coefficients) == pytest.approx(np.linalg.norm(b), rel=1e-13)
+
+
+def test_row_block_qr_in_place_and_through_numpy_agree():
+    """The row-block QR's two factorisations (scipy's dgeqrf in place, numpy's QR of a copy) give the R of the
+    whole [A 1 b] (RᵀR = [A 1 b]ᵀ[A 1 b]) over several blocks, a short last block included."""
+    from condiag.spectrum import RowBlockQR
+
+    rng = np.random.default_rng(5)
+    A, b = rng.standard_normal((1_003, 6)), rng.standard_normal(1_003)
+    full = np.column_stack([A, np.ones(len(b)), b])
+    factors = []
+    for in_place in (True, False):
+        qr = RowBlockQR(8, 100, in_place=in_place)
+        for start in range(0, len(b), 100):
+            qr.add(A[start:start + 100], b[start:start + 100], intercept=True)
+        assert np.allclose(qr.R.T @ qr.R, full.T @ full, rtol=0, atol=1e-10 * np.abs(full.T @ full).max())
+        assert np.array_equal(qr.R, np.triu(qr.R))
+        factors.append(np.abs(qr.R))
+    assert np.allclose(factors[0], factors[1], rtol=1e-12, atol=1e-12)
