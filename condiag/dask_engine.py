@@ -1,9 +1,12 @@
 """``--engine dask``: hand the reduction of a huge tall matrix to Dask instead of anything home-made.
 
-The same exact reduction as :mod:`condiag.streaming` — [A (1) b] = Q [[R, z], [0, rho]] — computed by
-``dask.array.linalg.tsqr`` (Benson, Gleich & Demmel, "Direct QR factorizations for tall-and-skinny
-matrices in MapReduce architectures", 2013) over row chunks read by the workers themselves from an
-HDF5 dataset or a .npy file (each task opens the file, so nothing unpicklable crosses the network).
+The same exact reduction as :mod:`condiag.streaming` — [A (1) b] = Q [[R, z], [0, rho]] — computed as a
+tree of Householder QRs scheduled by Dask (TSQR: Demmel, Grigori, Hoemmen & Langou, SIAM J. Sci. Comput. 34
+(2012); Benson, Gleich & Demmel, "Direct QR factorizations for tall-and-skinny matrices in MapReduce
+architectures", 2013): each worker factors the row chunks it reads itself from an HDF5 dataset or a .npy file
+(each task opens the file, so nothing unpicklable crosses the network), and the stacked R factors are
+factored again, :data:`TREE_WIDTH` at a time, up to one R. Only R is formed: ``dask.array.linalg.tsqr`` also
+formed every chunk's Q, twice the work, when condiag needs R alone.
 With ``--scheduler ADDRESS`` condiag connects to an existing cluster (``tcp://host:8786``); without it,
 a ``LocalCluster`` with 2 workers is started for the run. Requires the extra ``condiag[dask]``.
 """
@@ -15,6 +18,8 @@ import numpy as np
 from .errors import InputError, UsageError
 
 DEFAULT_CHUNK_ROWS = 65_536
+TREE_WIDTH = 16
+"""R factors stacked and factored together at each level of the reduction tree."""
 
 
 def _read_block(path: str, key: str | None, start: int, stop: int, columns: int) -> np.ndarray:
@@ -44,16 +49,32 @@ def _describe(spec: str, allow_external: bool = False):
     return path, key, source.shape
 
 
-def _dask_column(path, key, n, columns, chunk_rows):
-    import dask
-    import dask.array as da
+def _chunk_factor(path: str, key: str | None, rhs_path: str | None, rhs_key: str | None, start: int, stop: int,
+                  columns: int, intercept: bool) -> tuple[np.ndarray, bool]:
+    """(R of rows [start, stop) of [A (1) b], whether they are all finite), on a worker that reads the rows itself.
 
-    blocks = []
-    for start in range(0, n, chunk_rows):
-        stop = min(start + chunk_rows, n)
-        delayed = dask.delayed(_read_block)(path, key, start, stop, columns)
-        blocks.append(da.from_delayed(delayed, shape=(stop - start, columns), dtype=np.float64))
-    return da.concatenate(blocks, axis=0)
+    The rows are placed in one Fortran-ordered buffer that LAPACK factors in place; a chunk with fewer rows than
+    columns is padded with zero rows, which leave R unchanged."""
+    from .spectrum import householder_r
+
+    rows = stop - start
+    width = columns + int(intercept) + 1
+    buffer = np.zeros((max(rows, width), width), order="F")
+    buffer[:rows, :columns] = _read_block(path, key, start, stop, columns)
+    if intercept:
+        buffer[:rows, columns] = 1.0
+    if rhs_path is not None:
+        buffer[:rows, -1] = _read_block(rhs_path, rhs_key, start, stop, 1)[:, 0]
+    finite = bool(np.isfinite(buffer).all())
+    return householder_r(buffer), finite
+
+
+def _stacked_factor(*pieces: tuple[np.ndarray, bool]) -> tuple[np.ndarray, bool]:
+    """The R of several chunks together (the R of their stacked R factors) and whether all were finite."""
+    from .spectrum import householder_r
+
+    stacked = np.asfortranarray(np.vstack([factor for factor, _ in pieces]))
+    return householder_r(stacked), all(finite for _, finite in pieces)
 
 
 def client_for(scheduler: str | None):
@@ -76,7 +97,7 @@ def load_with_dask(spec: str, rhs: str | None, *, scheduler: str | None = None, 
                    intercept: bool = False, chunk_rows: int = DEFAULT_CHUNK_ROWS, client=None, allow_external: bool = False):
     """The exactly reduced problem of (A, b), with the TSQR computed by Dask."""
     try:
-        import dask.array as da
+        import dask
     except ImportError:
         raise UsageError("engine dask needs Dask: pip install 'condiag[dask]'", option="engine") from None
     from .streaming import reduced_problem
@@ -85,23 +106,22 @@ def load_with_dask(spec: str, rhs: str | None, *, scheduler: str | None = None, 
     if len(shape) != 2:
         raise InputError(spec, f"A must be 2-D, got shape {shape}")
     n, d = shape
-    parts = [_dask_column(path, key, n, d, chunk_rows)]
-    if intercept:
-        parts.append(da.ones((n, 1), chunks=(chunk_rows, 1)))
+    if n == 0 or d == 0:
+        raise InputError(spec, f"A has shape {shape}: nothing to reduce")
+    rhs_path, rhs_key = None, None
     if rhs is not None:
-        r_path, r_key, r_shape = _describe(rhs, allow_external)
+        rhs_path, rhs_key, r_shape = _describe(rhs, allow_external)
         if r_shape[0] != n:
             raise InputError(rhs, f"b has {r_shape[0]} entries but A has {n} rows", "b needs one entry per row of A")
-        parts.append(_dask_column(r_path, r_key, n, 1, chunk_rows))
-    else:
-        parts.append(da.zeros((n, 1), chunks=(chunk_rows, 1)))
-    X = da.concatenate(parts, axis=1).rechunk({0: chunk_rows, 1: -1})
+    # one task per chunk reads its rows once and returns both its R and whether they are finite
+    pieces = [dask.delayed(_chunk_factor)(path, key, rhs_path, rhs_key, start, min(start + chunk_rows, n), d, intercept)
+              for start in range(0, n, chunk_rows)]
+    while len(pieces) > 1:
+        pieces = [dask.delayed(_stacked_factor)(*pieces[i:i + TREE_WIDTH]) for i in range(0, len(pieces), TREE_WIDTH)]
     own_client, cluster = (client, None) if client is not None else client_for(scheduler)
     try:
-        _q, r = da.linalg.tsqr(X)
-        # one graph for both: each chunk of X is read once, for the factor and the finiteness check together
-        factor, all_finite = own_client.compute([r, da.isfinite(X).all()])
-        R_aug, finite = np.asarray(factor.result()), bool(all_finite.result())
+        R_aug, finite = own_client.compute(pieces[0]).result()
+        R_aug = np.asarray(R_aug)
     finally:
         if client is None:
             own_client.close()
@@ -110,7 +130,7 @@ def load_with_dask(spec: str, rhs: str | None, *, scheduler: str | None = None, 
     if not finite:
         raise InputError(spec, "has NaN/Inf values", "remove or impute them")
     names = [f"x[{i}]" for i in range(d)] + (["intercept"] if intercept else [])
-    note = (f"reduced exactly to its R factor by Dask (dask.array.linalg.tsqr over {-(-n // chunk_rows)} chunks of "
+    note = (f"reduced exactly to its R factor by Dask (a tree of Householder QRs over {-(-n // chunk_rows)} chunks of "
             f"{chunk_rows:,} rows on {'the scheduler at ' + scheduler if scheduler else 'a local cluster of 2 workers'})")
     return reduced_problem(R_aug, n, has_rhs=rhs is not None, loss=loss, ridge=ridge, source=spec, rhs_source=rhs,
                            column_names=names, note=note)

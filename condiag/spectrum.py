@@ -16,7 +16,6 @@ eigenvalues lambda_i = s sigma_i^2 + 2 ridge along the right singular vectors v_
 from __future__ import annotations
 
 import sys
-
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -174,13 +173,21 @@ class RowBlockQR:
         if not self.in_place:
             self.R = np.asarray(np.linalg.qr(self.buffer[: top + m], mode="r"))
             return
-        from scipy.linalg import lapack
-
         self.buffer[top + m :] = 0.0  # zero rows leave R unchanged
-        factored, _tau, _work, info = lapack.dgeqrf(self.buffer, lwork=self.lwork, overwrite_a=1)
-        if info != 0:
-            raise np.linalg.LinAlgError(f"dgeqrf failed (info {info})")
-        self.R = np.triu(factored[:top])
+        self.R = householder_r(self.buffer, self.lwork)
+
+
+def householder_r(matrix: np.ndarray, lwork: int | None = None) -> np.ndarray:
+    """The w x w upper-triangular R of ``matrix`` (m x w, m >= w) by LAPACK's Householder QR (dgeqrf), without
+    forming Q. A Fortran-ordered float64 ``matrix`` is overwritten in place; anything else is copied first."""
+    from scipy.linalg import lapack
+
+    width = matrix.shape[1]
+    factored, _tau, _work, info = lapack.dgeqrf(matrix, lwork=lwork or max(int(lapack.dgeqrf_lwork(*matrix.shape)[0]), width),
+                                                overwrite_a=1)
+    if info != 0:
+        raise np.linalg.LinAlgError(f"dgeqrf failed (info {info})")
+    return np.triu(factored[:width])
 
 
 def _reduced_tall(A: np.ndarray, b: np.ndarray):

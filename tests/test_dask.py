@@ -69,3 +69,31 @@ def test_default_local_cluster_is_started_and_closed(chunked):
     reduced = load_with_dask(str(chunked / "A.npy"), str(chunked / "b.npy"), chunk_rows=10_000)
     assert "local cluster of 2 workers" in reduced.notes[0]
     assert analyze(reduced).spectrum.rank == 8
+
+
+@pytest.mark.parametrize("chunk_rows", [97, 7_999])  # 413 chunks (three levels of the tree); a last chunk of 5 rows
+def test_the_reduction_tree_gives_the_r_of_all_rows(cluster_client, chunked, chunk_rows):
+    """R from the tree of chunk QRs satisfies RᵀR = XᵀX for X = [A 1 b] (intercept) and for [A 0] (no b), at every
+    depth of the tree and with a chunk shorter than the row of X."""
+    from condiag.dask_engine import TREE_WIDTH, load_with_dask
+
+    A, b = np.load(chunked / "A.npy"), np.load(chunked / "b.npy")
+    assert -(-len(b) // chunk_rows) > TREE_WIDTH**2 or len(b) % chunk_rows < A.shape[1] + 2
+    for rhs, X in ((str(chunked / "b.npy"), np.column_stack([A, np.ones(len(b)), b])), (None, np.column_stack([A, np.ones(len(b))]))):
+        reduced = load_with_dask(str(chunked / "A.npy"), rhs, chunk_rows=chunk_rows, client=cluster_client, intercept=True)
+        local = load_problem(str(chunked / "A.npy"), rhs, intercept=True)
+        np.testing.assert_allclose(analyze(reduced).spectrum.singular_values, np.linalg.svd(X[:, : A.shape[1] + 1], compute_uv=False),
+                                   rtol=1e-10)
+        if rhs is not None:
+            np.testing.assert_allclose(analyze(reduced).reference.x, analyze(local).reference.x, rtol=1e-8)
+
+
+def test_a_non_finite_entry_in_any_chunk_is_refused(cluster_client, tmp_path):
+    from condiag.dask_engine import load_with_dask
+    from condiag.errors import InputError
+
+    A = np.random.default_rng(2).normal(size=(3_000, 4))
+    A[2_500, 3] = np.nan  # in the 26th of 30 chunks
+    np.save(tmp_path / "A.npy", A)
+    with pytest.raises(InputError, match="NaN/Inf"):
+        load_with_dask(str(tmp_path / "A.npy"), None, chunk_rows=100, client=cluster_client)
