@@ -333,6 +333,9 @@ def _first_step(model: QuadraticModel, method: LinearMethod, holds, limit: int) 
     if method.kind == "gd":
         if not at(limit):
             return None
+        found = _monotone_first_step(model, method, holds, limit)
+        if found is not None and at(found) and not at(found - 1):  # the one first step of a monotone condition
+            return found
         # galloping: double k until it holds, then bisect the last doubling (2 log2 k evaluations, not log2 limit)
         lo, hi = 0, 1
         while hi < limit and not at(hi):
@@ -353,6 +356,43 @@ def _first_step(model: QuadraticModel, method: LinearMethod, holds, limit: int) 
 SCAN_BLOCK = 32
 """The first block of checkpoints :func:`_first_step` evaluates at once; each next block is twice as long, so the
 scan costs at most twice the checkpoints up to the first that holds, in a logarithmic number of calls."""
+
+
+SEARCH_FAN_OUT = 16
+"""Step counts one vectorised evaluation of :func:`_monotone_first_step` tries at a time: 4 bits of the answer per
+call, against 1 per scalar call (each point costs O(d); the call's overhead is shared)."""
+
+
+def _monotone_first_step(model: QuadraticModel, method: LinearMethod, holds, limit: int) -> int | None:
+    """First k in [1, limit] with holds(log gap(k)) for a condition that, once true, stays true (gradient descent,
+    see :func:`_first_step`), found with vectorised evaluations: every power of two at once, then the last doubling
+    cut into :data:`SEARCH_FAN_OUT` parts per round, so about (log₂ k)/2 calls of :func:`log_gaps` instead of
+    2 log₂ k scalar ones. Step counts stay Python integers (``limit`` may pass 2⁶³); each is evaluated at float(k),
+    as :func:`log_gap` evaluates it. None when the vectorised values never hold (the caller's scalar search decides
+    then)."""
+
+    def first_holding(ks: list[int]) -> int | None:
+        values = log_gaps(model, method, np.array([float(k) for k in ks]))
+        return next((i for i, value in enumerate(values) if holds(value)), None)
+
+    powers = sorted({min(2**e, limit) for e in range(int(limit).bit_length() + 1)} | {int(limit)})
+    first = None
+    for start in range(0, len(powers), SEARCH_FAN_OUT):  # the powers of two a block at a time, up to the first that holds
+        index = first_holding(powers[start:start + SEARCH_FAN_OUT])
+        if index is not None:
+            first = start + index
+            break
+    if first is None:
+        return None
+    lo, hi = (0 if first == 0 else powers[first - 1]), powers[first]
+    while hi - lo > 1:
+        step = max(1, (hi - lo) // SEARCH_FAN_OUT)
+        grid = sorted({min(lo + step * i, hi) for i in range(1, SEARCH_FAN_OUT + 1)} | {hi})
+        index = first_holding(grid)
+        if index is None:
+            return None
+        lo, hi = (lo if index == 0 else grid[index - 1]), grid[index]
+    return hi
 
 
 def first_step_below(model: QuadraticModel, method: LinearMethod, log_target: float, limit: int) -> int | None:

@@ -101,3 +101,37 @@ def test_vectorised_gd_gaps_are_the_scalar_ones_at_every_k():
     stable = LinearMethod("gd", 0.3)
     ks = np.arange(0, 5000)
     np.testing.assert_allclose(log_gaps(model, stable, ks), [log_gap(model, stable, k) for k in ks], rtol=1e-13, atol=1e-13)
+
+
+def test_gradient_descent_step_search_equals_scalar_bisection():
+    """The vectorised search for gd's first step (powers of two 16 at a time, then 16-way cuts) gives the step a
+    scalar galloping bisection of log_gap gives, for targets below and above, limits up to 10^300."""
+    from condiag.bounds import QuadraticModel
+    from condiag.trajectories import LinearMethod, first_step_above, first_step_below, log_gap
+
+    def scalar_first(model, method, holds, limit):
+        if holds(log_gap(model, method, 0)):
+            return 0
+        if not holds(log_gap(model, method, limit)):
+            return None
+        lo, hi = 0, 1
+        while hi < limit and not holds(log_gap(model, method, hi)):
+            lo, hi = hi, min(2 * hi, limit)
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            lo, hi = (lo, mid) if holds(log_gap(model, method, mid)) else (mid, hi)
+        return hi
+
+    rng = np.random.default_rng(8)
+    found = 0
+    for trial in range(60):
+        d = int(rng.integers(1, 50))
+        lam = np.sort(rng.uniform(0, 1, d) * 10 ** rng.uniform(-14, 0, d))[::-1]
+        model = QuadraticModel(eigenvalues=lam, initial_error=rng.standard_normal(d), floor=0.0)
+        method = LinearMethod("gd", rng.uniform(0.05, 2.3) / lam.max())
+        limit = [10**6, 10**18, 10**300][trial % 3]
+        below, above = float(rng.uniform(-60, 0)), float(rng.uniform(0, 60))
+        ours = (first_step_below(model, method, below, limit), first_step_above(model, method, above, limit))
+        assert ours == (scalar_first(model, method, lambda v: v <= below, limit), scalar_first(model, method, lambda v: v >= above, limit))
+        found += sum(k is not None and k > 1 for k in ours)
+    assert found > 30  # most searches find a step beyond the first
