@@ -302,12 +302,8 @@ def main() -> None:
                  "m=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss; t=time.perf_counter(); np.linalg.svd(A, compute_uv=False); "
                  "print(time.perf_counter()-t, (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss-m)/1024)")
 
-    def child(code):
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT).stdout.split()
-        return float(out[0]), float(out[1])
-
-    ours = min((child(tall_ours) for _ in range(max(1, args.repeat // 2))), key=lambda pair: pair[0])
-    base = min((child(tall_base) for _ in range(max(1, args.repeat // 2))), key=lambda pair: pair[0])
+    ours = min((child_seconds_and_growth(tall_ours) for _ in range(max(1, args.repeat // 2))), key=lambda pair: pair[0])
+    base = min((child_seconds_and_growth(tall_base) for _ in range(max(1, args.repeat // 2))), key=lambda pair: pair[0])
     rows.append(("tall 2e6x50 in memory: analyze (in-process)", ours[0], base[0], "numpy.linalg.svd(A, compute_uv=False)", TARGETS["tall"]))
     rows.append(("tall 2e6x50: peak memory beyond A", ours[1], 763.0, "the matrix itself", TARGETS["tall memory"], "MiB"))
 

@@ -53,20 +53,17 @@ def _chunk_factor(path: str, key: str | None, rhs_path: str | None, rhs_key: str
                   columns: int, intercept: bool) -> tuple[np.ndarray, bool]:
     """(R of rows [start, stop) of [A (1) b], whether they are all finite), on a worker that reads the rows itself.
 
-    The rows are placed in one Fortran-ordered buffer that LAPACK factors in place; a chunk with fewer rows than
-    columns is padded with zero rows, which leave R unchanged."""
-    from .spectrum import householder_r
+    The rows go through the same :class:`~condiag.spectrum.RowBlockQR` as local streaming (one block, under the
+    zero R it starts from, so a chunk with fewer rows than columns is factored too)."""
+    from .spectrum import RowBlockQR
 
     rows = stop - start
-    width = columns + int(intercept) + 1
-    buffer = np.zeros((max(rows, width), width), order="F")
-    buffer[:rows, :columns] = _read_block(path, key, start, stop, columns)
-    if intercept:
-        buffer[:rows, columns] = 1.0
-    if rhs_path is not None:
-        buffer[:rows, -1] = _read_block(rhs_path, rhs_key, start, stop, 1)[:, 0]
-    finite = bool(np.isfinite(buffer).all())
-    return householder_r(buffer), finite
+    block = _read_block(path, key, start, stop, columns)
+    b_rows = _read_block(rhs_path, rhs_key, start, stop, 1)[:, 0] if rhs_path is not None else np.zeros(rows)
+    finite = bool(np.isfinite(block).all() and np.isfinite(b_rows).all())
+    qr = RowBlockQR(columns + int(intercept) + 1, rows)
+    qr.add(block, b_rows, intercept=intercept)
+    return qr.R, finite
 
 
 def _stacked_factor(*pieces: tuple[np.ndarray, bool]) -> tuple[np.ndarray, bool]:
