@@ -141,19 +141,32 @@ def scaling(problem: Problem, decomposition: Decomposition, condition_number: fl
     )
 
 
+def _condition_indices(mu: np.ndarray) -> np.ndarray:
+    """eta_k = mu_max / mu_k, with each mu_k floored at mu_max·eps (an exactly singular design gives 1/eps)."""
+    return mu[0] / np.maximum(mu, mu[0] * EPS64)
+
+
 def collinearity(problem: Problem, decomposition: Decomposition):
     """Belsley–Kuh–Welsch condition indices and variance-decomposition proportions.
 
     Returns (Collinearity or None, the equilibrated singular values or None) so that the
-    scaling diagnosis reuses the same SVD.
+    scaling diagnosis reuses the same SVD. The singular vectors (for the proportions) are computed only when an
+    index reaches :data:`~condiag.thresholds.BELSLEY_INDEX`: with every index below it there is no set to report,
+    and the singular values alone cost about a third of the full SVD.
     """
-    if decomposition.reduced_matrix.shape[1] > MAX_BELSLEY_COLS or decomposition.equilibrated_svd is None:
+    if decomposition.reduced_matrix.shape[1] > MAX_BELSLEY_COLS:
         return None, None
-    mu, Vt = decomposition.equilibrated_svd
-    floor = mu[0] * EPS64
-    mu_safe = np.maximum(mu, floor)
-    indices = mu[0] / mu_safe
-    phi = (Vt.T**2) / mu_safe**2  # phi[j, k]
+    mu = decomposition.equilibrated_singular_values
+    if mu is None:
+        return None, None
+    indices = _condition_indices(mu)
+    if indices[-1] < BELSLEY_INDEX:
+        return Collinearity(condition_indices=indices, sets=()), mu
+    full = decomposition.equilibrated_svd
+    assert full is not None  # the same equilibrated matrix as mu's
+    mu, Vt = full
+    indices = _condition_indices(mu)
+    phi = (Vt.T**2) / (mu[0] / indices) ** 2  # phi[j, k] = v_jk² / mu_k² (mu_k floored as in the indices)
     proportions = phi / phi.sum(axis=1, keepdims=True)  # pi[j, k]
     names = problem.column_names
     sets = []

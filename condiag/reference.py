@@ -185,7 +185,7 @@ def _svd_reference(problem: Problem, decomposition: Decomposition) -> Reference:
 
 def refined_reference(problem: Problem, decomposition: Decomposition | None = None) -> Reference:
     from .memory import require_memory
-    from .refined_lstsq import refined_lstsq
+    from .refined_lstsq import GramFactor, refined_lstsq
 
     n, d = problem.n_rows, problem.n_cols
     require_memory(8.0 * (n + d) * d * 3, problem.source, f"the reference solution of a {n}x{d} problem")
@@ -196,10 +196,15 @@ def refined_reference(problem: Problem, decomposition: Decomposition | None = No
         b = np.concatenate([b, np.zeros(d)])
     # the decomposition's equilibrated singular values are A's (not those of the ridge-augmented matrix)
     shared = decomposition if decomposition is not None and problem.ridge == 0 else None
+    gram = None  # the same factorisation gives the refinement its semi-normal equations
+    if shared is not None:
+        gram = (GramFactor("the analysis's QR factor R", R=shared.reduced_matrix) if shared.reduced_by_qr
+                else GramFactor("the analysis's SVD", sigma=shared.singular_values, V=shared.V))
     solution = refined_lstsq(
         A, b,
         scaled_singular_values=shared.equilibrated_singular_values if shared is not None else None,
         minimum_norm=(shared.V @ minimiser_coefficients(problem, shared), shared.rank) if shared is not None else None,
+        gram_factor=gram,
     )
     x = solution.x
     bound = solution.forward_error_bound

@@ -201,7 +201,8 @@ def power_of_two_scale(values: np.ndarray) -> int:
 
 
 def refined_lstsq(A: np.ndarray, b: np.ndarray, max_steps: int = 6, kernels=None,
-                  scaled_singular_values: np.ndarray | None = None, minimum_norm=None) -> RefinedSolution:
+                  scaled_singular_values: np.ndarray | None = None, minimum_norm=None,
+                  gram_factor: GramFactor | None = None) -> RefinedSolution:
     """Solve min ||A x - b||₂ for dense A (n >= 1, d >= 1) as accurately as float64 allows.
 
     A and b are first scaled by powers of two to a maximum entry near 1, so matrices of
@@ -211,17 +212,20 @@ def refined_lstsq(A: np.ndarray, b: np.ndarray, max_steps: int = 6, kernels=None
     choice (tests use it). ``scaled_singular_values``: the singular values of A with unit-norm columns,
     when the caller already has them (they are computed here otherwise, once). ``minimum_norm`` = (x, rank):
     the SVD minimum-norm solution of the unscaled problem and its rank, when the caller's SVD of A already gives
-    it; used if A is rank-deficient after equilibration (else that SVD is computed here).
+    it; used if A is rank-deficient after equilibration (else that SVD is computed here). ``gram_factor``: a
+    factorisation of AᵀA the caller already has (:class:`GramFactor`); when the semi-normal equations it gives
+    contract fast enough (:data:`SEMI_NORMAL_CONTRACTION`) they replace the pivoted QR.
     """
     A = np.asarray(A, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
     a_exp, b_exp = power_of_two_scale(A), power_of_two_scale(b)
     if a_exp == 0 and b_exp == 0:
-        return _refined_lstsq_unit(A, b, max_steps, kernels, scaled_singular_values, minimum_norm)
+        return _refined_lstsq_unit(A, b, max_steps, kernels, scaled_singular_values, minimum_norm, gram_factor)
     As = np.ldexp(A, a_exp)
     if minimum_norm is not None:  # x of 2^a A, 2^c b is 2^(c-a) x
         minimum_norm = (np.ldexp(minimum_norm[0], b_exp - a_exp), minimum_norm[1])
-    scaled = _refined_lstsq_unit(As, np.ldexp(b, b_exp), max_steps, kernels, scaled_singular_values, minimum_norm)
+    scaled = _refined_lstsq_unit(As, np.ldexp(b, b_exp), max_steps, kernels, scaled_singular_values, minimum_norm,
+                                 None if gram_factor is None else gram_factor.times_power_of_two(a_exp))
     with np.errstate(over="ignore", under="ignore"):
         x = np.ldexp(scaled.x, a_exp - b_exp)
         residual = np.ldexp(scaled.residual, -b_exp)
@@ -239,10 +243,9 @@ def refined_lstsq(A: np.ndarray, b: np.ndarray, max_steps: int = 6, kernels=None
 
 
 def _refined_lstsq_unit(A: np.ndarray, b: np.ndarray, max_steps: int, kernels, scaled_singular_values=None,
-                        minimum_norm=None) -> RefinedSolution:
+                        minimum_norm=None, gram_factor: GramFactor | None = None) -> RefinedSolution:
     """:func:`refined_lstsq` on data already scaled to a maximum entry near 1."""
     n, d = A.shape
-    qr, solve_triangular = kernels or _kernels(d)
     norms = np.sqrt(np.sum(A * A, axis=0))
     D = np.where(norms > 0, norms, 1.0)
     As = A / D
@@ -251,8 +254,9 @@ def _refined_lstsq_unit(A: np.ndarray, b: np.ndarray, max_steps: int, kernels, s
         # rank-deficient problem never needs the QR factorisation
         s = np.asarray(scaled_singular_values)
         rank = int(np.count_nonzero(s > max(n, d) * EPS64 * s[0])) if s.size else 0
-        factors = qr(As) if rank == d and n >= d else None
+        factors = None
     else:
+        qr, _ = kernels or _kernels(d)
         factors = qr(As)
         diag = np.abs(np.diag(factors[1]))
         tol = max(n, d) * EPS64 * (diag[0] if diag.size else 0.0)
@@ -269,14 +273,101 @@ def _refined_lstsq_unit(A: np.ndarray, b: np.ndarray, max_steps: int, kernels, s
             x, kept = Vt[keep].T @ ((U[:, keep].T @ b) / sv[keep]), int(np.count_nonzero(keep))
         r_hi, r_lo = matvec_extended(A, x)
         r = (b - r_hi) - r_lo
-        solution = _finish(A, As, D, b, x, r, rank, 0, "SVD minimum-norm (rank-deficient after equilibration)", scaled_cond, precision,
+        solution = _finish(A, D, x, r, rank, 0, "SVD minimum-norm (rank-deficient after equilibration)", scaled_cond, precision,
                            float(s[0]))
         return replace(solution, rank_unscaled=kept)
-    assert factors is not None  # full column rank: the QR factorisation was computed above
+    A_extended = extended_copy(A)
+    refined = None
+    if factors is None and gram_factor is not None and gram_factor.contraction(d, scaled_cond) <= SEMI_NORMAL_CONTRACTION:
+        refined = _refine(A_extended, D, b, gram_factor.semi_normal_correction(As, D), max_steps)
+        method = f"corrected semi-normal equations ({gram_factor.source}, equilibrated) + iterative refinement"
+    if refined is None:
+        if factors is None:
+            qr, _ = kernels or _kernels(d)
+            factors = qr(As)
+        refined = _refine(A_extended, D, b, _qr_correction(factors, kernels or _kernels(d)), max_steps, accept_any=True)
+        method = "equilibrated Householder QR (pivoted) + iterative refinement"
+    assert refined is not None  # the QR path accepts whatever it reaches
+    x, r, steps = refined
+    return _finish(A_extended, D, x, r, d, steps, method, scaled_cond, precision, float(s[0]))
+
+
+SEMI_NORMAL_CONTRACTION = 1e-3
+"""The semi-normal equations AsᵀAs dz = Asᵀf - g with the caller's factor of AᵀA replace the pivoted QR in the
+refinement when d·κ²·eps, the factor by which each step shrinks the error to first order (Björck, *Numer. Math.* 50
+(1987), "Stability analysis of the method of seminormal equations"; κ the condition number the factor's rounding
+errors see), is at most this: then about three steps reach full accuracy."""
+
+CONVERGED_CORRECTION = 4.0 * EPS64
+"""The semi-normal refinement is kept when its last relative correction ||dz|| / ||z|| is at most this (its limit
+is then the extended-precision solution); otherwise the pivoted QR solves the problem afresh."""
+
+
+@dataclass(frozen=True)
+class GramFactor:
+    """A factorisation of AᵀA the caller already has, as the semi-normal equations use it.
+
+    Either the triangular factor ``R`` of A = QR (AᵀA = RᵀR; Householder QR is backward stable column by
+    column, so R D⁻¹ is as good a factor of As = A D⁻¹ and its rounding errors see κ(A D⁻¹)), or the SVD
+    A = U diag(``sigma``) ``V``ᵀ (AᵀA = V diag(σ²) Vᵀ, whose rounding errors see κ(A) itself).
+    """
+
+    source: str
+    """What the factor came from, in the method's name ("the analysis's QR" or "the analysis's SVD")."""
+    R: np.ndarray | None = None
+    sigma: np.ndarray | None = None
+    V: np.ndarray | None = None
+
+    def times_power_of_two(self, exponent: int) -> GramFactor:
+        """The same factorisation of (2^e A)ᵀ(2^e A): R and σ scale by 2^e, exactly."""
+        if self.R is not None:
+            return replace(self, R=np.ldexp(self.R, exponent))
+        sigma, _ = self._svd()
+        return replace(self, sigma=np.ldexp(sigma, exponent))
+
+    def _svd(self) -> tuple[np.ndarray, np.ndarray]:
+        assert self.sigma is not None and self.V is not None, "a GramFactor holds R or the SVD's sigma and V"
+        return self.sigma, self.V
+
+    def contraction(self, d: int, scaled_condition: float) -> float:
+        """d·κ²·eps (see :data:`SEMI_NORMAL_CONTRACTION`); inf when the factor is singular."""
+        if self.R is not None:
+            kappa = scaled_condition
+        else:
+            sigma, _ = self._svd()
+            kappa = float(sigma[0] / sigma[-1]) if sigma.size and sigma[-1] > 0 else math.inf
+        return d * kappa**2 * EPS64 if math.isfinite(kappa) else math.inf
+
+    def semi_normal_correction(self, As: np.ndarray, D: np.ndarray):
+        """The correction of the augmented system [I As; Asᵀ 0][dr; dz] = [f; g] through the semi-normal
+        equations: dz = (AsᵀAs)⁻¹ (Asᵀ f - g), dr = f - As dz, with (AsᵀAs)⁻¹ = D (AᵀA)⁻¹ D."""
+        if self.R is not None:
+            Rs = self.R / D
+
+            def gram_solve(y):
+                return solve_upper(Rs, solve_upper(Rs, y, transpose=True))
+        else:
+            sigma, V = self._svd()
+            scale, inverse_squares = D, 1.0 / sigma**2
+
+            def gram_solve(y):
+                return scale * (V @ (inverse_squares * (V.T @ (scale * y))))
+
+        def correction(f, g):
+            dz = gram_solve(As.T @ f - g)
+            return f - As @ dz, dz
+
+        return correction
+
+
+def _qr_correction(factors, kernels):
+    """The correction of the augmented system [I As; Asᵀ 0][dr; dz] = [f; g] with the pivoted QR As P = Q R."""
     Q, R, P = factors
+    solve_triangular = kernels[1]
+    d = R.shape[1]
 
     def correction(f, g_scaled):
-        # [I As][dr; dz] = [f; g] with As P = Q R  (in pivoted order: g_p = g[P])
+        # in pivoted order: g_p = g[P]
         u = solve_triangular(R, g_scaled[P], transpose=True)
         qf = Q.T @ f
         dz_p = solve_triangular(R, qf - u)
@@ -285,12 +376,19 @@ def _refined_lstsq_unit(A: np.ndarray, b: np.ndarray, max_steps: int, kernels, s
         dr = Q @ u + (f - Q @ qf)
         return dr, dz
 
-    # initial solution (z = D x in scaled variables)
+    return correction
+
+
+def _refine(A_extended: np.ndarray, D: np.ndarray, b: np.ndarray, correction, max_steps: int, accept_any: bool = False):
+    """x = D⁻¹ z by iterative refinement of the augmented system in extended precision (Björck 1967): the residuals
+    f = b - r - A x and g = -Asᵀ r are accumulated in extended precision, ``correction(f, g)`` gives (dr, dz).
+    Stops when a correction no longer halves, or after ``max_steps``. Returns (x, r, steps), or None when the last
+    correction exceeds :data:`CONVERGED_CORRECTION` (or anything is not finite) unless ``accept_any``."""
+    d = D.size
     r, z = correction(b.copy(), np.zeros(d))
     z_lo = np.zeros(d)
     steps = 0
-    last = math.inf
-    A_extended = extended_copy(A)
+    last = size = math.inf
     for steps in range(1, max_steps + 1):
         x_hi, x_lo = z / D, z_lo / D
         f = _residual_f(A_extended, b, r, x_hi, x_lo)
@@ -302,24 +400,25 @@ def _refined_lstsq_unit(A: np.ndarray, b: np.ndarray, max_steps: int, kernels, s
         if size <= EPS64 * 0.5 or size > 0.5 * last:
             break
         last = size
+    if not accept_any and not (size <= CONVERGED_CORRECTION and np.all(np.isfinite(z)) and np.all(np.isfinite(r))):
+        return None
     x = z / D + z_lo / D
     r_hi, r_lo = matvec_extended(A_extended, z / D, z_lo / D)
-    r = (b - r_hi) - r_lo
-    return _finish(A, As, D, b, x, r, d, steps, "equilibrated Householder QR (pivoted) + iterative refinement", scaled_cond, precision,
-                   float(s[0]))
+    return x, (b - r_hi) - r_lo, steps
 
 
-def _finish(A, As, D, b, x, r, rank, steps, method, scaled_cond, precision, norm_as: float) -> RefinedSolution:
+def _finish(A, D, x, r, rank, steps, method, scaled_cond, precision, norm_as: float) -> RefinedSolution:
     """Backward error from extended-precision quantities and a first-order forward bound.
 
     eta = ||Asᵀ r|| / (||As|| ||r|| + ||As||² ||z||) estimates the normwise backward error of
     z = D x for the scaled problem (Higham 2002, §20.7); the forward bound in the scaled norm is
     2 eta (kappa + kappa² ||r|| / (||As|| ||z||)) + 2 eps (Wedin 1973; the 2 eps is x's own rounding).
-    ``norm_as`` = ||As||₂ = σmax(As).
+    ``norm_as`` = ||As||₂ = σmax(As); ``A`` may be held in extended precision (:func:`extended_copy`), and
+    Asᵀ r = D⁻¹ Aᵀ r.
     """
     z = x * D
-    g_hi, g_lo = matvec_extended(As.T, r)
-    gradient = float(np.linalg.norm(g_hi + g_lo))
+    g_hi, g_lo = matvec_extended(A.T, r)
+    gradient = float(np.linalg.norm((g_hi + g_lo) / D))
     rn, zn = float(np.linalg.norm(r)), float(np.linalg.norm(z))
     denominator = norm_as * rn + norm_as**2 * zn
     eta = gradient / denominator if denominator > 0 else 0.0

@@ -293,7 +293,8 @@ def decompose(problem: Problem) -> Decomposition:
     else:
         U, s, Vt = _symmetric_svd(A) if rows == d and np.array_equal(A, A.T) else np.linalg.svd(A, full_matrices=d > rows)
         coefficients = U.T @ b
-        outside = float(np.sqrt(max(float(b @ b) - float(coefficients @ coefficients), 0.0)))
+        # ||b - U Uᵀb|| from the difference itself: sqrt(bᵀb - ||Uᵀb||²) cancels to sqrt(eps)·||b|| (U square: 0)
+        outside = 0.0 if U.shape[0] == U.shape[1] else float(np.linalg.norm(b - U @ coefficients))
     if shift:
         with np.errstate(over="ignore", under="ignore"):
             s = np.ldexp(s, -shift)

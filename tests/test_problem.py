@@ -120,3 +120,18 @@ def test_row_block_qr_in_place_and_through_numpy_agree():
         assert np.array_equal(qr.R, np.triu(qr.R))
         factors.append(np.abs(qr.R))
     assert np.allclose(factors[0], factors[1], rtol=1e-12, atol=1e-12)
+
+
+def test_the_part_of_b_outside_the_range_is_accurate_when_it_is_tiny():
+    """n = 50 rows, d = 40 columns (the plain SVD path): b = A x + w with w ⊥ range(A), ||w|| = 1e-10 ||A x||.
+    ||b - U Uᵀb|| is formed from the difference (sqrt(bᵀb - ||Uᵀb||²) would be off by sqrt(eps)·||b|| ≈ 1e-8)."""
+    from condiag.spectrum import decompose
+
+    rng = np.random.default_rng(4)
+    A = rng.standard_normal((50, 40))
+    Q, _ = np.linalg.qr(np.column_stack([A, rng.standard_normal(50)]))
+    inside = A @ rng.standard_normal(40)
+    w = Q[:, -1] * 1e-10 * np.linalg.norm(inside)
+    dec = decompose(Problem.create(A, inside + w))
+    assert not dec.reduced_by_qr
+    assert dec.b_outside_norm == pytest.approx(np.linalg.norm(w), rel=1e-4)
