@@ -201,29 +201,83 @@ def _lucas(a: np.ndarray, c: np.ndarray, disc: np.ndarray, n) -> tuple[np.ndarra
         return np.where(empty, -np.inf, log_u), np.where(empty, 0.0, sign_u)
 
 
-def _error_factors(a: np.ndarray, c: np.ndarray, disc: np.ndarray, k, first: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _error_factors(a: np.ndarray, c: np.ndarray, disc: np.ndarray, k, first: np.ndarray,
+                   signs_too: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
     """(log|r_i(k)|, sign r_i(k)) with e_i(k) = r_i(k) e_i(0) for e_{k+1} = a e_k + c e_{k-1} started
     from e_i(1) = ``first``_i e_i(0): r(k) = first·U_k + c·U_{k-1} (see :func:`_lucas`); ``k`` may be an
-    array broadcasting against the coefficients, as in :func:`_lucas`."""
+    array broadcasting against the coefficients, as in :func:`_lucas`. ``signs_too=False``: the magnitudes alone
+    (a loss gap needs r(k)² only), and None for the signs."""
     k = np.asarray(k, dtype=float)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         if not np.any(c):
             logs = np.where(k > 1, (k - 1) * np.log(np.abs(a)), 0.0) + np.log(np.abs(first))
             signs = np.sign(first) * np.where(a < 0, _parity_sign(k - 1), 1.0) * ((a != 0) | (k == 1))
         else:
-            log_k, sign_k = _lucas(a, c, disc, k)
-            log_prev, sign_prev = _lucas(a, c, disc, np.maximum(k - 1, 0))
-            logs, signs = _log_add(log_k + np.log(np.abs(first)), sign_k * np.sign(first), log_prev + np.log(np.abs(c)),
-                                   sign_prev * np.sign(c))
+            shape = np.broadcast(k, a).shape
+            logs, signs = np.empty(shape), (np.empty(shape) if signs_too else None)
+            damped = c < 0
+            for columns, factors in ((np.flatnonzero(damped), _damped_error_factors), (np.flatnonzero(~damped), _lucas_error_factors)):
+                if columns.size:
+                    steps = k[..., columns] if k.ndim and k.shape[-1] == shape[-1] > 1 else k  # k along the coefficients too
+                    part_logs, part_signs = factors(a[columns], c[columns], disc[columns], steps, first[columns], signs_too)
+                    logs[..., columns] = part_logs
+                    if signs is not None:
+                        signs[..., columns] = part_signs
         start = k == 0
-        return np.where(start, 0.0, logs), np.where(start, 1.0, signs)
+        return np.where(start, 0.0, logs), (None if signs is None else np.where(start, 1.0, signs))
 
 
-def _method_factors(method: LinearMethod, lam: np.ndarray, k) -> tuple[np.ndarray, np.ndarray]:
+def _lucas_error_factors(a, c, disc, k, first, signs_too=True):
+    """r(k) = first·U_k + c·U_{k-1} from two :func:`_lucas` sequences (any c; k >= 1 where it matters)."""
+    log_k, sign_k = _lucas(a, c, disc, k)
+    log_prev, sign_prev = _lucas(a, c, disc, np.maximum(k - 1, 0))
+    return _log_add(log_k + np.log(np.abs(first)), sign_k * np.sign(first), log_prev + np.log(np.abs(c)), sign_prev * np.sign(c))
+
+
+def _damped_error_factors(a, c, disc, k, first, signs_too=True):
+    """r(k) of :func:`_error_factors` for c < 0 (momentum's damped directions) in one expression.
+
+    With ρ = √(-c), σ = sgn(a) and U_n = σ^(n-1) ρ^(n-1) q_n (:func:`_lucas`, q_n = sin(nθ)/sin θ or
+    sinh(nψ)/sinh ψ), r(k) = σ^(k-1) ρ^(k-1) (first·q_k - ρ σ q_{k-1}). The trigonometric q_n lie within
+    [-n, n], so the bracket is formed as it stands; the hyperbolic ones grow like e^(nψ), so q_k is kept in
+    logarithms and the bracket is first - ρ σ q_{k-1}/q_k, whose ratio e^(-ψ) (1 - e^(-2(k-1)ψ)) / (1 - e^(-2kψ))
+    lies in [0, 1). One pass instead of two Lucas sequences and a logarithmic sum (k >= 1 where it matters).
+    """
+    rho = np.sqrt(-c)
+    sigma = np.where(a < 0, -1.0, 1.0)
+    shape = np.broadcast(k, a).shape
+    logs, signs = np.empty(shape), (np.empty(shape) if signs_too else None)
+    for trigonometric, columns in ((True, np.flatnonzero(disc < 0)), (False, np.flatnonzero(disc >= 0))):
+        if not columns.size:
+            continue
+        n = k[..., columns] if k.ndim and k.shape[-1] == shape[-1] > 1 else k
+        root = np.sqrt(np.abs(disc[columns]))
+        pull = rho[columns] * sigma[columns]
+        if trigonometric:
+            theta = np.arctan2(root, np.abs(a[columns]))
+            base = np.sin(theta)
+            q_k = np.where(theta > 0, np.sin(n * theta) / base, n)
+            q_prev = np.where(theta > 0, np.sin((n - 1) * theta) / base, n - 1)
+            bracket = first[columns] * q_k - pull * q_prev
+            log_magnitude = np.log(np.abs(bracket))
+        else:
+            psi = np.arcsinh(root / (2.0 * rho[columns]))
+            log_q = np.where(psi > 0, n * psi + np.log(-np.expm1(-2.0 * n * psi) / 2.0) - (psi + np.log(-np.expm1(-2.0 * psi) / 2.0)),
+                             np.log(n))
+            ratio = np.where(psi > 0, np.exp(-psi) * np.expm1(-2.0 * (n - 1) * psi) / np.expm1(-2.0 * n * psi), (n - 1) / n)
+            bracket = first[columns] - pull * ratio
+            log_magnitude = log_q + np.log(np.abs(bracket))
+        logs[..., columns] = (n - 1) * np.log(rho[columns]) + log_magnitude
+        if signs is not None:
+            signs[..., columns] = np.where(sigma[columns] < 0, _parity_sign(n - 1), 1.0) * np.sign(bracket)
+    return logs, signs
+
+
+def _method_factors(method: LinearMethod, lam: np.ndarray, k, signs_too: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
     """(log|e_i(k) / e_i(0)|, sign) of ``method`` along each eigenvalue; an array ``k`` of shape (K, 1) gives
     (K, D) arrays, one row per step count."""
     a, c = method.coefficients(lam)
-    return _error_factors(a, c, method.discriminant(lam), k, method.first_ratio(lam))
+    return _error_factors(a, c, method.discriminant(lam), k, method.first_ratio(lam), signs_too)
 
 
 def error_at(model: QuadraticModel, method: LinearMethod, k: int) -> np.ndarray | None:
@@ -234,7 +288,9 @@ def error_at(model: QuadraticModel, method: LinearMethod, k: int) -> np.ndarray 
         step = 1.0 - method.lr * lam
         signs = np.where(step < 0, (-1.0) ** (int(k) % 2), 1.0) if k else np.ones_like(lam)
     else:
-        logs, signs = _method_factors(method, lam, k)
+        logs, method_signs = _method_factors(method, lam, k)
+        assert method_signs is not None  # asked for
+        signs = method_signs
     with np.errstate(over="ignore", invalid="ignore"):
         magnitude = np.exp(logs + np.log(np.abs(model.initial_error) + 0.0, where=model.initial_error != 0, out=np.full_like(logs, -np.inf)))
     if not np.all(np.isfinite(magnitude)):
@@ -254,7 +310,7 @@ def log_gap(model: QuadraticModel, method: LinearMethod, k) -> float:
         return _logsumexp(np.log(w))
     if method.kind == "gd":
         return _logsumexp(np.log(w) + 2.0 * float(k) * method.log_gd_factor(lam))
-    logs = np.log(w) + 2.0 * _method_factors(method, lam, k)[0]
+    logs = np.log(w) + 2.0 * _method_factors(method, lam, k, signs_too=False)[0]
     return _logsumexp(logs)
 
 
@@ -271,7 +327,7 @@ def log_gaps(model: QuadraticModel, method: LinearMethod, ks) -> np.ndarray:
     for start in range(0, ks.size, block):
         chunk = ks[start:start + block, None]
         if gd_factor is None:
-            logs = log_w + 2.0 * _method_factors(method, lam, chunk)[0]
+            logs = log_w + 2.0 * _method_factors(method, lam, chunk, signs_too=False)[0]
         else:  # a plain power: 2 k log|1 - lr λ|, and k = 0 exactly log w (0·(-inf) when lr λ = 1 is no number)
             with np.errstate(invalid="ignore"):
                 logs = np.where(chunk == 0.0, log_w, log_w + 2.0 * chunk * gd_factor)

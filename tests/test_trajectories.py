@@ -59,6 +59,37 @@ def test_closed_form_follows_the_recurrence(kind, beta, t, k):
         assert logs[0] == pytest.approx(reference, abs=1e-6 * max(1.0, abs(reference)))
 
 
+def _recurrence_signed(a: float, c: float, first: float, k: int) -> float:
+    with mpmath.workdps(60):
+        previous, current = mpmath.mpf(1), mpmath.mpf(first)
+        for _ in range(k - 1):
+            previous, current = current, a * current + c * previous
+        return current
+
+
+@pytest.mark.parametrize("kind, beta", [("nesterov", 0.9), ("heavy-ball", 0.9), ("heavy-ball", 0.3)])
+def test_every_direction_in_one_call_has_the_recurrences_value_and_sign(kind, beta):
+    """Directions of every kind in one (K, D) evaluation — damped oscillating (c < 0, complex roots), damped real
+    (c < 0, real roots), c = 0 and c > 0 (Nesterov with lr λ = 1 and 1.3), a < 0 (lr λ past 1 + β) — each with the
+    recurrence's log|r(k)| and sign: the damped ones take the one-pass form, the others the two Lucas sequences."""
+    method = LinearMethod(kind, 1.0, beta)
+    lam = np.array([1e-6, 0.01, 0.3, 1.0, 1.3, 2.7, 3.9])
+    ks = np.array([1, 2, 3, 50, 4321])
+    logs, signs = _method_factors(method, lam, ks[:, None].astype(float))
+    a, c = method.coefficients(lam)
+    first = method.first_ratio(lam)
+    assert np.any(c < 0) and (kind != "nesterov" or (np.any(c == 0) and np.any(c > 0)))
+    for row, k in enumerate(ks):
+        for column in range(lam.size):
+            exact = _recurrence_signed(float(a[column]), float(c[column]), float(first[column]), int(k))
+            if exact == 0:
+                assert logs[row, column] == -np.inf
+                continue
+            reference = float(mpmath.log(abs(exact)))
+            assert logs[row, column] == pytest.approx(reference, abs=1e-6 * max(1.0, abs(reference))), (k, lam[column])
+            assert signs[row, column] == (1.0 if exact > 0 else -1.0), (k, lam[column])
+
+
 def test_near_double_root_stays_bounded_over_many_steps():
     """Regression: powers of the 2x2 companion matrix (non-normal near a double root) amplified rounding
     without bound; on the badly scaled sample Nesterov's gap read e^165 after 1e8 steps though its
