@@ -408,3 +408,37 @@ def test_fast_and_careful_csv_readers_agree(tmp_path, text, names):
         slow, slow_names = delimited.read_table(str(path), "t", fmt, None)
     np.testing.assert_array_equal(table, slow)
     assert got_names == slow_names == names
+
+
+@pytest.mark.parametrize("text", ["a,b\r1,2\r3,4\r", "\ufeffa,b\r\n1,2\r\n3,4\r\n", "a,b\n1,2\r3,4\n", "\n\na,b\n1,2\n3,4"],
+                         ids=["bare-cr", "bom-crlf", "mixed", "blank-lines-no-final-newline"])
+def test_every_line_ending_reads_the_same_table(tmp_path, text):
+    """The fast reader splits on \\n in chunks; bare \\r endings, a BOM with \\r\\n, mixed endings and leading blank
+    lines still give the same table (bare \\r through the careful reader)."""
+    from condiag.io.delimited import read_table
+
+    path = tmp_path / "t.csv"
+    path.write_bytes(text.encode("utf-8"))
+    values, names = read_table(str(path), "t.csv", "csv", None)
+    assert names == ["a", "b"]
+    np.testing.assert_array_equal(values, [[1.0, 2.0], [3.0, 4.0]])
+
+
+def test_the_fast_reader_reads_lines_across_its_chunks(tmp_path, monkeypatch):
+    """Chunks of 7 characters cut lines anywhere: the table is whole and exact, from the fast reader itself (the
+    careful one is disabled here)."""
+    import condiag.io.delimited as delimited
+
+    def careful_reader_used(*args):
+        raise AssertionError("the fast reader gave up")
+
+    monkeypatch.setattr(delimited, "_BoundedLines", careful_reader_used)
+
+    rng = np.random.default_rng(2)
+    table = rng.standard_normal((50, 3))
+    path = tmp_path / "t.csv"
+    np.savetxt(path, table, delimiter=",", header="p,q,r", comments="")
+    monkeypatch.setattr(delimited, "CHUNK_CHARS", 7)
+    values, names = delimited.read_table(str(path), "t.csv", "csv", None)
+    assert names == ["p", "q", "r"]
+    np.testing.assert_array_equal(values, np.loadtxt(path, delimiter=",", skiprows=1))

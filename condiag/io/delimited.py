@@ -52,6 +52,30 @@ class _BoundedLines:
         return line
 
 
+CHUNK_CHARS = 1 << 20
+"""The fast path reads this many characters at a time and splits them into lines in C."""
+
+
+def _chunked_lines(stream, label: str):
+    """The lines of ``stream`` (each ending in its ``\\n``, the last possibly without), read :data:`CHUNK_CHARS` at a
+    time and split by ``str.split``: one Python step per line instead of a ``readline`` call, with the same bound on
+    a line's length (a line is held only up to :data:`MAX_LINE_CHARS` plus one chunk; a longer one raises ValueError,
+    and the careful reader then names it). Only ``\\n`` ends a line here; a table with bare ``\\r`` endings reaches
+    numpy as one long line, which it refuses, and the careful reader then reads it with :class:`_BoundedLines`."""
+    carry = ""
+    while True:
+        chunk = stream.read(CHUNK_CHARS)
+        if not chunk:
+            break
+        parts = (carry + chunk).split("\n")
+        carry = parts.pop()
+        if len(carry) > MAX_LINE_CHARS or (parts and max(map(len, parts)) >= MAX_LINE_CHARS):
+            raise ValueError(f"{label}: a line is longer than {MAX_LINE_CHARS} characters")
+        yield from map(str.__add__, parts, itertools.repeat("\n"))
+    if carry:
+        yield carry
+
+
 def _text_stream(source, label: str):
     if isinstance(source, (str, os.PathLike)):
         size = os.path.getsize(source)
@@ -112,14 +136,17 @@ def _read_with_loadtxt(stream, label: str, delimiter: str, header: bool | None):
     that need the csv module, a non-number): the careful reader then parses the file again and names the
     line and cell at fault. The header is recognised on the first non-blank line, as the careful reader does.
     """
-    lines = _BoundedLines(stream, label)
+    lines = _chunked_lines(stream, label)
     first = None
-    for line in lines:
-        if line.strip():
-            first = line
-            break
-    if first is None or first.lstrip().startswith("#"):
+    try:
+        for line in lines:
+            if line.strip():
+                first = line
+                break
+    except ValueError:  # an over-long line or a byte that is not UTF-8: the careful reader says which
         return None
+    if first is None or first.lstrip().startswith("#") or "\r" in first.rstrip("\r\n"):
+        return None  # a comment, or bare carriage returns ending lines (the careful reader's csv module splits them)
     cells = next(csv.reader([first], delimiter=delimiter, skipinitialspace=delimiter == " "))
     if delimiter == " ":
         cells = [c for c in cells if c != ""]
