@@ -607,3 +607,33 @@ def test_closed_form_log_sampled_every_100k_steps():
     early = diagnose(log_from_values(loss[:100], steps[:100]), lr=1.44e-5, tol=1e-9).runs[0]  # stopped at 9.9e6 steps
     assert early.verdict in (Verdict.CONVERGING, Verdict.CRAWLING)
     assert early.steps_to_tol + steps[99] == pytest.approx(exact, rel=1e-6)
+
+
+def test_floor_fits_stop_once_they_stagnate_and_the_fit_is_the_full_budgets(samples, monkeypatch):
+    """On the sample GD log (two geometric terms, no floor) the fits with a floor crawl; stopping them once a run no
+    longer lowers their BIC by 0.1 spends under a third of the evaluations of running them to the full budget and
+    picks the same fit, with the same numbers."""
+    import scipy.optimize
+
+    import condiag.trace.fit as fit
+
+    log = np.loadtxt(samples / "valley_gd_log.csv", delimiter=",", skiprows=1)
+    evaluations = []
+    original = scipy.optimize.least_squares
+
+    def counted(*args, **kwargs):
+        solution = original(*args, **kwargs)
+        evaluations.append(solution.nfev)
+        return solution
+
+    monkeypatch.setattr(scipy.optimize, "least_squares", counted)
+    stopped = fit.exponential_fit(log[:, 0], log[:, 1])
+    spent_stopping = sum(evaluations)
+    evaluations.clear()
+    monkeypatch.setattr(fit, "STAGNANT_CRITERION", -np.inf)  # never stagnant: every floor fit runs its whole budget
+    full = fit.exponential_fit(log[:, 0], log[:, 1])
+    assert 3 * spent_stopping < sum(evaluations)
+    assert stopped.floor == full.floor == 0.0 and len(stopped.components) == len(full.components) == 2
+    for a, b in zip(stopped.components, full.components):
+        assert a.factor == pytest.approx(b.factor, rel=1e-12) and a.amplitude == pytest.approx(b.amplitude, rel=1e-9)
+    assert stopped.bic == pytest.approx(full.bic, rel=1e-12)
