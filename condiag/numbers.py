@@ -113,3 +113,17 @@ def max_abs(values) -> float:
     if values.size == 0:
         return 0.0
     return float(max(values.max(), -values.min()))
+
+
+def sorted_unique(values):
+    """The distinct values of a 1-D array, ascending: ``numpy.unique`` without its import of ``numpy.ma`` (18 ms,
+    a tenth of a small problem's analysis, which numpy 2.4's ``unique`` pays on first use)."""
+    import numpy as np
+
+    ordered = np.sort(np.ravel(values))
+    if ordered.size == 0:
+        return ordered
+    keep = np.empty(ordered.size, dtype=bool)
+    keep[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=keep[1:])
+    return ordered[keep]

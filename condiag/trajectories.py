@@ -29,6 +29,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .numbers import sorted_unique
+
 LOG_1E300 = 300.0 * np.log(10.0)
 
 
@@ -468,8 +470,8 @@ def checkpoints(max_iter: int, per_decade: int = 12) -> np.ndarray:
     head = np.arange(0, min(max_iter, 50) + 1)
     if max_iter <= 50:
         return head
-    tail = np.unique(np.round(np.logspace(np.log10(50), np.log10(max_iter), per_decade * max(1, int(np.ceil(np.log10(max_iter / 50)))) + 1)).astype(np.int64))
-    return np.unique(np.concatenate([head, tail, [max_iter]]))
+    tail = sorted_unique(np.round(np.logspace(np.log10(50), np.log10(max_iter), per_decade * max(1, int(np.ceil(np.log10(max_iter / 50)))) + 1)).astype(np.int64))
+    return sorted_unique(np.concatenate([head, tail, [max_iter]]))
 
 
 def peak_gap(model: QuadraticModel, method: LinearMethod, limit: int, per_decade: int = 100) -> tuple[int, float]:

@@ -166,3 +166,12 @@ def test_gradient_descent_step_search_equals_scalar_bisection():
         assert ours == (scalar_first(model, method, lambda v: v <= below, limit), scalar_first(model, method, lambda v: v >= above, limit))
         found += sum(k is not None and k > 1 for k in ours)
     assert found > 30  # most searches find a step beyond the first
+
+
+def test_sorted_unique_is_numpy_unique():
+    from condiag.numbers import sorted_unique
+
+    rng = np.random.default_rng(0)
+    for size in (0, 1, 2, 7, 50):
+        values = rng.integers(0, 6, size).astype(float)
+        np.testing.assert_array_equal(sorted_unique(values), np.unique(values))

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..numbers import sorted_unique
+
 RELATIVE_NOISE_FLOOR = 1e-9
 """The smallest relative residual a fit is credited with: float64 rounding accumulated over a run stays far
 below it, any physical noise is above it. Without it, the information criterion would add components that
@@ -201,7 +203,7 @@ class ExponentialFit:
 def _subsample(n: int, size: int) -> np.ndarray:
     if n <= size:
         return np.arange(n)
-    return np.unique(np.round(np.linspace(0, n - 1, size)).astype(int))
+    return sorted_unique(np.round(np.linspace(0, n - 1, size)).astype(int))
 
 
 def pencil_factors(values: np.ndarray, order: int) -> np.ndarray:
