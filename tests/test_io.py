@@ -427,7 +427,7 @@ def test_every_line_ending_reads_the_same_table(tmp_path, text):
 def test_the_fast_reader_reads_lines_across_its_chunks(tmp_path, monkeypatch):
     """Chunks of 7 characters cut lines anywhere: the table is whole and exact, from the fast reader itself (the
     careful one is disabled here)."""
-    import condiag.io.delimited as delimited
+    from condiag.io import delimited
 
     def careful_reader_used(*args):
         raise AssertionError("the fast reader gave up")

@@ -615,7 +615,7 @@ def test_floor_fits_stop_once_they_stagnate_and_the_fit_is_the_full_budgets(samp
     picks the same fit, with the same numbers."""
     import scipy.optimize
 
-    import condiag.trace.fit as fit
+    from condiag.trace import fit
 
     log = np.loadtxt(samples / "valley_gd_log.csv", delimiter=",", skiprows=1)
     evaluations = []

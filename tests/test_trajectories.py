@@ -23,14 +23,19 @@ from condiag.trajectories import (
 )
 
 
-def _recurrence_log(method: LinearMethod, lam: float, k: int) -> float | None:
-    a, c = (float(v[0]) for v in method.coefficients(np.array([lam])))
-    first = float(method.first_ratio(np.array([lam]))[0])
+def _recurrence_signed(a: float, c: float, first: float, k: int):
+    """e(k)/e(0) of e_{k+1} = a e_k + c e_{k-1} from e(1)/e(0) = first, in 60-digit arithmetic."""
     with mpmath.workdps(60):
         previous, current = mpmath.mpf(1), mpmath.mpf(first)
         for _ in range(k - 1):
             previous, current = current, a * current + c * previous
-        return None if current == 0 else float(mpmath.log(abs(current)))
+        return current
+
+
+def _recurrence_log(method: LinearMethod, lam: float, k: int) -> float | None:
+    a, c = (float(v[0]) for v in method.coefficients(np.array([lam])))
+    current = _recurrence_signed(a, c, float(method.first_ratio(np.array([lam]))[0]), k)
+    return None if current == 0 else float(mpmath.log(abs(current)))
 
 
 CASES = [
@@ -57,14 +62,6 @@ def test_closed_form_follows_the_recurrence(kind, beta, t, k):
         assert logs[0] == -np.inf
     else:
         assert logs[0] == pytest.approx(reference, abs=1e-6 * max(1.0, abs(reference)))
-
-
-def _recurrence_signed(a: float, c: float, first: float, k: int) -> float:
-    with mpmath.workdps(60):
-        previous, current = mpmath.mpf(1), mpmath.mpf(first)
-        for _ in range(k - 1):
-            previous, current = current, a * current + c * previous
-        return current
 
 
 @pytest.mark.parametrize("kind, beta", [("nesterov", 0.9), ("heavy-ball", 0.9), ("heavy-ball", 0.3)])
@@ -138,7 +135,12 @@ def test_gradient_descent_step_search_equals_scalar_bisection():
     """The vectorised search for gd's first step (powers of two 16 at a time, then 16-way cuts) gives the step a
     scalar galloping bisection of log_gap gives, for targets below and above, limits up to 10^300."""
     from condiag.bounds import QuadraticModel
-    from condiag.trajectories import LinearMethod, first_step_above, first_step_below, log_gap
+    from condiag.trajectories import (
+        LinearMethod,
+        first_step_above,
+        first_step_below,
+        log_gap,
+    )
 
     def scalar_first(model, method, holds, limit):
         if holds(log_gap(model, method, 0)):
