@@ -176,7 +176,7 @@ def analyze(
     decomposition = decompose(problem)
     spectrum = spectrum_from(problem, decomposition)
     convex, bounded, reason = no_minimum_reason(problem, decomposition)
-    # the causes first: they compute the equilibrated SVD (with vectors) that the reference's accuracy reuses
+    # the causes first: they compute the equilibrated singular values that the reference's rank and accuracy reuse
     causes = diagnose_causes(problem, decomposition, spectrum.condition_number, spectrum.hessian_condition_number)
     reference = reference_from(problem, decomposition)
     bounds = learning_rate_bounds(problem, spectrum, tol)

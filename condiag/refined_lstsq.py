@@ -321,7 +321,7 @@ class GramFactor:
     """
 
     source: str
-    """What the factor came from, in the method's name ("the analysis's QR" or "the analysis's SVD")."""
+    """What the factor came from, in the method's name ("the analysis's QR factor R" or "the analysis's SVD")."""
     R: np.ndarray | None = None
     sigma: np.ndarray | None = None
     V: np.ndarray | None = None
