@@ -152,6 +152,19 @@ def _log_sinh_ratio(n, x: np.ndarray, sin: bool) -> tuple[np.ndarray, np.ndarray
     return value, np.ones_like(value)
 
 
+def _on_columns(n: np.ndarray, columns: np.ndarray, width: int) -> np.ndarray:
+    """The step counts ``n`` for the coefficients ``columns`` of ``width``: n itself when it is a scalar or a column
+    (K, 1) broadcasting against them, its own columns when it runs along the coefficients too."""
+    return n[..., columns] if n.ndim and n.shape[-1] == width > 1 else n
+
+
+def _chebyshev_angle(a: np.ndarray, disc: np.ndarray, rho: np.ndarray, trigonometric: bool) -> np.ndarray:
+    """θ with |a| = 2ρ cos θ (D < 0: ``trigonometric``), else ψ with |a| = 2ρ cosh ψ, from the cancellation-free
+    discriminant D (see :func:`_lucas`)."""
+    root = np.sqrt(np.abs(disc))
+    return np.arctan2(root, np.abs(a)) if trigonometric else np.arcsinh(root / (2.0 * rho))
+
+
 def _lucas(a: np.ndarray, c: np.ndarray, disc: np.ndarray, n) -> tuple[np.ndarray, np.ndarray]:
     """(log|U_n|, sign U_n) of U_0 = 0, U_1 = 1, U_{k+1} = a U_k + c U_{k-1}, elementwise; ``n`` may be an
     array (say of shape (K, 1)) broadcasting against the coefficients (shape (D,)).
@@ -182,10 +195,9 @@ def _lucas(a: np.ndarray, c: np.ndarray, disc: np.ndarray, n) -> tuple[np.ndarra
             a_, disc_, rho_ = np.broadcast_to(a, shape[-1:]), np.broadcast_to(disc, shape[-1:]), np.broadcast_to(rho, shape[-1:])
             for trigonometric, columns in ((True, np.flatnonzero(disc_ < 0)), (False, np.flatnonzero(disc_ >= 0))):
                 if columns.size:
-                    root = np.sqrt(np.abs(disc_[columns]))
-                    angle = np.arctan2(root, np.abs(a_[columns])) if trigonometric else np.arcsinh(root / (2.0 * rho_[columns]))  # θ, ψ
-                    steps = n[..., columns] if n.ndim and n.shape[-1] == shape[-1] > 1 else n  # n along the coefficients too
-                    log_ratio[..., columns], sign_ratio[..., columns] = _log_sinh_ratio(steps, angle, trigonometric)
+                    angle = _chebyshev_angle(a_[columns], disc_[columns], rho_[columns], trigonometric)
+                    log_ratio[..., columns], sign_ratio[..., columns] = _log_sinh_ratio(_on_columns(n, columns, shape[-1]), angle,
+                                                                                        trigonometric)
             log_u = np.where(negative, (n - 1) * np.log(rho) + log_ratio, log_u)
             sign_u = np.where(negative, flip * sign_ratio, sign_u)
         positive = c > 0
@@ -220,8 +232,8 @@ def _error_factors(a: np.ndarray, c: np.ndarray, disc: np.ndarray, k, first: np.
             damped = c < 0
             for columns, factors in ((np.flatnonzero(damped), _damped_error_factors), (np.flatnonzero(~damped), _lucas_error_factors)):
                 if columns.size:
-                    steps = k[..., columns] if k.ndim and k.shape[-1] == shape[-1] > 1 else k  # k along the coefficients too
-                    part_logs, part_signs = factors(a[columns], c[columns], disc[columns], steps, first[columns], signs_too)
+                    part_logs, part_signs = factors(a[columns], c[columns], disc[columns], _on_columns(k, columns, shape[-1]),
+                                                    first[columns], signs_too)
                     logs[..., columns] = part_logs
                     if signs is not None:
                         signs[..., columns] = part_signs
@@ -252,20 +264,19 @@ def _damped_error_factors(a, c, disc, k, first, signs_too=True):
     for trigonometric, columns in ((True, np.flatnonzero(disc < 0)), (False, np.flatnonzero(disc >= 0))):
         if not columns.size:
             continue
-        n = k[..., columns] if k.ndim and k.shape[-1] == shape[-1] > 1 else k
-        root = np.sqrt(np.abs(disc[columns]))
+        n = _on_columns(k, columns, shape[-1])
+        angle = _chebyshev_angle(a[columns], disc[columns], rho[columns], trigonometric)
         pull = rho[columns] * sigma[columns]
         if trigonometric:
-            theta = np.arctan2(root, np.abs(a[columns]))
+            theta = angle
             base = np.sin(theta)
             q_k = np.where(theta > 0, np.sin(n * theta) / base, n)
             q_prev = np.where(theta > 0, np.sin((n - 1) * theta) / base, n - 1)
             bracket = first[columns] * q_k - pull * q_prev
             log_magnitude = np.log(np.abs(bracket))
         else:
-            psi = np.arcsinh(root / (2.0 * rho[columns]))
-            log_q = np.where(psi > 0, n * psi + np.log(-np.expm1(-2.0 * n * psi) / 2.0) - (psi + np.log(-np.expm1(-2.0 * psi) / 2.0)),
-                             np.log(n))
+            psi = angle
+            log_q = _log_sinh_ratio(n, psi, False)[0]
             ratio = np.where(psi > 0, np.exp(-psi) * np.expm1(-2.0 * (n - 1) * psi) / np.expm1(-2.0 * n * psi), (n - 1) / n)
             bracket = first[columns] - pull * ratio
             log_magnitude = log_q + np.log(np.abs(bracket))
