@@ -290,10 +290,10 @@ def _refined_lstsq_unit(A: np.ndarray, b: np.ndarray, max_steps: int, kernels, s
         refined = _refine(A_extended, D, b, gram_factor.semi_normal_correction(As, D), max_steps)
         method = f"corrected semi-normal equations ({gram_factor.source}, equilibrated) + iterative refinement"
     if refined is None:
+        qr, solve_triangular = kernels or _kernels(d)
         if factors is None:
-            qr, _ = kernels or _kernels(d)
             factors = qr(As)
-        refined = _refine(A_extended, D, b, _qr_correction(factors, kernels or _kernels(d)), max_steps, accept_any=True)
+        refined = _refine(A_extended, D, b, _qr_correction(factors, solve_triangular), max_steps, accept_any=True)
         method = "equilibrated Householder QR (pivoted) + iterative refinement"
     assert refined is not None  # the QR path accepts whatever it reaches
     x, r, steps = refined
@@ -368,10 +368,9 @@ class GramFactor:
         return correction
 
 
-def _qr_correction(factors, kernels):
+def _qr_correction(factors, solve_triangular):
     """The correction of the augmented system [I As; Asᵀ 0][dr; dz] = [f; g] with the pivoted QR As P = Q R."""
     Q, R, P = factors
-    solve_triangular = kernels[1]
     d = R.shape[1]
 
     def correction(f, g_scaled):
