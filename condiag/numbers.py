@@ -1,4 +1,5 @@
-"""Number formatting shared by the findings' texts and the renderers (no computation)."""
+"""Number formatting shared by the findings' texts and the renderers, and two array helpers without side costs
+(:func:`max_abs` without a full-size temporary, :func:`sorted_unique` without numpy.ma's import)."""
 
 from __future__ import annotations
 
